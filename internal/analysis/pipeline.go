@@ -1,0 +1,245 @@
+// Package analysis is the pipeline that runs one task: source → probe →
+// validate → engine → result. It reports back only through the task
+// service and keeps checkpoints (the stored source, the probed duration)
+// so that a job retried after a crash skips finished work.
+package analysis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/framewise/framewise/internal/engine"
+	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// Tasks is what the pipeline needs of the task service.
+type Tasks interface {
+	Begin(ctx context.Context, id string) (*task.Task, error)
+	Progress(ctx context.Context, id, stage string, percent float64) error
+	SetSource(ctx context.Context, id, blobKey string, duration *float64) error
+	Complete(ctx context.Context, id string, r task.Result, warning string) (*task.Task, error)
+	Fail(ctx context.Context, id, message string) (*task.Task, error)
+}
+
+// Downloader fetches a URL source. Temporary tells whether a failed
+// download is worth retrying (server errors, timeouts) or final.
+type Downloader interface {
+	Download(ctx context.Context, rawURL string, w io.Writer) (int64, error)
+	Temporary(err error) bool
+}
+
+// Pipeline runs analysis tasks.
+type Pipeline struct {
+	Tasks      Tasks
+	Blobs      task.Blobs
+	Downloader Downloader
+	Media      *media.Tool
+	// Engines maps a model name to the engine that serves it.
+	Engines map[string]engine.Engine
+	Log     *slog.Logger
+}
+
+// Run implements queue.Runner.
+func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int) error {
+	t, err := p.Tasks.Begin(ctx, id)
+	switch {
+	case errors.Is(err, task.ErrNotFound):
+		p.Log.Info("task was deleted before it ran; nothing to do", "task_id", id)
+		return nil
+	case errors.Is(err, task.ErrTransition):
+		p.Log.Info("task is already final; nothing to do", "task_id", id, "status", t.Status)
+		return nil
+	case err != nil:
+		return err
+	}
+	log := p.Log.With("task_id", id, "attempt", attempt)
+	err = p.run(ctx, log, t)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	var refusal *engine.Refusal
+	var final *finalError
+	switch {
+	case errors.As(err, &refusal):
+		_, ferr := p.Tasks.Fail(ctx, id, refusal.Message)
+		return ferr
+	case errors.As(err, &final):
+		_, ferr := p.Tasks.Fail(ctx, id, final.message)
+		return ferr
+	case attempt >= maxAttempts:
+		log.Error("task failed after its last attempt", "err", err)
+		_, ferr := p.Tasks.Fail(ctx, id, fmt.Sprintf("The analysis failed after %d attempts: %s", attempt, userMessage(err)))
+		return ferr
+	}
+	log.Warn("task attempt failed; it will be retried", "err", err)
+	return err
+}
+
+// finalError ends the task as failed with a message for the client.
+type finalError struct{ message string }
+
+func (e *finalError) Error() string { return e.message }
+
+func failf(format string, args ...any) error { return &finalError{fmt.Sprintf(format, args...)} }
+
+func userMessage(err error) string {
+	var te *media.ToolError
+	if errors.As(err, &te) {
+		return "the media tools could not process the video"
+	}
+	return "internal error"
+}
+
+func (p *Pipeline) progress(ctx context.Context, log *slog.Logger, id, stage string, pct float64) {
+	log.Info("task progress", "stage", stage, "percent", fmt.Sprintf("%.0f", pct))
+	if err := p.Tasks.Progress(ctx, id, stage, pct); err != nil {
+		log.Warn("could not record progress", "err", err)
+	}
+}
+
+func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) error {
+	started := time.Now()
+	eng, ok := p.Engines[t.Spec.Model]
+	if !ok {
+		return failf("No engine is configured for model %s.", t.Spec.Model)
+	}
+
+	// 1. Source: stored at create (base64) or by an earlier attempt; else download.
+	key := t.BlobKey
+	if key == "" {
+		if t.Spec.Source.Type != task.SourceURL {
+			return failf("The video source %s is not available.", t.Spec.Source.Type)
+		}
+		p.progress(ctx, log, t.ID, "downloading", 0)
+		key = task.SourceKey(t.ID)
+		if err := p.download(ctx, t.Spec.Source.URL, key); err != nil {
+			return err
+		}
+		if err := p.Tasks.SetSource(ctx, t.ID, key, nil); err != nil {
+			return err
+		}
+	}
+	path, release, err := p.Blobs.LocalPath(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	// 2. Probe and check the input requirements.
+	p.progress(ctx, log, t.ID, "probing", 10)
+	info, rule, err := probeAndCheck(ctx, p.Media, path)
+	if err != nil {
+		return err
+	}
+	if rule != nil {
+		return failf("The video cannot be analyzed: %s", rule.Message)
+	}
+	dur := info.Duration
+	if err := p.Tasks.SetSource(ctx, t.ID, "", &dur); err != nil {
+		return err
+	}
+	if ve := task.CheckWindow(t.Spec, dur); ve != nil {
+		return failf("%s", ve.Message)
+	}
+
+	// 3. Engine.
+	start, end := 0.0, dur
+	if t.Spec.StartTime != nil {
+		start = *t.Spec.StartTime
+	}
+	if t.Spec.EndTime != nil {
+		end = *t.Spec.EndTime
+	}
+	p.progress(ctx, log, t.ID, "analyzing", 20)
+	out, err := eng.Analyze(ctx, engine.Input{
+		Spec: t.Spec, VideoPath: path, Info: info, Start: start, End: end,
+		Progress: func(stage string, pct float64) {
+			p.progress(ctx, log, t.ID, stage, 20+pct*0.79)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	res := task.Result{GenerationID: newGenerationID(), Data: out.Data, FinishReason: out.FinishReason,
+		OutputTokens: out.OutputTokens, InputTokens: out.InputTokens}
+	if res.FinishReason == "" {
+		res.FinishReason = "stop"
+	}
+	if _, err := p.Tasks.Complete(ctx, t.ID, res, out.Warning); err != nil {
+		return err
+	}
+	log.Info("task analyzed", "engine", eng.Name(), "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+func (p *Pipeline) download(ctx context.Context, url, key string) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Downloader.Download(ctx, url, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	_, perr := p.Blobs.Put(ctx, key, pr)
+	pr.CloseWithError(perr)
+	derr := <-done
+	if derr != nil {
+		if p.Downloader.Temporary(derr) {
+			return fmt.Errorf("download %s: %w", url, derr)
+		}
+		return failf("The video URL could not be fetched: %v", derr)
+	}
+	return perr
+}
+
+func newGenerationID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "gen_" + hex.EncodeToString(b[:])
+}
+
+// Checker probes a file and checks it against the input requirements; it
+// implements task.VideoChecker for videos sent inline at create.
+type Checker struct{ Media *media.Tool }
+
+// Check implements task.VideoChecker.
+func (c Checker) Check(ctx context.Context, path string) (float64, error) {
+	info, rule, err := probeAndCheck(ctx, c.Media, path)
+	if err != nil {
+		return 0, err
+	}
+	if rule != nil {
+		return 0, &task.VideoError{Rule: rule.Rule, Message: "The video cannot be analyzed: " + rule.Message}
+	}
+	return info.Duration, nil
+}
+
+// probeAndCheck probes path and checks V47–V51. A video that fails a
+// requirement is returned as rule; err is an operational failure.
+func probeAndCheck(ctx context.Context, m *media.Tool, path string) (info *media.Info, rule *media.RuleError, err error) {
+	info, err = m.Probe(ctx, path)
+	if errors.As(err, &rule) {
+		return nil, rule, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if rule = media.CheckAnalyzable(info, media.MaxDurationAsync); rule != nil {
+		return info, rule, nil
+	}
+	err = m.DecodeCheck(ctx, path)
+	if errors.As(err, &rule) {
+		return info, rule, nil
+	}
+	return info, nil, err
+}

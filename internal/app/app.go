@@ -1,0 +1,143 @@
+// Package app is the composition root: it builds every concrete part of a
+// framewise server in order, starts the roles, and stops them in reverse.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/framewise/framewise/internal/analysis"
+	"github.com/framewise/framewise/internal/blob"
+	"github.com/framewise/framewise/internal/config"
+	"github.com/framewise/framewise/internal/engine"
+	"github.com/framewise/framewise/internal/engine/builtin"
+	"github.com/framewise/framewise/internal/fetch"
+	"github.com/framewise/framewise/internal/httpapi"
+	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/netguard"
+	"github.com/framewise/framewise/internal/queue"
+	"github.com/framewise/framewise/internal/store"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// Serve runs the server until ctx is done, then shuts down gracefully:
+// stop accepting requests, let running jobs finish (or snooze them after
+// cfg.ShutdownTimeout), close the database last. listening, when not nil,
+// is called with the address once the server takes work.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(addr string)) (err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "framewise.db"))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+
+	blobs, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		return err
+	}
+	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateURLs}
+	downloader := fetchDownloader{&fetch.Fetcher{Client: guard.HTTPClient(0), MaxBytes: cfg.MaxVideoBytes}}
+
+	limits := task.DefaultLimits()
+	limits.DefaultModel = cfg.DefaultModel
+	limits.MaxSegmentDefinitions = cfg.MaxSegmentDefinitions
+	limits.MaxEnumValues = cfg.MaxEnumValues
+	limits.MaxTokensP15 = cfg.MaxTokensP15
+
+	// The store enqueues through the queue, whose workers run the pipeline,
+	// which reports to the service over the store: q is set just below.
+	var q *queue.Queue
+	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
+	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
+
+	engines := map[string]engine.Engine{task.Pegasus12: builtin.Engine{}, task.Pegasus15: builtin.Engine{}}
+	for _, m := range []string{task.Pegasus12, task.Pegasus15} {
+		log.Info("model engine", "model_name", m, "engine", engines[m].Name(),
+			"note", "no vision-language model configured: answers are measurements of the video, not interpretations")
+	}
+	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Engines: engines, Log: log}
+
+	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log})
+	if err != nil {
+		return err
+	}
+	if n, err := q.RecoverRunning(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
+	}
+
+	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.Workers > 0 {
+		if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+			ln.Close()
+			return fmt.Errorf("start queue: %w", err)
+		}
+	} else {
+		log.Info("no workers in this process (--workers 0): tasks are queued but not run here")
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	api.SetReady(true)
+	addr := ln.Addr().String()
+	if len(cfg.APIKeys) == 0 {
+		log.Warn("no API key configured: the API is open to every local process", "addr", addr)
+	}
+	log.Info("framewise is listening", "url", "http://"+addr, "api", "http://"+addr+"/v1.3", "data_dir", cfg.DataDir, "workers", cfg.Workers)
+	if listening != nil {
+		listening(addr)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down: no new requests; running jobs may finish", "timeout", cfg.ShutdownTimeout)
+	api.SetReady(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	herr := srv.Shutdown(sctx)
+	var qerr error
+	if cfg.Workers > 0 {
+		qerr = q.Stop(sctx)
+	}
+	log.Info("stopped")
+	return errors.Join(herr, qerr)
+}
+
+// fetchDownloader adapts fetch to analysis.Downloader.
+type fetchDownloader struct{ f *fetch.Fetcher }
+
+func (d fetchDownloader) Download(ctx context.Context, rawURL string, w io.Writer) (int64, error) {
+	n, _, err := d.f.Fetch(ctx, rawURL, w)
+	return n, err
+}
+
+func (d fetchDownloader) Temporary(err error) bool { return fetch.IsTemporary(err) }

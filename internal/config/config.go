@@ -1,0 +1,171 @@
+// Package config holds the one Config of a framewise server: flags take
+// precedence over FRAMEWISE_* environment variables, which take precedence
+// over defaults. It is validated once and passed by value.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server configuration.
+type Config struct {
+	Addr             string
+	DataDir          string
+	APIKeys          []string
+	AllowPrivateURLs bool
+	Workers          int
+	LogLevel         string
+	LogFormat        string
+	MaxVideoBytes    int64
+	ShutdownTimeout  time.Duration
+
+	// Request limits (spec §9: seed values by default).
+	DefaultModel          string
+	MaxSegmentDefinitions int
+	MaxEnumValues         int
+	MaxTokensP15          int
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		Addr:                  "127.0.0.1:8700",
+		DataDir:               "./framewise-data",
+		Workers:               2,
+		LogLevel:              "info",
+		LogFormat:             "text",
+		MaxVideoBytes:         4 << 30,
+		ShutdownTimeout:       30 * time.Second,
+		DefaultModel:          "pegasus1.2",
+		MaxSegmentDefinitions: 10,
+		MaxEnumValues:         50,
+		MaxTokensP15:          65536,
+	}
+}
+
+type stringList struct{ v *[]string }
+
+func (s stringList) String() string { return "" }
+func (s stringList) Set(v string) error {
+	*s.v = append(*s.v, v)
+	return nil
+}
+
+// ParseServe parses the flags of "framewise serve" over the environment.
+func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Default()
+	if err := c.fromEnv(getenv); err != nil {
+		return c, err
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var keys []string
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env FRAMEWISE_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the database and media files (env FRAMEWISE_DATA_DIR)")
+	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
+	fs.BoolVar(&c.AllowPrivateURLs, "allow-private-urls", c.AllowPrivateURLs, "let video URLs reach loopback and private addresses (env FRAMEWISE_ALLOW_PRIVATE_URLS)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "analysis jobs run at once (env FRAMEWISE_WORKERS)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
+	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long running jobs may finish at shutdown before they are snoozed")
+	fs.StringVar(&c.DefaultModel, "default-model", c.DefaultModel, "model used when a request has no model_name (env FRAMEWISE_DEFAULT_MODEL)")
+	fs.IntVar(&c.MaxSegmentDefinitions, "limit-segment-definitions", c.MaxSegmentDefinitions, "most segment definitions per request (upstream now allows 20)")
+	fs.IntVar(&c.MaxEnumValues, "limit-enum-values", c.MaxEnumValues, "most enum values per field (upstream now allows 100)")
+	fs.IntVar(&c.MaxTokensP15, "limit-max-tokens", c.MaxTokensP15, "largest max_tokens for pegasus1.5 (upstream now allows 98304)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if len(keys) > 0 {
+		c.APIKeys = keys
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) fromEnv(getenv func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("FRAMEWISE_ADDR", &c.Addr)
+	str("FRAMEWISE_DATA_DIR", &c.DataDir)
+	str("FRAMEWISE_LOG_LEVEL", &c.LogLevel)
+	str("FRAMEWISE_LOG_FORMAT", &c.LogFormat)
+	str("FRAMEWISE_DEFAULT_MODEL", &c.DefaultModel)
+	if v := getenv("FRAMEWISE_API_KEYS"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.APIKeys = append(c.APIKeys, k)
+			}
+		}
+	}
+	var errs []error
+	if v := getenv("FRAMEWISE_ALLOW_PRIVATE_URLS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_ALLOW_PRIVATE_URLS", err))
+		c.AllowPrivateURLs = b
+	}
+	if v := getenv("FRAMEWISE_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_WORKERS", err))
+		c.Workers = n
+	}
+	if v := getenv("FRAMEWISE_MAX_VIDEO_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		errs = append(errs, wrapEnv("FRAMEWISE_MAX_VIDEO_BYTES", err))
+		c.MaxVideoBytes = n
+	}
+	return errors.Join(errs...)
+}
+
+func wrapEnv(name string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Validate checks the configuration as a whole.
+func (c Config) Validate() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	if len(c.APIKeys) == 0 && !IsLoopback(host) {
+		return fmt.Errorf("refusing to listen on %s without an API key: set --api-key or FRAMEWISE_API_KEYS, or listen on 127.0.0.1", c.Addr)
+	}
+	if c.Workers < 0 {
+		return errors.New("--workers must be 0 or more")
+	}
+	if c.DefaultModel != "pegasus1.2" && c.DefaultModel != "pegasus1.5" {
+		return fmt.Errorf("--default-model %q: use pegasus1.2 or pegasus1.5", c.DefaultModel)
+	}
+	if c.MaxSegmentDefinitions < 1 || c.MaxEnumValues < 1 || c.MaxTokensP15 < 2048 {
+		return errors.New("limits must be positive, and --limit-max-tokens at least 2048")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is a loopback name or address. An empty
+// host (listen on every interface) is not.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

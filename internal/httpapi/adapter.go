@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// shape is the error body shape of an endpoint (spec §2.1).
+type shape int
+
+const (
+	flat   shape = iota // {"code", "message"}
+	nested              // {"error": {"code", "message"}}
+)
+
+// handlerFunc is one endpoint: it returns the status and body to send, or
+// an error that the adapter maps to the endpoint's wire shape.
+type handlerFunc func(r *http.Request) (status int, body any, err error)
+
+// apiError is an error with a status and code for the client.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+type ctxKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxKey{}).(string)
+	return id
+}
+
+// middleware wraps every route: request id, version header, panic
+// recovery and an access log.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		h := w.Header()
+		h.Set("X-Api-Version", "1.3")
+		h.Set("X-Request-Id", id)
+		rw := &statusWriter{ResponseWriter: w, status: 200}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic in handler", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v)
+				if !rw.wrote {
+					s.writeError(rw, r, nested, errors.New("panic"))
+				}
+			}
+			level := slog.LevelDebug
+			if rw.status >= 400 || r.Method != http.MethodGet {
+				level = slog.LevelInfo
+			}
+			if rw.status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.Log(r.Context(), level, "http", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rw.status, "took", time.Since(start).Round(time.Microsecond))
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// endpoint adapts a handlerFunc: auth, error mapping, JSON encoding.
+func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			s.writeError(w, r, sh, errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
+				"The API key is missing or invalid. Send a valid key in the x-api-key header."))
+			return
+		}
+		status, body, err := h(r)
+		if err != nil {
+			s.writeError(w, r, sh, err)
+			return
+		}
+		if body == nil {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if len(s.keys) == 0 {
+		return true
+	}
+	got := []byte(r.Header.Get("x-api-key"))
+	ok := 0
+	for _, k := range s.keys {
+		ok |= subtle.ConstantTimeCompare(got, k)
+	}
+	return ok == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal_error","message":"response encoding failed"}}`, 500)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeError maps err to a status and code and writes it in shape sh.
+// Internal causes are logged with the request id, never sent.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, err error) {
+	status, code, msg := http.StatusInternalServerError, api.CodeInternal, ""
+	var ae *apiError
+	var ve *task.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		status, code, msg = ae.status, ae.code, ae.message
+	case errors.As(err, &ve):
+		status, code, msg = ve.Status, ve.Code, ve.Message
+	case errors.Is(err, task.ErrNotFound):
+		status, code = http.StatusNotFound, api.CodeResourceNotExist
+		msg = fmt.Sprintf("Task with id %s does not exist. Check the task_id.", r.PathValue("task_id"))
+	case errors.Is(err, task.ErrProcessing):
+		status, code = http.StatusConflict, api.CodeTaskProcessing
+		msg = "The task is being processed and cannot be deleted now. Wait until it is ready or failed, then delete it."
+	case errors.As(err, &mbe):
+		status, code = http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
+		msg = fmt.Sprintf("The request body is larger than %d bytes. Send videos above 30 MB by url.", mbe.Limit)
+	default:
+		s.log.Error("internal error", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "An internal error occurred. Retry later; if it persists, report request id " + requestID(r) + "."
+	}
+	if sh == nested {
+		writeJSON(w, status, api.NestedError{Error: api.ErrorObject{Code: code, Message: msg}})
+		return
+	}
+	writeJSON(w, status, api.FlatError{Code: code, Message: msg})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) noRoute(r *http.Request) (int, any, error) {
+	for _, p := range knownPaths {
+		if matchPath(p, r.URL.Path) {
+			return 0, nil, errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
+				"Method %s is not allowed on %s.", r.Method, r.URL.Path)
+		}
+	}
+	return 0, nil, errorf(http.StatusNotFound, api.CodeNotFound, "There is no endpoint %s %s. Endpoints live under /v1.3.", r.Method, r.URL.Path)
+}
+
+// matchPath matches a path against a pattern with {wildcard} segments.
+func matchPath(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(strings.TrimSuffix(path, "/"), "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") {
+			if xs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}

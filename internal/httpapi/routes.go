@@ -1,0 +1,74 @@
+// Package httpapi serves the TwelveLabs v1.3 compatible HTTP API. Every
+// route is listed in routes; each endpoint is a small function behind one
+// adapter that authenticates, decodes, maps errors to the endpoint's wire
+// shape and encodes the response.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/framewise/framewise/internal/task"
+)
+
+// Tasks is what the API needs of the task service.
+type Tasks interface {
+	Create(ctx context.Context, body []byte) (*task.Task, error)
+	Get(ctx context.Context, id string) (*task.Task, error)
+	List(ctx context.Context, f task.Filter) ([]*task.Task, int, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	tasks   Tasks
+	keys    [][]byte
+	log     *slog.Logger
+	ready   atomic.Bool
+	maxBody int64
+}
+
+// Options configure a Server.
+type Options struct {
+	// APIKeys accepted in the x-api-key header. Empty means no
+	// authentication (the caller makes sure the server listens on loopback).
+	APIKeys []string
+	// MaxBodyBytes bounds a request body; 0 means 48 MiB, enough for a
+	// 30 MB video in base64.
+	MaxBodyBytes int64
+	Log          *slog.Logger
+}
+
+// New returns the API server. It answers /healthz with 503 until SetReady.
+func New(tasks Tasks, opts Options) *Server {
+	s := &Server{tasks: tasks, log: opts.Log, maxBody: opts.MaxBodyBytes}
+	if s.maxBody <= 0 {
+		s.maxBody = 48 << 20
+	}
+	for _, k := range opts.APIKeys {
+		s.keys = append(s.keys, []byte(k))
+	}
+	return s
+}
+
+// SetReady marks the server as able to take work.
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+// Handler returns the root handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+
+	mux.Handle("POST /v1.3/analyze/tasks", s.endpoint(nested, s.createTask))
+	mux.Handle("GET /v1.3/analyze/tasks", s.endpoint(flat, s.listTasks))
+	mux.Handle("GET /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.getTask))
+	mux.Handle("DELETE /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.deleteTask))
+
+	mux.Handle("/", s.endpoint(flat, s.noRoute))
+	return s.middleware(mux)
+}
+
+// knownPaths answer 405 rather than 404 for a method they do not have.
+var knownPaths = []string{"/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz"}

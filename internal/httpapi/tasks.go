@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/apiconv"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// maxPageLimit is the largest page_limit (spec §3).
+const maxPageLimit = 50
+
+func (s *Server) createTask(r *http.Request) (int, any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.maxBody))
+	if err != nil {
+		return 0, nil, err
+	}
+	t, err := s.tasks.Create(r.Context(), body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, api.CreateTaskResponse{TaskID: t.ID, Status: string(t.Status)}, nil
+}
+
+func (s *Server) getTask(r *http.Request) (int, any, error) {
+	t, err := s.tasks.Get(r.Context(), r.PathValue("task_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, apiconv.Task(t), nil
+}
+
+func (s *Server) deleteTask(r *http.Request) (int, any, error) {
+	if err := s.tasks.Delete(r.Context(), r.PathValue("task_id")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+func (s *Server) listTasks(r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	f := task.Filter{
+		VideoURL:     q.Get("video_url"),
+		AssetID:      q.Get("asset_id"),
+		VideoID:      q.Get("video_id"),
+		AnalysisMode: q.Get("analysis_mode"),
+	}
+	var err error
+	if f.Page, f.PageLimit, err = pageParams(q); err != nil {
+		return 0, nil, err
+	}
+	if st := q.Get("status"); st != "" {
+		f.Status = task.Status(st)
+		if !f.Status.Valid() {
+			return 0, nil, errorf(http.StatusBadRequest, api.CodeParameterInvalid,
+				"The status parameter is invalid: %q. Use one of queued, pending, processing, ready, failed.", st)
+		}
+	}
+	if m := f.AnalysisMode; m != "" && m != task.ModeGeneral && m != task.ModeTimeBasedMetadata {
+		return 0, nil, errorf(http.StatusBadRequest, api.CodeParameterInvalid,
+			"The analysis_mode parameter is invalid: %q. Use general or time_based_metadata.", m)
+	}
+	tasks, total, err := s.tasks.List(r.Context(), f)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := api.TaskList{Data: make([]api.Task, 0, len(tasks)), PageInfo: pageInfo(f.Page, f.PageLimit, total)}
+	for _, t := range tasks {
+		out.Data = append(out.Data, apiconv.ListItem(t))
+	}
+	return http.StatusOK, out, nil
+}
+
+// pageParams parses page (default 1) and page_limit (default 10, at most
+// 50). Values out of range are refused, not clamped (Q6).
+func pageParams(q url.Values) (page, limit int, err error) {
+	page, limit = 1, 10
+	if v := q.Get("page"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 {
+			return 0, 0, errorf(http.StatusBadRequest, api.CodeParameterInvalid,
+				"The page parameter is invalid: %q. Use a whole number of at least 1.", v)
+		}
+		page = n
+	}
+	if v := q.Get("page_limit"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 || n > maxPageLimit {
+			return 0, 0, errorf(http.StatusBadRequest, api.CodeParameterInvalid,
+				"The page_limit parameter is invalid: %q. Use a whole number from 1 to %d.", v, maxPageLimit)
+		}
+		limit = n
+	}
+	return page, limit, nil
+}
+
+func pageInfo(page, limit, total int) api.PageInfo {
+	return api.PageInfo{LimitPerPage: limit, Page: page, TotalPage: (total + limit - 1) / limit, TotalResults: total}
+}

@@ -1,0 +1,200 @@
+// Package media owns every run of FFmpeg and ffprobe: it is the only
+// package in framewise that imports os/exec. It turns tool output into typed
+// structs (Probe), checks a video against the input requirements of the
+// Analyze API (CheckAnalyzable, DecodeCheck; spec §5 V47–V51), and bounds how
+// many heavy FFmpeg runs execute at once. Errors from a tool carry its exit
+// code and the tail of its stderr; errors meant for the user (RuleError) say
+// what is wrong with the video and what to change, and never contain paths.
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config says where the tools are and how much work may run at once.
+// Zero values take the defaults.
+type Config struct {
+	FFprobePath string // default: "ffprobe" looked up in PATH
+	FFmpegPath  string // default: "ffmpeg" looked up in PATH
+	// MaxHeavy bounds concurrent heavy runs (decoding, sampling); default
+	// half the CPUs, at least 1. Probes are light and not bounded.
+	MaxHeavy int
+	// ProbeTimeout bounds one ffprobe run; default 1 minute.
+	ProbeTimeout time.Duration
+	// DecodeTimeout bounds one DecodeCheck run; default 2 minutes.
+	DecodeTimeout time.Duration
+}
+
+// Tool runs ffprobe and ffmpeg. It is safe for concurrent use.
+type Tool struct {
+	ffprobe, ffmpeg string
+	heavy           chan struct{}
+	probeTimeout    time.Duration
+	decodeTimeout   time.Duration
+}
+
+// New resolves the tool paths and returns a Tool. It fails when ffprobe or
+// ffmpeg cannot be found, so a misconfigured server stops at start.
+func New(cfg Config) (*Tool, error) {
+	probe, err := lookTool(cfg.FFprobePath, "ffprobe")
+	if err != nil {
+		return nil, err
+	}
+	mpeg, err := lookTool(cfg.FFmpegPath, "ffmpeg")
+	if err != nil {
+		return nil, err
+	}
+	n := cfg.MaxHeavy
+	if n <= 0 {
+		n = max(1, runtime.NumCPU()/2)
+	}
+	t := &Tool{
+		ffprobe:       probe,
+		ffmpeg:        mpeg,
+		heavy:         make(chan struct{}, n),
+		probeTimeout:  cfg.ProbeTimeout,
+		decodeTimeout: cfg.DecodeTimeout,
+	}
+	if t.probeTimeout <= 0 {
+		t.probeTimeout = time.Minute
+	}
+	if t.decodeTimeout <= 0 {
+		t.decodeTimeout = 2 * time.Minute
+	}
+	return t, nil
+}
+
+func lookTool(path, name string) (string, error) {
+	if path == "" {
+		path = name
+	}
+	p, err := exec.LookPath(path)
+	if err != nil {
+		return "", fmt.Errorf("media: %s not found (%w); install FFmpeg or configure the path to %s", path, err, name)
+	}
+	return p, nil
+}
+
+// FFprobePath reports the resolved ffprobe path (for start-up logs).
+func (t *Tool) FFprobePath() string { return t.ffprobe }
+
+// FFmpegPath reports the resolved ffmpeg path.
+func (t *Tool) FFmpegPath() string { return t.ffmpeg }
+
+// ToolError is a run of ffprobe or ffmpeg that failed. It carries what an
+// operator needs to see in the log; it is not meant for API clients.
+type ToolError struct {
+	Tool     string // "ffprobe" or "ffmpeg"
+	ExitCode int    // -1 when the process did not exit normally (killed, not started)
+	Stderr   string // last lines of stderr, at most stderrTail bytes
+	Err      error  // the underlying exec error
+}
+
+func (e *ToolError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s failed", e.Tool)
+	if e.ExitCode >= 0 {
+		fmt.Fprintf(&b, " with exit code %d", e.ExitCode)
+	} else if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		fmt.Fprintf(&b, ": %s", strings.ReplaceAll(s, "\n", " | "))
+	}
+	return b.String()
+}
+
+func (e *ToolError) Unwrap() error { return e.Err }
+
+// stderrTail is how much of a tool's stderr an error keeps.
+const stderrTail = 2048
+
+// acquire takes a heavy-run slot, or fails when ctx ends first.
+func (t *Tool) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case t.heavy <- struct{}{}:
+		return func() { <-t.heavy }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// run executes a tool and returns its stdout. A failure is a *ToolError,
+// except when ctx ended, in which case the context error is returned
+// (wrapped together with the tool error for the log).
+func (t *Tool) run(ctx context.Context, bin string, args ...string) ([]byte, error) {
+	var stdout bytes.Buffer
+	stderr := &tailWriter{max: stderrTail}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	te := &ToolError{Tool: toolName(bin), ExitCode: -1, Stderr: stderr.String(), Err: err}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) && exitErr.Exited() {
+		te.ExitCode = exitErr.ExitCode()
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("%s stopped: %w (%w)", te.Tool, ctxErr, te)
+	}
+	return nil, te
+}
+
+func toolName(bin string) string {
+	if i := strings.LastIndexAny(bin, `/\`); i >= 0 {
+		bin = bin[i+1:]
+	}
+	return strings.TrimSuffix(bin, ".exe")
+}
+
+// inputURL makes FFmpeg read path as a plain local file: the "file:" prefix
+// stops a name such as "concat:a|b" or "http://…" from selecting another
+// protocol.
+func inputURL(path string) string { return "file:" + path }
+
+// inputArgs are the options every run puts before -i. Only the file protocol
+// is allowed, so a playlist inside an uploaded file (HLS, concat) cannot make
+// FFmpeg open network URLs.
+func inputArgs(path string) []string {
+	return []string{"-protocol_whitelist", "file", "-i", inputURL(path)}
+}
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	max       int
+	buf       []byte
+	truncated bool
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	w.buf = append(w.buf, p...)
+	if over := len(w.buf) - w.max; over > 0 {
+		w.buf = append(w.buf[:0], w.buf[over:]...)
+		w.truncated = true
+	}
+	return n, nil
+}
+
+// String returns the kept tail, starting at a line boundary when the
+// beginning was cut off.
+func (w *tailWriter) String() string {
+	s := string(w.buf)
+	if w.truncated {
+		if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+			s = s[i+1:]
+		}
+	}
+	return strings.TrimSpace(s)
+}

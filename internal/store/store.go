@@ -1,0 +1,345 @@
+// Package store is the one home of SQL in framewise. It keeps tasks in
+// SQLite (pure Go, WAL, one writer connection and a pool of readers) with
+// embedded migrations, and implements task.Store. The job queue shares the
+// writer connection so that a task row and its job are written in one
+// transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/framewise/framewise/internal/task"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is an open database: Writer takes every write (and the job queue),
+// Reader serves reads concurrently.
+type DB struct {
+	Writer *sql.DB
+	Reader *sql.DB
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// applies the migrations.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + pragmas
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", abs, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", abs, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db := &DB{Writer: w, Reader: r}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.Reader.Close(), db.Writer.Close())
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.Writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS framewise_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var done int
+		if err := db.Writer.QueryRowContext(ctx, `SELECT count(*) FROM framewise_migrations WHERE name = ?`, name).Scan(&done); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if done > 0 {
+			continue
+		}
+		body, _ := migrationFS.ReadFile(name)
+		tx, err := db.Writer.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range strings.Split(string(body), ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO framewise_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().Unix()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Enqueuer inserts the job of a new task inside the transaction that
+// writes the task row.
+type Enqueuer func(ctx context.Context, tx *sql.Tx, taskID string) error
+
+// Tasks implements task.Store.
+type Tasks struct {
+	db      *DB
+	enqueue Enqueuer
+}
+
+// NewTasks returns the task store. enqueue is called in the create transaction.
+func NewTasks(db *DB, enqueue Enqueuer) *Tasks {
+	return &Tasks{db: db, enqueue: enqueue}
+}
+
+const taskColumns = `id, custom_id, status, model, mode, source_type, video_url, asset_id, spec,
+	created_at, updated_at, completed_at, duration, blob_key, result, error_message, stage, percent`
+
+type row struct {
+	customID, videoURL, assetID, blobKey, result, errMsg, stage sql.NullString
+	completedAt                                                 sql.NullInt64
+	duration, percent                                           sql.NullFloat64
+	status, model, mode, sourceType, spec                       string
+	createdAt, updatedAt                                        int64
+}
+
+func scanTask(s interface{ Scan(...any) error }) (*task.Task, error) {
+	var t task.Task
+	var r row
+	if err := s.Scan(&t.ID, &r.customID, &r.status, &r.model, &r.mode, &r.sourceType, &r.videoURL, &r.assetID, &r.spec,
+		&r.createdAt, &r.updatedAt, &r.completedAt, &r.duration, &r.blobKey, &r.result, &r.errMsg, &r.stage, &r.percent); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(r.spec), &t.Spec); err != nil {
+		return nil, fmt.Errorf("task %s: decode spec: %w", t.ID, err)
+	}
+	t.Status = task.Status(r.status)
+	t.CreatedAt = time.UnixMicro(r.createdAt).UTC()
+	t.UpdatedAt = time.UnixMicro(r.updatedAt).UTC()
+	if r.completedAt.Valid {
+		c := time.UnixMicro(r.completedAt.Int64).UTC()
+		t.CompletedAt = &c
+	}
+	if r.duration.Valid {
+		d := r.duration.Float64
+		t.Duration = &d
+	}
+	t.BlobKey = r.blobKey.String
+	if r.result.Valid && r.result.String != "" {
+		t.Result = new(task.Result)
+		if err := json.Unmarshal([]byte(r.result.String), t.Result); err != nil {
+			return nil, fmt.Errorf("task %s: decode result: %w", t.ID, err)
+		}
+	}
+	t.ErrorMessage = r.errMsg.String
+	t.Stage = r.stage.String
+	t.Percent = r.percent.Float64
+	return &t, nil
+}
+
+func taskArgs(t *task.Task) ([]any, error) {
+	spec, err := json.Marshal(t.Spec)
+	if err != nil {
+		return nil, err
+	}
+	var result sql.NullString
+	if t.Result != nil {
+		b, err := json.Marshal(t.Result)
+		if err != nil {
+			return nil, err
+		}
+		result = sql.NullString{String: string(b), Valid: true}
+	}
+	var completed sql.NullInt64
+	if t.CompletedAt != nil {
+		completed = sql.NullInt64{Int64: t.CompletedAt.UnixMicro(), Valid: true}
+	}
+	var duration sql.NullFloat64
+	if t.Duration != nil {
+		duration = sql.NullFloat64{Float64: *t.Duration, Valid: true}
+	}
+	return []any{t.ID, nullStr(t.Spec.CustomID), string(t.Status), t.Spec.Model, t.Spec.Mode, t.Spec.Source.Type,
+		nullStr(t.Spec.Source.URL), nullStr(t.Spec.Source.AssetID), string(spec),
+		t.CreatedAt.UnixMicro(), t.UpdatedAt.UnixMicro(), completed, duration, nullStr(t.BlobKey), result,
+		nullStr(t.ErrorMessage), nullStr(t.Stage), t.Percent}, nil
+}
+
+func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// Create inserts the task and its job in one transaction.
+func (s *Tasks) Create(ctx context.Context, t *task.Task) error {
+	args, err := taskArgs(t)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	if s.enqueue != nil {
+		if err := s.enqueue(ctx, tx, t.ID); err != nil {
+			return fmt.Errorf("enqueue task %s: %w", t.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	return nil
+}
+
+// Get returns one task, or task.ErrNotFound.
+func (s *Tasks) Get(ctx context.Context, id string) (*task.Task, error) {
+	t, err := scanTask(s.db.Reader.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, task.ErrNotFound
+	}
+	return t, err
+}
+
+// List returns one page of tasks, newest first, and the number that match.
+func (s *Tasks) List(ctx context.Context, f task.Filter) ([]*task.Task, int, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.VideoURL != "" {
+		add("video_url = ?", f.VideoURL)
+	}
+	if f.AssetID != "" {
+		add("asset_id = ?", f.AssetID)
+	}
+	if f.VideoID != "" {
+		// Legacy pre-indexed videos are never a source here, so nothing matches.
+		where = append(where, "1 = 0")
+	}
+	if f.AnalysisMode != "" {
+		add("mode = ?", f.AnalysisMode)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.db.Reader.QueryRowContext(ctx, `SELECT count(*) FROM tasks`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	limit := max(f.PageLimit, 1)
+	offset := (max(f.Page, 1) - 1) * limit
+	rows, err := s.db.Reader.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks`+cond+
+		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	defer rows.Close()
+	var out []*task.Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, t)
+	}
+	return out, total, rows.Err()
+}
+
+// Update applies change to the current row in a write transaction.
+func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error) {
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("update task: %w", err)
+	}
+	defer tx.Rollback()
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, task.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := change(t); err != nil {
+		return t, err
+	}
+	args, err := taskArgs(t)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET custom_id=?, status=?, model=?, mode=?, source_type=?, video_url=?, asset_id=?, spec=?,
+		created_at=?, updated_at=?, completed_at=?, duration=?, blob_key=?, result=?, error_message=?, stage=?, percent=? WHERE id = ?`,
+		append(args[1:], t.ID)...); err != nil {
+		return nil, fmt.Errorf("update task: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update task: %w", err)
+	}
+	return t, nil
+}
+
+// Delete removes the task unless allow refuses.
+func (s *Tasks) Delete(ctx context.Context, id string, allow func(*task.Task) error) (*task.Task, error) {
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("delete task: %w", err)
+	}
+	defer tx.Rollback()
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, task.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(t); err != nil {
+		return t, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
+		return nil, fmt.Errorf("delete task: %w", err)
+	}
+	return t, tx.Commit()
+}

@@ -1,0 +1,162 @@
+package task
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/framewise/framewise/api"
+)
+
+// specToWire converts an accepted Spec back to the wire form a client
+// would send, for the round-trip property of FuzzDecodeCreate.
+func specToWire(t testing.TB, s *Spec) []byte {
+	t.Helper()
+	req := api.CreateTaskRequest{
+		ModelName:          api.String(s.Model),
+		AnalysisMode:       api.String(s.Mode),
+		Prompt:             s.Prompt,
+		Temperature:        api.Float(s.Temperature),
+		MaxTokens:          api.Int(s.MaxTokens),
+		MinSegmentDuration: s.MinSegmentDuration,
+		MaxSegmentDuration: s.MaxSegmentDuration,
+		StartTime:          s.StartTime,
+		EndTime:            s.EndTime,
+		Video:              &api.VideoContext{Type: s.Source.Type, URL: s.Source.URL, AssetID: s.Source.AssetID},
+	}
+	if s.CustomID != "" {
+		req.CustomID = api.String(s.CustomID)
+	}
+	if s.Source.Type == SourceBase64 {
+		req.Video.Base64String = base64.StdEncoding.EncodeToString(s.Source.Data)
+	}
+	media := func(in []MediaSource) []api.MediaSource {
+		var out []api.MediaSource
+		for _, m := range in {
+			out = append(out, api.MediaSource{Name: m.Name, MediaType: m.MediaType, URL: m.URL, AssetID: m.AssetID, Base64String: m.Base64})
+		}
+		return out
+	}
+	if p := s.PromptV2; p != nil {
+		req.PromptV2 = &api.PromptV2{InputText: p.InputText, MediaSources: media(p.MediaSources)}
+	}
+	if rf := s.ResponseFormat; rf != nil {
+		w := &api.ResponseFormat{Type: rf.Type, JSONSchema: rf.JSONSchema}
+		if rf.SegmentTimeFormat != "" {
+			w.SegmentTimeFormat = api.String(rf.SegmentTimeFormat)
+		}
+		for _, d := range rf.SegmentDefinitions {
+			wd := api.SegmentDefinition{ID: d.ID, Description: d.Description, MediaSources: media(d.MediaSources)}
+			for _, f := range d.Fields {
+				wf := api.SegmentField{Name: f.Name, Type: f.Type, Description: f.Description, Format: f.Format, Enum: f.Enum}
+				if f.ItemsType != "" {
+					wf.Items = &api.FieldItems{Type: f.ItemsType}
+				}
+				wd.Fields = append(wd.Fields, wf)
+			}
+			for _, r := range d.TimeRanges {
+				wd.TimeRanges = append(wd.TimeRanges, api.TimeRange{StartTime: r.StartTime, EndTime: r.EndTime})
+			}
+			w.SegmentDefinitions = append(w.SegmentDefinitions, wd)
+		}
+		req.ResponseFormat = w
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep json_schema bytes as they are
+	if err := enc.Encode(req); err != nil {
+		t.Fatalf("encode wire request: %v", err)
+	}
+	return buf.Bytes()
+}
+
+var knownCodes = []string{"parameter_invalid", "parameter_not_provided", "parameter_unknown", "json_schema_unsupported"}
+
+// checkDecodeResult asserts the contract of DecodeCreate for any body.
+func checkDecodeResult(t *testing.T, body []byte, lim Limits) {
+	spec, err := DecodeCreate(body, lim)
+	if err != nil {
+		if spec != nil {
+			t.Fatalf("spec and error both returned: %v", err)
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("error %T %v, want *ValidationError", err, err)
+		}
+		if ve.Status != 400 && ve.Status != 422 {
+			t.Fatalf("status %d: %v", ve.Status, ve)
+		}
+		if (ve.Status == 422) != (ve.Code == "json_schema_unsupported") || !slices.Contains(knownCodes, ve.Code) {
+			t.Fatalf("status %d with code %q", ve.Status, ve.Code)
+		}
+		if ve.Message == "" {
+			t.Fatalf("empty message for code %s param %q", ve.Code, ve.Param)
+		}
+		return
+	}
+	if spec == nil {
+		t.Fatal("nil spec and nil error")
+	}
+	if spec.Model == "" || spec.Mode == "" || spec.Source.Type == "" || spec.MaxTokens <= 0 {
+		t.Fatalf("spec not normalized: %+v", spec)
+	}
+	wire := specToWire(t, spec)
+	again, err := DecodeCreate(wire, lim)
+	if err != nil {
+		t.Fatalf("accepted spec fails re-validation: %v\nbody: %s\nwire: %s", err, body, wire)
+	}
+	if !reflect.DeepEqual(spec, again) {
+		t.Fatalf("round trip changed the spec\n first %+v\nsecond %+v\nwire: %s", spec, again, wire)
+	}
+}
+
+func FuzzDecodeCreate(f *testing.F) {
+	seeds := []string{
+		gen12(),
+		gen12(`"custom_id":"abc"`, `"temperature":0.5`, `"max_tokens":100`),
+		obj(`"video":{"type":"base64_string","base64_string":"`+tinyB64+`"}`, prompt),
+		obj(`"video":{"type":"asset_id","asset_id":"a1"}`, prompt),
+		obj(p15, vidURL, `"prompt_v2":{"input_text":"Find <@logo>","media_sources":[`+img+`,{"name":"b","media_type":"image","base64_string":"`+tinyB64+`"}]}`, `"start_time":1`, `"end_time":9`),
+		schema(`{"type":"object","properties":{"start_time":{"type":"number"},"at":{"type":"timestamp","format":"seconds"},"l":{"type":"array","items":{"type":"object","properties":{"u":{"type":"timestamp","format":"hh:mm:ss"}}}}},"required":["at"],"$defs":{"d":{"anyOf":[{"type":"string","pattern":"^x"},{"type":"null"}]}}}`),
+		schema12(`{"type":"object","properties":{"a":{"$ref":"#/$defs/d"}},"$defs":{"d":{"enum":["a",1]}}}`),
+		tbm(oneDef),
+		tbm(`{"id":"goal","description":"A goal by <@logo>","media_sources":[`+img+`],"fields":[{"name":"who","type":"string","enum":["a"]},{"name":"k","type":"timestamp","format":"seconds"},{"name":"l","type":"array","items":{"type":"integer"}}],"time_ranges":[{"start_time":0,"end_time":10}]}`,
+			`"max_tokens":4096`),
+		tbmRF(`{"type":"segment_definitions","segment_time_format":"hh:mm:ss","segment_definitions":[`+oneDef+`]}`, `"min_segment_duration":3`, `"max_segment_duration":10`),
+		// invalid
+		`{`, `[]`, `null`, gen12(`"x":1`), gen12(`"temperature":"hot"`), gen12(`"max_tokens":2.5`),
+		tbm(`{"id":"a","description":"d","colour":1}`),
+		schema(`{"additionalProperties":false}`),
+		schema(`{"properties":{"t":{"type":"timestamp"}}}`),
+		tbm(field(`{"name":"a","type":"string","format":"seconds"}`)),
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	lim := DefaultLimits()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkDecodeResult(t, body, lim)
+	})
+}
+
+// TestDecodeCreateRoundTrip runs the fuzz property over the valid cases of
+// the table tests, so that it is checked on every go test run.
+func TestDecodeCreateRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		gen12(), tbm(oneDef), schema(`{"type":"object","properties":{"x<y":{"type":"string"}}}`),
+		obj(p15, vidURL, `"prompt_v2":{"input_text":"Find <@logo>","media_sources":[`+img+`]}`, `"end_time":9`),
+		obj(`"video":{"type":"base64_string","base64_string":"data:video/mp4;base64,`+tinyB64+`"}`, prompt),
+		tbm(`{"id":"goal","description":"d","fields":[{"name":"l","type":"array","items":{"type":"string"},"enum":["a"]}],"time_ranges":[{"start_time":0,"end_time":10}]}`),
+	} {
+		spec, err := DecodeCreate([]byte(body), testLimits())
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		checkDecodeResult(t, specToWire(t, spec), testLimits())
+	}
+}

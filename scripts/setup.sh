@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what framewise needs on a fresh Debian machine, if missing:
+# ffmpeg (ffprobe), and for the tests wrk and the conformance client's npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+if [ "${1:-}" = "--test" ]; then
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is required (https://go.dev/dl)" >&2; exit 1; }
+
+if [ "${1:-}" = "--test" ]; then
+  command -v node >/dev/null 2>&1 || { echo "setup: Node.js 20 is required for the conformance tests" >&2; exit 1; }
+  (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+fi
