@@ -335,9 +335,12 @@ test("a base64 video of 320x240 is rejected at create with 400", async () => {
   );
   assert.ok(err instanceof TwelvelabsApi.BadRequestError, String(err));
   assert.equal(err.statusCode, 400);
+  // The spec fixes no code for video requirements (Q2); upstream documents
+  // video_resolution_too_low for this case. Require a video_* code.
   assert.equal(typeof err.body?.error?.code, "string", JSON.stringify(err.body));
-  assert.match(err.body.error.code, /^(video_resolution_too_low|parameter_invalid)$/);
-  assert.match(err.body.error.message, /resolution|240|360/i);
+  assert.match(err.body.error.code, /^video_/);
+  assert.match(err.body.error.message, /resolution/i);
+  assert.match(err.body.error.message, /320x240|240/);
 });
 
 test("a base64 video of 2 s is rejected at create with 400 mentioning duration", async () => {
@@ -349,6 +352,7 @@ test("a base64 video of 2 s is rejected at create with 400 mentioning duration",
   );
   assert.ok(err instanceof TwelvelabsApi.BadRequestError, String(err));
   assert.equal(typeof err.body?.error?.code, "string", JSON.stringify(err.body));
+  assert.match(err.body.error.code, /^video_/);
   assert.match(err.body.error.message, /duration/i);
 });
 
@@ -526,6 +530,65 @@ test("list: pagination over 5 tasks with page_limit 2", { timeout: 60_000 }, asy
   assert.equal(big.pageInfo.totalPage, 1);
 });
 
+// ------------------------------------------ request_params and boundaries
+
+test("pegasus1.5: request_params echo with effective defaults; list items abbreviated", async () => {
+  const prompt = "Describe every scene of this video in great detail, please.";
+  const g = await client.analyzeAsync.tasks.create(
+    { ...p15(), video: { type: "url", url: `${okUrl}?tag=abbrev-general` }, prompt },
+    NO_RETRY,
+  );
+  const full = await client.analyzeAsync.tasks.retrieve(g.taskId);
+  assert.equal(full.requestParams?.analysisMode, "general");
+  assert.equal(full.requestParams.prompt, prompt);
+  assert.equal(full.requestParams.temperature, 0.2);
+  assert.equal(full.requestParams.maxTokens, 4096);
+  const listed = await client.analyzeAsync.tasks.list({ videoUrl: `${okUrl}?tag=abbrev-general` });
+  assert.equal(listed.data.length, 1);
+  assert.equal(listed.data[0].requestParams.prompt, prompt.slice(0, 30));
+
+  const t = await client.analyzeAsync.tasks.create(
+    tbm([seg("first"), seg("second")], { video: { type: "url", url: `${okUrl}?tag=abbrev-tbm` } }),
+    NO_RETRY,
+  );
+  const tFull = await client.analyzeAsync.tasks.retrieve(t.taskId);
+  assert.deepEqual(
+    tFull.requestParams.responseFormat.segmentDefinitions.map((d) => d.id),
+    ["first", "second"],
+  );
+  assert.equal(tFull.requestParams.maxTokens, 32768);
+  const tListed = await client.analyzeAsync.tasks.list({ videoUrl: `${okUrl}?tag=abbrev-tbm` });
+  assert.deepEqual(
+    tListed.data[0].requestParams.responseFormat.segmentDefinitions.map((d) => d.id),
+    ["first"],
+  );
+});
+
+// Values on the edge of each range must be accepted (202).
+const boundaryCreates = [
+  { name: "custom_id of 64 characters [A-Za-z0-9_-]", req: () => ({ customId: "Ab0_-".repeat(12) + "wxyz", video: urlVideo(), prompt: "p" }) },
+  { name: "temperature 0", req: () => ({ video: urlVideo(), prompt: "p", temperature: 0 }) },
+  { name: "temperature 1", req: () => ({ video: urlVideo(), prompt: "p", temperature: 1 }) },
+  { name: "max_tokens 1 for the default model pegasus1.2", req: () => ({ video: urlVideo(), prompt: "p", maxTokens: 1 }) },
+  { name: "max_tokens 4096 for the default model pegasus1.2", req: () => ({ video: urlVideo(), prompt: "p", maxTokens: 4096 }) },
+  { name: "max_tokens 512 for pegasus1.5", req: () => ({ ...p15(), prompt: "p", maxTokens: 512 }) },
+  { name: "max_tokens 65536 for pegasus1.5", req: () => ({ ...p15(), prompt: "p", maxTokens: 65536 }) },
+  { name: "a 4 s window start_time 1, end_time 5", req: () => ({ ...p15(), prompt: "p", startTime: 1, endTime: 5 }) },
+  { name: "min_segment_duration 2 = max_segment_duration 2", req: () => tbm([seg("a")], { minSegmentDuration: 2, maxSegmentDuration: 2 }) },
+  { name: "10 segment definitions", req: () => tbm(Array.from({ length: 10 }, (_, i) => seg(`def${i}`))) },
+];
+
+describe("boundary values are accepted", () => {
+  for (const c of boundaryCreates) {
+    test(c.name, async () => {
+      const { data, rawResponse } = await client.analyzeAsync.tasks.create(c.req(), NO_RETRY).withRawResponse();
+      assert.equal(rawResponse.status, 202);
+      assert.match(data.taskId, ID_RE);
+      assert.equal(data.status, "queued");
+    });
+  }
+});
+
 // ------------------------------------------------------- invalid requests
 
 // Each case: `sdk` (camelCase request sent through client.analyzeAsync.tasks.create)
@@ -593,7 +656,10 @@ const invalidCreates = [
     sdk: () => tbm([seg("a", [{ name: "label", type: "string", description: "x", format: "seconds" }])]),
     status: 400,
     code: "parameter_invalid",
-    msg: /response_format\.segment_definitions\.fields\.format/,
+    // SDK SegmentFieldFormat: "400 parameter_invalid (with field path
+    // response_format.segment_definitions.fields.format)". The path may be
+    // in the message or in error.details.
+    path: "response_format.segment_definitions.fields.format",
   },
   {
     name: "timestamp field named start_time",
@@ -642,6 +708,10 @@ describe("invalid create requests are rejected with 4xx and the right code", () 
       if (c.code) assertNestedError(body, c.code);
       else assert.equal(typeof body?.error?.code, "string", `nested error body expected: ${JSON.stringify(body)}`);
       if (c.msg) assert.match(body.error.message, c.msg);
+      if (c.path) {
+        const where = body.error.message + " " + JSON.stringify(body.error.details ?? {});
+        assert.ok(where.includes(c.path), `field path ${c.path} not named in ${JSON.stringify(body)}`);
+      }
     });
   }
 });

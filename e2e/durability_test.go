@@ -93,9 +93,15 @@ func TestKilledWhileProcessingFinishesAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk := waitStatus(t, c, r.TaskID, api.StatusProcessing, 30*time.Second)
-	if tk.Progress == nil || tk.Progress.Stage != "downloading" {
-		t.Errorf("processing task progress = %+v, want stage downloading", tk.Progress)
+	waitStatus(t, c, r.TaskID, api.StatusProcessing, 30*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		tk, err := c.GetTask(ctx, r.TaskID)
+		if err == nil && tk.Progress != nil && tk.Progress.Stage == "downloading" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processing task never showed stage downloading: %+v %v", tk, err)
+		}
 	}
 	srv.kill()
 

@@ -160,3 +160,58 @@ func TestDecodeCreateRoundTrip(t *testing.T) {
 		checkDecodeResult(t, specToWire(t, spec), testLimits())
 	}
 }
+
+// FuzzDecodeCreateFields builds well-formed bodies from fuzzed field values,
+// so that the fuzzer reaches the rules behind the JSON syntax quickly.
+func FuzzDecodeCreateFields(f *testing.F) {
+	f.Add("pegasus1.5", "general", "Describe <@a>", 0.2, 4096.0, 0.0, 10.0, "id_1", `{"type":"object","properties":{"a":{"type":"string"}}}`, "string", "", "a", "https://e.com/a.png")
+	f.Add("pegasus1.5", "time_based_metadata", "", 1.0, 2048.0, -1.0, 3.0, "", `{}`, "timestamp", "seconds", "start_time", "aGVsbG8=")
+	f.Add("pegasus1.2", "general", "hi", 0.0, 1.0, 0.0, 0.0, "x", ``, "array", "hh:mm:ss", "n", "")
+	f.Fuzz(func(t *testing.T, model, mode, text string, temp, maxTokens, start, end float64, customID, schemaJSON, fieldType, format, name, source string) {
+		body := map[string]any{
+			"model_name":    model,
+			"analysis_mode": mode,
+			"video":         map[string]any{"type": "url", "url": "https://example.com/v.mp4"},
+			"temperature":   temp,
+			"max_tokens":    maxTokens,
+		}
+		if customID != "" {
+			body["custom_id"] = customID
+		}
+		if start >= 0 {
+			body["start_time"] = start
+		}
+		if end != 0 {
+			body["end_time"] = end
+		}
+		ms := map[string]any{"name": name, "media_type": "image"}
+		if len(source) > 0 && source[0] == 'h' {
+			ms["url"] = source
+		} else {
+			ms["base64_string"] = source
+		}
+		if mode == ModeTimeBasedMetadata {
+			field := map[string]any{"name": name, "type": fieldType}
+			if format != "" {
+				field["format"] = format
+			}
+			if fieldType == "array" {
+				field["items"] = map[string]any{"type": format}
+			}
+			body["response_format"] = map[string]any{"type": "segment_definitions", "segment_definitions": []any{
+				map[string]any{"id": name, "description": text, "fields": []any{field}, "media_sources": []any{ms},
+					"time_ranges": []any{map[string]any{"start_time": start, "end_time": end}}},
+			}}
+		} else {
+			body["prompt_v2"] = map[string]any{"input_text": text, "media_sources": []any{ms}}
+			if json.Valid([]byte(schemaJSON)) {
+				body["response_format"] = map[string]any{"type": "json_schema", "json_schema": json.RawMessage(schemaJSON)}
+			}
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Skip() // NaN or ±Inf cannot be sent as JSON
+		}
+		checkDecodeResult(t, raw, DefaultLimits())
+	})
+}

@@ -214,12 +214,14 @@ func (d *createDecoder) video(top *jsonObject) *ValidationError {
 func (d *createDecoder) prompts(top *jsonObject) *ValidationError {
 	hasPrompt, hasV2 := top.has("prompt"), top.has("prompt_v2")
 	if d.tbm() {
-		for _, k := range []string{"prompt", "prompt_v2"} {
-			if top.has(k) {
-				return Invalid(k, "The %s parameter is not allowed when analysis_mode is %s: segments are described by response_format.segment_definitions. Remove %s.", k, ModeTimeBasedMetadata, k)
-			}
+		k := "prompt"
+		switch {
+		case hasV2 && !hasPrompt:
+			k = "prompt_v2"
+		case !hasPrompt:
+			return nil
 		}
-		return nil
+		return Invalid(k, "The %s parameter is not allowed when analysis_mode is %s: segments are described by response_format.segment_definitions. Remove %s.", k, ModeTimeBasedMetadata, k)
 	}
 	switch {
 	case hasPrompt && hasV2:
@@ -623,7 +625,7 @@ func (d *createDecoder) field(raw json.RawMessage, path string) (SegmentField, *
 	case typ == "timestamp" && !slices.Contains(timeFormats, format):
 		return f, Invalid(o.param("format"), "The %s parameter must be seconds, hh:mm:ss or hh:mm:ss.fff, but %q was given.", o.param("format"), format)
 	case typ != "timestamp" && hasFormat:
-		return f, Invalid(o.param("format"), "%s: format is only allowed on fields of type timestamp, but the field type is %s. Remove format or change the type to timestamp.", o.param("format"), typ)
+		return f, Invalid(fieldFormatParam, "%s: format is only allowed on fields of type timestamp, but the field type is %s. Remove format or change the type to timestamp.", o.param("format"), typ)
 	}
 	f.Format = format
 	if typ == "timestamp" && slices.Contains(reservedFields, f.Name) {
