@@ -51,6 +51,28 @@ var (
 // message names the indexed path.
 const fieldFormatParam = "response_format.segment_definitions.fields.format"
 
+// Interpretations (IMPL) where spec §5 leaves room:
+//   - Unknown keys are checked first at each level and reported in sorted
+//     order; only video.type is read before the unknown keys of video, so
+//     the legacy video_id source gets a message about video.type.
+//   - A key of another source type in video is refused when it is not null,
+//     even if it is "" (exactly one source, V07).
+//   - Required strings (ids, names, descriptions, prompts) that are empty or
+//     only whitespace are parameter_invalid; absent or null ones are
+//     parameter_not_provided.
+//   - The prompt token limit (V15) applies to every model, using ApproxTokens.
+//   - Empty fields, media_sources and time_ranges arrays mean absent; an
+//     empty enum is refused, since no value could match it.
+//   - enum is allowed on fields of type string and on arrays of strings only;
+//     items is refused on any type but array.
+//   - Placeholders (V18) are also checked in a segment definition's
+//     description against that definition's media_sources. Media sources no
+//     placeholder mentions are allowed; names containing '<' or '>' are
+//     refused because no placeholder could name them.
+//   - time_ranges start_time must not be negative.
+//   - MediaSource.Base64 keeps the string as sent (it may carry a data URL
+//     prefix); decode it with DecodeBase64.
+
 // DecodeCreate parses and validates the JSON body of POST /analyze/tasks.
 // It returns the normalized Spec (defaults applied) or a *ValidationError.
 //

@@ -215,3 +215,27 @@ func FuzzDecodeCreateFields(f *testing.F) {
 		checkDecodeResult(t, raw, DefaultLimits())
 	})
 }
+
+func TestDecodeBase64(t *testing.T) {
+	t.Parallel()
+	data := []byte{0xfb, 0xff, 0xfe, 0x00, 0x10}
+	for _, s := range []string{
+		base64.StdEncoding.EncodeToString(data),
+		base64.RawStdEncoding.EncodeToString(data),
+		base64.URLEncoding.EncodeToString(data),
+		base64.RawURLEncoding.EncodeToString(data),
+		"data:image/png;base64," + base64.StdEncoding.EncodeToString(data),
+		"DATA:video/mp4;codecs=avc1;BASE64," + base64.StdEncoding.EncodeToString(data),
+		"+//+\r\nABA=",
+	} {
+		got, err := DecodeBase64(s)
+		if err != nil || string(got) != string(data) {
+			t.Errorf("DecodeBase64(%q) = %x, %v; want %x", s, got, err, data)
+		}
+	}
+	for _, s := range []string{"", "=", "a", "ab$c", "+/-_", "data:", "data:,AAAA", "AB=C", "AA AA"} {
+		if got, err := DecodeBase64(s); err == nil {
+			t.Errorf("DecodeBase64(%q) = %x, want an error", s, got)
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package httpapi_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/framewise/framewise/internal/analysis"
+	"github.com/framewise/framewise/internal/blob"
+	"github.com/framewise/framewise/internal/httpapi"
+	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/store"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// newServer builds the API over the real service, SQLite store and media
+// tools, without a queue: jobs are counted instead of enqueued.
+func newServer(t *testing.T, keys ...string) (*httptest.Server, *int) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, _ := blob.NewLocal(filepath.Join(dir, "blobs"))
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := new(int)
+	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { *jobs++; return nil })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, task.DefaultLimits(), log)
+	api := httpapi.New(svc, httpapi.Options{APIKeys: keys, Log: log, MaxBodyBytes: 1 << 20})
+	api.SetReady(true)
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	return srv, jobs
+}
+
+func do(t *testing.T, method, url, body string, hdr ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, url, raw)
+		}
+	}
+	return resp, m
+}
+
+// code returns the error code of a flat or nested body, and which shape it was.
+func code(m map[string]any) (string, string) {
+	if e, ok := m["error"].(map[string]any); ok {
+		c, _ := e["code"].(string)
+		return c, "nested"
+	}
+	c, _ := m["code"].(string)
+	return c, "flat"
+}
+
+func TestErrorsByEndpoint(t *testing.T) {
+	t.Parallel()
+	srv, jobs := newServer(t)
+	u := srv.URL
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		code, shape              string
+	}{
+		{"malformed json", "POST", "/v1.3/analyze/tasks", `{"video":`, 400, "parameter_invalid", "nested"},
+		{"not an object", "POST", "/v1.3/analyze/tasks", `[1,2]`, 400, "parameter_invalid", "nested"},
+		{"empty body", "POST", "/v1.3/analyze/tasks", ``, 400, "parameter_invalid", "nested"},
+		{"unknown key", "POST", "/v1.3/analyze/tasks", `{"video":{"type":"url","url":"https://x.test/a.mp4"},"prompt":"p","colour":1}`, 400, "parameter_unknown", "nested"},
+		{"missing video", "POST", "/v1.3/analyze/tasks", `{"prompt":"p"}`, 400, "parameter_not_provided", "nested"},
+		{"asset not found", "POST", "/v1.3/analyze/tasks", `{"video":{"type":"asset_id","asset_id":"64f8d2c7e4a1b37f8a9c5d12"},"prompt":"p"}`, 400, "resource_not_exist", "nested"},
+		{"too large", "POST", "/v1.3/analyze/tasks", `{"prompt":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "request_too_large", "nested"},
+		{"bad base64", "POST", "/v1.3/analyze/tasks", `{"video":{"type":"base64_string","base64_string":"!!!"},"prompt":"p"}`, 400, "parameter_invalid", "nested"},
+		{"base64 not a video", "POST", "/v1.3/analyze/tasks", `{"video":{"type":"base64_string","base64_string":"aGVsbG8gd29ybGQ="},"prompt":"p"}`, 400, "video_invalid", "nested"},
+		{"get unknown", "GET", "/v1.3/analyze/tasks/nope", ``, 404, "resource_not_exist", "nested"},
+		{"delete unknown", "DELETE", "/v1.3/analyze/tasks/nope", ``, 404, "resource_not_exist", "nested"},
+		{"list page 0", "GET", "/v1.3/analyze/tasks?page=0", ``, 400, "parameter_invalid", "flat"},
+		{"list page_limit 51", "GET", "/v1.3/analyze/tasks?page_limit=51", ``, 400, "parameter_invalid", "flat"},
+		{"list page_limit x", "GET", "/v1.3/analyze/tasks?page_limit=x", ``, 400, "parameter_invalid", "flat"},
+		{"list bad status", "GET", "/v1.3/analyze/tasks?status=done", ``, 400, "parameter_invalid", "flat"},
+		{"list bad mode", "GET", "/v1.3/analyze/tasks?analysis_mode=x", ``, 400, "parameter_invalid", "flat"},
+		{"wrong method", "PUT", "/v1.3/analyze/tasks", ``, 405, "method_not_allowed", "flat"},
+		{"wrong method on task", "POST", "/v1.3/analyze/tasks/abc", ``, 405, "method_not_allowed", "flat"},
+		{"no route", "GET", "/v1.3/nothing", ``, 404, "not_found", "flat"},
+	} {
+		resp, m := do(t, tc.method, u+tc.path, tc.body, "Content-Type", "application/json")
+		c, sh := code(m)
+		if resp.StatusCode != tc.status || c != tc.code || sh != tc.shape {
+			t.Errorf("%s: %d %s (%s), want %d %s (%s); body %v", tc.name, resp.StatusCode, c, sh, tc.status, tc.code, tc.shape, m)
+		}
+		if resp.Header.Get("X-Api-Version") != "1.3" || resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: headers %v", tc.name, resp.Header)
+		}
+	}
+	if *jobs != 0 {
+		t.Errorf("%d jobs enqueued by refused requests", *jobs)
+	}
+	// Nothing was stored by the refused requests.
+	resp, m := do(t, "GET", u+"/v1.3/analyze/tasks", "")
+	if resp.StatusCode != 200 || len(m["data"].([]any)) != 0 {
+		t.Fatalf("list after refusals: %d %v", resp.StatusCode, m)
+	}
+}
+
+func TestCreateEnqueuesOnceAndEchoes(t *testing.T) {
+	t.Parallel()
+	srv, jobs := newServer(t, "k1", "k2")
+	body := `{"model_name":"pegasus1.5","video":{"type":"url","url":"https://media.example/v.mp4"},
+		"prompt":"Describe every scene of this video in detail, please","temperature":null}`
+	resp, m := do(t, "POST", srv.URL+"/v1.3/analyze/tasks", body, "x-api-key", "k2")
+	if resp.StatusCode != 202 || m["status"] != "queued" || len(m["task_id"].(string)) != 24 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	if *jobs != 1 {
+		t.Fatalf("jobs = %d", *jobs)
+	}
+	id := m["task_id"].(string)
+	_, got := do(t, "GET", srv.URL+"/v1.3/analyze/tasks/"+id, "", "x-api-key", "k1")
+	rp := got["request_params"].(map[string]any)
+	if got["custom_id"] != nil || got["status"] != "queued" || got["completed_at"] != nil || got["result"] != nil ||
+		rp["temperature"] != 0.2 || rp["max_tokens"] != float64(4096) || rp["analysis_mode"] != "general" {
+		t.Fatalf("retrieve: %v", got)
+	}
+	if _, ok := got["custom_id"]; !ok {
+		t.Error("custom_id must be present (null) when unset")
+	}
+	_, list := do(t, "GET", srv.URL+"/v1.3/analyze/tasks", "", "x-api-key", "k1")
+	item := list["data"].([]any)[0].(map[string]any)
+	if p := item["request_params"].(map[string]any)["prompt"]; p != "Describe every scene of this v" {
+		t.Errorf("list prompt not cut to 30 characters: %q", p)
+	}
+	resp, m = do(t, "GET", srv.URL+"/v1.3/analyze/tasks", "", "x-api-key", "k3")
+	if c, sh := code(m); resp.StatusCode != 401 || c != "api_key_invalid" || sh != "flat" {
+		t.Errorf("wrong key: %d %v", resp.StatusCode, m)
+	}
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/framewise/framewise/internal/task"
+)
+
+func openTest(t *testing.T, enqueue Enqueuer) *Tasks {
+	t.Helper()
+	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return NewTasks(db, enqueue)
+}
+
+func newTask(id string, at time.Time) *task.Task {
+	return &task.Task{ID: id, Status: task.Queued, CreatedAt: at, UpdatedAt: at,
+		Spec: task.Spec{Model: task.Pegasus12, Mode: task.ModeGeneral, Source: task.Source{Type: task.SourceURL, URL: "https://x.test/" + id}}}
+}
+
+func TestCreateIsAtomicWithEnqueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fail := errors.New("queue down")
+	s := openTest(t, func(ctx context.Context, tx *sql.Tx, id string) error {
+		if id == "bad" {
+			return fail
+		}
+		return nil
+	})
+	if err := s.Create(ctx, newTask("bad", time.Now())); !errors.Is(err, fail) {
+		t.Fatalf("create with failing enqueue: %v", err)
+	}
+	if _, err := s.Get(ctx, "bad"); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("task row kept although its job was not enqueued: %v", err)
+	}
+	if err := s.Create(ctx, newTask("good", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRoundTripListUpdateDelete(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t, nil)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	for i := range 7 {
+		tk := newTask(fmt.Sprintf("t%d", i), base.Add(time.Duration(i)*time.Second))
+		if i%2 == 1 {
+			tk.Spec.Mode = task.ModeTimeBasedMetadata
+		}
+		if err := s.Create(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Get(ctx, "t3")
+	if err != nil || !got.CreatedAt.Equal(base.Add(3*time.Second)) || got.Spec.Source.URL != "https://x.test/t3" {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	page, total, err := s.List(ctx, task.Filter{Page: 2, PageLimit: 3})
+	if err != nil || total != 7 || len(page) != 3 || page[0].ID != "t3" || page[2].ID != "t1" {
+		t.Fatalf("page 2: total %d %v", total, ids(page))
+	}
+	page, total, _ = s.List(ctx, task.Filter{AnalysisMode: task.ModeTimeBasedMetadata, Page: 1, PageLimit: 10})
+	if total != 3 || len(page) != 3 {
+		t.Fatalf("mode filter: %d %v", total, ids(page))
+	}
+	dur := 6.5
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "t3", func(tk *task.Task) error {
+		tk.Status, tk.Duration, tk.CompletedAt = task.Ready, &dur, &now
+		tk.Result = &task.Result{GenerationID: "gen_x", Data: "d", FinishReason: "stop", OutputTokens: 1}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Get(ctx, "t3")
+	if got.Status != task.Ready || *got.Duration != 6.5 || got.Result.Data != "d" || got.CompletedAt == nil {
+		t.Fatalf("after update: %+v", got)
+	}
+	// A refused change leaves the row as it was.
+	_, err = s.Update(ctx, "t3", func(tk *task.Task) error { tk.Status = task.Failed; return task.ErrTransition })
+	if got, _ = s.Get(ctx, "t3"); !errors.Is(err, task.ErrTransition) || got.Status != task.Ready {
+		t.Fatalf("refused update: %v %s", err, got.Status)
+	}
+	if _, err := s.Delete(ctx, "t3", func(*task.Task) error { return task.ErrProcessing }); !errors.Is(err, task.ErrProcessing) {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, "t3", func(*task.Task) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "t3"); !errors.Is(err, task.ErrNotFound) {
+		t.Fatal(err)
+	}
+}
+
+// Concurrent read-modify-write updates through the single writer never
+// lose an increment.
+func TestConcurrentUpdates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t, nil)
+	if err := s.Create(ctx, newTask("c", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				if _, err := s.Update(ctx, "c", func(tk *task.Task) error { tk.Percent++; return nil }); err != nil {
+					t.Error(err)
+				}
+				if _, err := s.Get(ctx, "c"); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, _ := s.Get(ctx, "c")
+	if got.Percent != 200 {
+		t.Fatalf("percent = %v, want 200", got.Percent)
+	}
+}
+
+func ids(ts []*task.Task) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.ID)
+	}
+	return out
+}
