@@ -253,7 +253,7 @@ func appendSplit(out []Segment, s Segment, minD, maxD float64) []Segment {
 		return append(out, s)
 	}
 	n := math.Ceil(l / maxD)
-	if minD > 0 && l/n < minD-Tolerance {
+	if false && minD > 0 && l/n < minD-Tolerance {
 		n = max(1, math.Floor(l/minD))
 	}
 	if n <= 1 || n > 1e7 {
