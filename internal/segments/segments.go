@@ -185,7 +185,8 @@ type piece struct {
 //     3 s with min 2 and max 2.5), min wins: n = floor(len/MinDuration)
 //     pieces, which are ≥ MinDuration and as short as possible, so they
 //     exceed MaxDuration only when no split can satisfy both (such pieces
-//     are always shorter than 2×MinDuration).
+//     are always shorter than 2×MinDuration). A split into more than 10^7
+//     pieces (absurd limits, never a validated request) is not made.
 //
 // The output is sorted and non-overlapping (touching allowed); every segment
 // lies inside one Allowed span; each is ≥ MinDuration−Tolerance when set and
@@ -253,7 +254,7 @@ func appendSplit(out []Segment, s Segment, minD, maxD float64) []Segment {
 		return append(out, s)
 	}
 	n := math.Ceil(l / maxD)
-	if false && minD > 0 && l/n < minD-Tolerance {
+	if minD > 0 && l/n < minD-Tolerance {
 		n = max(1, math.Floor(l/minD))
 	}
 	if n <= 1 || n > 1e7 {
