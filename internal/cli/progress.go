@@ -25,8 +25,9 @@ type progress struct {
 	start time.Time
 	now   func() time.Time
 
-	lastKey string // status and stage last printed, in line mode
-	lastLen int    // length of the bar line last drawn, in tty mode
+	lastKey string  // status and stage last printed, in line mode
+	lastLen int     // length of the bar line last drawn, in tty mode
+	lastPct float64 // percent last drawn, kept when a failed task drops its progress
 }
 
 func newProgress(w io.Writer, env Env) *progress {
@@ -45,6 +46,11 @@ func (p *progress) update(t *api.Task) {
 			fmt.Fprintln(p.w, statusLine(t))
 		}
 		return
+	}
+	if t.Progress != nil {
+		p.lastPct = clampPercent(t.Progress.Percent)
+	} else if t.Status == api.StatusFailed {
+		t = &api.Task{Status: t.Status, Progress: &api.Progress{Percent: p.lastPct}}
 	}
 	line := barLine(t, p.now().Sub(p.start))
 	pad := ""

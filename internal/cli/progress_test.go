@@ -49,6 +49,17 @@ func TestProgressTTY(t *testing.T) {
 	if buf.String() != want {
 		t.Errorf("output = %q\nwant     %q", buf.String(), want)
 	}
+
+	// a failed task has no progress; the bar stays where it was
+	buf.Reset()
+	p = &progress{w: &buf, tty: true, start: start, now: func() time.Time { return start }}
+	p.update(&api.Task{Status: api.StatusProcessing, Progress: &api.Progress{Stage: "probing", Percent: 10}})
+	p.update(&api.Task{Status: api.StatusFailed})
+	p.done()
+	want = "\r[##------------------]  10% probing 0s\r[##------------------]  10% failed 0s \n"
+	if buf.String() != want {
+		t.Errorf("failed: output = %q\nwant     %q", buf.String(), want)
+	}
 }
 
 func TestProgressLines(t *testing.T) {

@@ -149,7 +149,8 @@ func newTaskTable(w io.Writer) taskTable {
 }
 
 func (tw taskTable) row(t *api.Task) {
-	mode := "-"
+	// Tasks without request_params are pegasus1.2 tasks, always general.
+	mode := api.ModeGeneral
 	if t.RequestParams != nil && t.RequestParams.AnalysisMode != "" {
 		mode = t.RequestParams.AnalysisMode
 	}

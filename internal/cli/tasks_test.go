@@ -32,7 +32,7 @@ func TestTasksList(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
 	want := `ID  STATUS      MODE                 CREATED               CUSTOM_ID
-c3  queued      -                    2026-03-01T12:02:00Z  -
+c3  queued      general              2026-03-01T12:02:00Z  -
 b2  processing  time_based_metadata  2026-03-01T12:01:00Z  -
 a1  ready       general              2026-03-01T12:00:00Z  cat-1
 `
