@@ -31,6 +31,13 @@ type Config struct {
 	MaxSegmentDefinitions int
 	MaxEnumValues         int
 	MaxTokensP15          int
+
+	// ConfigFile is the YAML file the configuration was read from, if any.
+	ConfigFile string
+	// Models maps pegasus1.2 and pegasus1.5 to the profile serving them.
+	Models map[string]ModelProfile
+	// ASR, when set, transcribes speech for the model engine.
+	ASR *ASRProfile
 }
 
 // Default returns the defaults.
@@ -47,6 +54,7 @@ func Default() Config {
 		MaxSegmentDefinitions: 10,
 		MaxEnumValues:         50,
 		MaxTokensP15:          65536,
+		Models:                map[string]ModelProfile{},
 	}
 }
 
@@ -61,9 +69,18 @@ func (s stringList) Set(v string) error {
 // ParseServe parses the flags of "framewise serve" over the environment.
 func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	c := Default()
+	if c.ConfigFile = configPath(args, getenv); c.ConfigFile != "" {
+		if err := c.loadFile(c.ConfigFile, getenv); err != nil {
+			return c, err
+		}
+	}
 	if err := c.fromEnv(getenv); err != nil {
 		return c, err
 	}
+	var vlm ModelProfile
+	asr := ASRProfile{}
+	vlm.BaseURL, vlm.Model, vlm.APIKey, vlm.Name = getenv("FRAMEWISE_VLM_URL"), getenv("FRAMEWISE_VLM_MODEL"), getenv("FRAMEWISE_VLM_API_KEY"), getenv("FRAMEWISE_VLM_NAME")
+	asr.BaseURL, asr.Model, asr.APIKey = getenv("FRAMEWISE_ASR_URL"), getenv("FRAMEWISE_ASR_MODEL"), getenv("FRAMEWISE_ASR_API_KEY")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var keys []string
@@ -80,8 +97,41 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.MaxSegmentDefinitions, "limit-segment-definitions", c.MaxSegmentDefinitions, "most segment definitions per request (upstream now allows 20)")
 	fs.IntVar(&c.MaxEnumValues, "limit-enum-values", c.MaxEnumValues, "most enum values per field (upstream now allows 100)")
 	fs.IntVar(&c.MaxTokensP15, "limit-max-tokens", c.MaxTokensP15, "largest max_tokens for pegasus1.5 (upstream now allows 98304)")
+	var ignoredConfig string
+	fs.StringVar(&ignoredConfig, "config", c.ConfigFile, "YAML configuration file; flags and env override it (env FRAMEWISE_CONFIG)")
+	fs.StringVar(&vlm.BaseURL, "vlm-url", vlm.BaseURL, "OpenAI-compatible base URL of a vision-language model serving both model names, e.g. http://127.0.0.1:11434/v1 (env FRAMEWISE_VLM_URL)")
+	fs.StringVar(&vlm.Model, "vlm-model", vlm.Model, "model name at that server, e.g. qwen2.5vl:7b (env FRAMEWISE_VLM_MODEL)")
+	fs.StringVar(&vlm.APIKey, "vlm-api-key", vlm.APIKey, "API key of that server (env FRAMEWISE_VLM_API_KEY)")
+	fs.StringVar(&vlm.Name, "vlm-name", vlm.Name, "a name for that backend in logs and errors (env FRAMEWISE_VLM_NAME)")
+	fs.IntVar(&vlm.MaxParallel, "vlm-max-parallel", 0, "most concurrent calls to that server (default 4)")
+	fs.StringVar(&asr.BaseURL, "asr-url", asr.BaseURL, "OpenAI-compatible base URL of a speech-to-text server (env FRAMEWISE_ASR_URL)")
+	fs.StringVar(&asr.Model, "asr-model", asr.Model, "speech model name, e.g. whisper-1 (env FRAMEWISE_ASR_MODEL)")
+	fs.StringVar(&asr.APIKey, "asr-api-key", asr.APIKey, "API key of the speech server (env FRAMEWISE_ASR_API_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if vlm.BaseURL != "" || vlm.Model != "" {
+		vlm.Backend = "openai"
+		for _, m := range []string{"pegasus1.2", "pegasus1.5"} {
+			c.Models[m] = vlm
+		}
+	}
+	if asr.BaseURL != "" {
+		c.ASR = &asr
+	}
+	for _, m := range []string{"pegasus1.2", "pegasus1.5"} {
+		c.Models[m] = c.Models[m].withDefaults()
+	}
+	if c.ASR != nil {
+		if c.ASR.Name == "" {
+			c.ASR.Name = hostOf(c.ASR.BaseURL)
+		}
+		if c.ASR.MaxParallel <= 0 {
+			c.ASR.MaxParallel = 2
+		}
+		if c.ASR.Timeout <= 0 {
+			c.ASR.Timeout = 5 * time.Minute
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -153,6 +203,14 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSegmentDefinitions < 1 || c.MaxEnumValues < 1 || c.MaxTokensP15 < 2048 {
 		return errors.New("limits must be positive, and --limit-max-tokens at least 2048")
+	}
+	for name, p := range c.Models {
+		if err := p.validate(name); err != nil {
+			return err
+		}
+	}
+	if c.ASR != nil && (c.ASR.BaseURL == "" || c.ASR.Model == "") {
+		return errors.New("asr: needs base_url and model")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)

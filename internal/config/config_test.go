@@ -1,0 +1,107 @@
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedenceFlagsEnvFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "framewise.yaml")
+	os.WriteFile(file, []byte(`
+addr: 127.0.0.1:9001
+data_dir: /from/file
+workers: 7
+api_keys: ["${KEY_FROM_ENV}"]
+limits: {segment_definitions: 20, enum_values: 100, max_tokens: 98304}
+models:
+  pegasus1.5:
+    backend: openai
+    name: vllm
+    base_url: http://127.0.0.1:8000/v1
+    model: Qwen/Qwen2.5-VL-7B-Instruct
+    max_parallel: 8
+    timeout: 90s
+asr: {base_url: "http://127.0.0.1:9000/v1", model: whisper-1}
+`), 0o600)
+	c, err := ParseServe([]string{"--config", file, "--workers", "3"}, env(map[string]string{
+		"FRAMEWISE_DATA_DIR": "/from/env", "KEY_FROM_ENV": "k-secret",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9001" || c.DataDir != "/from/env" || c.Workers != 3 {
+		t.Errorf("precedence: addr %s (file) data %s (env) workers %d (flag)", c.Addr, c.DataDir, c.Workers)
+	}
+	if len(c.APIKeys) != 1 || c.APIKeys[0] != "k-secret" {
+		t.Errorf("api keys %v: ${VAR} not expanded", c.APIKeys)
+	}
+	if c.MaxSegmentDefinitions != 20 || c.MaxEnumValues != 100 || c.MaxTokensP15 != 98304 {
+		t.Errorf("limits %d %d %d", c.MaxSegmentDefinitions, c.MaxEnumValues, c.MaxTokensP15)
+	}
+	p := c.Models["pegasus1.5"]
+	if p.Backend != "openai" || p.Name != "vllm" || p.MaxParallel != 8 || p.Timeout != 90*time.Second || p.FramesPerCall != 16 {
+		t.Errorf("pegasus1.5 profile %+v", p)
+	}
+	if c.Models["pegasus1.2"].Backend != "builtin" {
+		t.Errorf("pegasus1.2 profile %+v, want builtin", c.Models["pegasus1.2"])
+	}
+	if c.ASR == nil || c.ASR.Model != "whisper-1" || c.ASR.Name != "127.0.0.1:9000" {
+		t.Errorf("asr %+v", c.ASR)
+	}
+}
+
+func TestVLMFlagsServeBothModels(t *testing.T) {
+	t.Parallel()
+	c, err := ParseServe([]string{"--vlm-url", "http://127.0.0.1:11434/v1", "--vlm-model", "qwen2.5vl:7b"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"pegasus1.2", "pegasus1.5"} {
+		if p := c.Models[m]; p.Backend != "openai" || p.Model != "qwen2.5vl:7b" || p.Name != "127.0.0.1:11434" {
+			t.Errorf("%s: %+v", m, p)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("adress: x\n"), 0o600)
+	unknownModel := filepath.Join(t.TempDir(), "m.yaml")
+	os.WriteFile(unknownModel, []byte("models: {gpt: {backend: builtin}}\n"), 0o600)
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"open on public address":  {[]string{"--addr", "0.0.0.0:8700"}, nil, "without an API key"},
+		"open on empty host":      {[]string{"--addr", ":8700"}, nil, "without an API key"},
+		"unknown file key":        {[]string{"--config", bad}, nil, "adress"},
+		"unknown model name":      {[]string{"--config", unknownModel}, nil, "gpt"},
+		"vlm without model":       {[]string{"--vlm-url", "http://x/v1"}, nil, "needs base_url and model"},
+		"bad env number":          {nil, map[string]string{"FRAMEWISE_WORKERS": "many"}, "FRAMEWISE_WORKERS"},
+		"bad default model":       {[]string{"--default-model", "gpt-4"}, nil, "default-model"},
+		"missing config file":     {[]string{"--config", "/nonexistent.yaml"}, nil, "config file"},
+		"positional argument":     {[]string{"extra"}, nil, "unexpected argument"},
+		"asr without model":       {[]string{"--asr-url", "http://x/v1"}, nil, "asr"},
+		"keys allow public addrs": {[]string{"--addr", "0.0.0.0:8700", "--api-key", "k"}, nil, ""},
+	} {
+		_, err := ParseServe(tc.args, env(tc.env), io.Discard)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", name, err, tc.want)
+		}
+	}
+}
