@@ -143,12 +143,18 @@ func (s *server) kill() {
 	<-s.done
 }
 
-// videoCache holds generated test videos, made once per test binary run.
-var videoCache sync.Map
+// videoCache holds generated test videos, made once per test binary run;
+// genMu serializes their generation.
+var (
+	videoCache sync.Map
+	genMu      sync.Mutex
+)
 
 // makeVideo generates a small H.264 MP4 with audio.
 func makeVideo(t *testing.T, name string, seconds float64, w, h int) string {
 	t.Helper()
+	genMu.Lock()
+	defer genMu.Unlock()
 	key := fmt.Sprintf("%s-%g-%dx%d", name, seconds, w, h)
 	if p, ok := videoCache.Load(key); ok {
 		return p.(string)

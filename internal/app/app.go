@@ -66,7 +66,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
 
-	engines := map[string]engine.Engine{task.Pegasus12: builtin.Engine{}, task.Pegasus15: builtin.Engine{}}
+	engines := map[string]engine.Engine{task.Pegasus12: builtin.Engine{Media: tool}, task.Pegasus15: builtin.Engine{Media: tool}}
 	for _, m := range []string{task.Pegasus12, task.Pegasus15} {
 		log.Info("model engine", "model_name", m, "engine", engines[m].Name(),
 			"note", "no vision-language model configured: answers are measurements of the video, not interpretations")

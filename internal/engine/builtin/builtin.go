@@ -1,5 +1,7 @@
-// Package builtin is the engine that needs no language model: it answers
-// from what it measures of the video and never invents content.
+// Package builtin is the engine that needs no language model: it measures
+// the video in one ffmpeg pass (scene cuts, black, frozen, silent and sound
+// intervals) and answers from those measurements only. It never invents a
+// value.
 package builtin
 
 import (
@@ -9,6 +11,7 @@ import (
 
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/segments"
 	"github.com/framewise/framewise/internal/task"
 )
 
@@ -16,30 +19,59 @@ import (
 const Header = "Produced by the framewise built-in engine, which measures the video and does not interpret prompts."
 
 // Engine is the built-in engine.
-type Engine struct{}
+type Engine struct {
+	Media *media.Tool
+}
 
 // Name implements engine.Engine.
 func (Engine) Name() string { return "builtin" }
 
-// Analyze answers general mode with a plain-text report of the probe facts.
-// Other modes are refused until the measuring engine supports them.
-func (Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, error) {
-	if in.Spec.Mode != task.ModeGeneral {
-		return nil, &engine.Refusal{Message: "The built-in engine does not support analysis_mode " + in.Spec.Mode +
-			" yet. Configure a vision-language model for this model name, or use the general mode."}
-	}
+// Analyze implements engine.Engine.
+func (e Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, error) {
 	if rf := in.Spec.ResponseFormat; rf != nil && rf.Type == "json_schema" {
 		return nil, &engine.Refusal{Message: "A json_schema response format needs a vision-language model; the built-in engine only measures the video. Configure a model for " + in.Spec.Model + "."}
 	}
-	data := Report(in.Spec, in.Info, in.Start, in.End)
-	if in.Progress != nil {
-		in.Progress("report", 100)
+	m, err := e.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{
+		Start: in.Start, End: in.End,
+		Progress: func(pct float64) {
+			if in.Progress != nil {
+				in.Progress("measuring", pct)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var data string
+	if in.Spec.Mode == task.ModeTimeBasedMetadata {
+		data, err = Segments(in.Spec, in.Info.Duration, m)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		data = Report(in.Spec, in.Info, m, in.Start, in.End)
 	}
 	return &engine.Output{Data: data, FinishReason: "stop", OutputTokens: len(strings.Fields(data))}, nil
 }
 
-// Report renders the probe facts as text.
-func Report(spec task.Spec, info *media.Info, start, end float64) string {
+// Segments answers time_based_metadata: each definition is interpreted
+// (Interpret), filled from the measurements, and passed through the shared
+// segment rules. A definition that cannot be interpreted gets [].
+func Segments(spec task.Spec, duration float64, m *media.Measurements) (string, error) {
+	rules := segments.RulesFor(spec, duration)
+	defs := spec.ResponseFormat.SegmentDefinitions
+	byID := make(map[string][]segments.Segment, len(defs))
+	for _, def := range defs {
+		raw := measuredSegments(Interpret(def), m, m.Start, m.End)
+		segs := segments.Apply(def, raw, rules)
+		fillFields(def, segs, m)
+		byID[def.ID] = segs
+	}
+	return segments.Render(defs, byID, rules)
+}
+
+// Report renders the probe facts and the measurements as text.
+func Report(spec task.Spec, info *media.Info, m *media.Measurements, start, end float64) string {
 	var b strings.Builder
 	b.WriteString(Header + "\n")
 	prompt := ""
@@ -83,5 +115,41 @@ func Report(spec task.Spec, info *media.Info, start, end float64) string {
 		fmt.Fprintf(&b, ", %d kb/s", info.BitRate/1000)
 	}
 	b.WriteString("\n")
+	if m == nil {
+		return b.String()
+	}
+	shots := measuredSegments(KindShots, m, m.Start, m.End)
+	fmt.Fprintf(&b, "\nShots (%d, split at detected hard cuts):\n", len(shots))
+	for i, s := range shots {
+		fmt.Fprintf(&b, "  %d. %s\n", i+1, span(s.Start, s.End))
+	}
+	intervals(&b, "Black intervals", m.Black)
+	intervals(&b, "Frozen intervals", m.Frozen)
+	if m.HasAudio {
+		intervals(&b, "Silent intervals", m.Silence)
+		intervals(&b, "Sound intervals", m.Sound)
+	} else {
+		b.WriteString("Silent and sound intervals: the video has no audio\n")
+	}
 	return b.String()
+}
+
+func intervals(b *strings.Builder, title string, xs []media.Interval) {
+	if len(xs) == 0 {
+		fmt.Fprintf(b, "%s: none\n", title)
+		return
+	}
+	fmt.Fprintf(b, "%s (%d):\n", title, len(xs))
+	for _, x := range xs {
+		fmt.Fprintf(b, "  %s\n", span(x.Start, x.End))
+	}
+}
+
+func span(start, end float64) string {
+	return fmt.Sprintf("%s – %s (%.3f s)", clock(start), clock(end), end-start)
+}
+
+func clock(sec float64) string {
+	s, _ := segments.FormatTime(sec, segments.FormatHMSms).(string)
+	return s
 }

@@ -1,0 +1,667 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of MeasureOptions. They were tuned on generated video (see
+// bench/measure): hard cuts between textured, moving shots score 0.2–0.5,
+// continuous motion and sensor-like noise stay below 0.05.
+const (
+	// DefaultSceneThreshold is the scdet score (0..1) a frame must exceed
+	// to count as a cut.
+	DefaultSceneThreshold = 0.10
+	// DefaultCutMinGap is the shortest shot: a cut closer than this to the
+	// previous one is merged into it (the higher score wins). It bounds the
+	// number of cuts on flashing or strobing content.
+	DefaultCutMinGap = 0.4
+	DefaultBlackMin  = 0.5 // seconds
+	DefaultFreezeMin = 1.0 // seconds
+	// DefaultSilenceMin is the shortest silence reported, in seconds.
+	DefaultSilenceMin = 0.5
+	// DefaultSilenceNoise is the level below which audio counts as silent.
+	DefaultSilenceNoise = "-40dB"
+	// DefaultVolumeStep is the length of one Volume sample in seconds when
+	// the window is short enough; see MaxVolumeSamples.
+	DefaultVolumeStep = 0.1
+	// MaxVolumeSamples bounds Measurements.Volume: longer windows get a
+	// longer step (2 h → 0.25 s), so memory stays bounded.
+	MaxVolumeSamples = 28800
+	// VolumeFloorDB is the level reported for digital silence (FFmpeg says
+	// -inf, which JSON cannot carry).
+	VolumeFloorDB = -120.0
+)
+
+// minEventDuration is the smallest minimum duration accepted for black,
+// frozen and silent intervals and for the gap between cuts. Together with
+// MaxVolumeSamples it keeps the result's size proportional to the window
+// length divided by a constant, whatever the content.
+const minEventDuration = 0.05
+
+// MeasureOptions tunes Measure. Zero values take the defaults.
+type MeasureOptions struct {
+	// Start and End are the window to measure, in seconds from the start of
+	// the file. End ≤ 0 means the end of the file.
+	Start, End float64
+	// Progress, when set, receives the percentage of the window done
+	// (0..100, non-decreasing, ending with 100 on success). It is called
+	// from another goroutine while FFmpeg runs and must return quickly.
+	Progress func(percent float64)
+	// SceneThreshold is the scdet score (0..1, Cut.Score's scale) above
+	// which a frame starts a new shot; default DefaultSceneThreshold.
+	SceneThreshold float64
+	// CutMinGap is the shortest shot in seconds; default DefaultCutMinGap.
+	CutMinGap float64
+	// BlackMin, FreezeMin and SilenceMin are the shortest black, frozen and
+	// silent intervals reported, in seconds.
+	BlackMin, FreezeMin, SilenceMin float64
+	// SilenceNoise is silencedetect's noise level, "-40dB" or an amplitude
+	// ratio such as "0.01"; default DefaultSilenceNoise.
+	SilenceNoise string
+	// VolumeStep is the length of one Volume sample in seconds; default
+	// DefaultVolumeStep, raised so that the window needs at most
+	// MaxVolumeSamples samples.
+	VolumeStep float64
+}
+
+// Measurements are the events found in a window of a video. All times are
+// absolute: seconds from the start of the file, like MeasureOptions.Start.
+type Measurements struct {
+	Start, End float64 // the window measured
+	Cuts       []Cut   // hard shot boundaries, in time order
+	Black      []Interval
+	Frozen     []Interval
+	Silence    []Interval // empty when there is no audio
+	Sound      []Interval // the window minus Silence, when there is audio
+	HasAudio   bool
+	HasVideo   bool
+	// Volume is the RMS level of the audio, one sample per VolumeStep
+	// seconds (the last may be shorter), in time order; empty without audio.
+	Volume     []VolumeSample
+	VolumeStep float64
+}
+
+// Cut is a shot boundary: the first frame of the new shot is shown at Time.
+type Cut struct {
+	Time  float64 `json:"time"`
+	Score float64 `json:"score"` // scdet score scaled to 0..1
+}
+
+// Interval is a span [Start, End) in seconds.
+type Interval struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// Duration is End - Start.
+func (i Interval) Duration() float64 { return i.End - i.Start }
+
+// VolumeSample is the RMS level of the audio over [Time, Time+VolumeStep),
+// all channels together, in dBFS (VolumeFloorDB for digital silence).
+type VolumeSample struct {
+	Time float64 `json:"time"`
+	DB   float64 `json:"db"`
+}
+
+// MeanVolume is the mean level of [start, end) in dBFS: the power average
+// of the Volume samples, each weighted by how much of it lies in the span.
+// ok is false when there is no audio sample in the span.
+func (m *Measurements) MeanVolume(start, end float64) (db float64, ok bool) {
+	if m == nil || end <= start || len(m.Volume) == 0 {
+		return 0, false
+	}
+	step := m.VolumeStep
+	if step <= 0 {
+		step = DefaultVolumeStep
+	}
+	// The first sample that may overlap: the last one starting at or before start.
+	i := sort.Search(len(m.Volume), func(i int) bool { return m.Volume[i].Time > start })
+	i = max(0, i-1)
+	var power, weight float64
+	for ; i < len(m.Volume); i++ {
+		s := m.Volume[i]
+		if s.Time >= end {
+			break
+		}
+		sEnd := s.Time + step
+		if i+1 < len(m.Volume) {
+			sEnd = min(sEnd, m.Volume[i+1].Time)
+		}
+		sEnd = min(sEnd, m.End)
+		w := min(end, sEnd) - max(start, s.Time)
+		if w <= 0 {
+			continue
+		}
+		power += w * math.Pow(10, s.DB/10)
+		weight += w
+	}
+	if weight <= 0 {
+		return 0, false
+	}
+	return max(VolumeFloorDB, 10*math.Log10(power/weight)), true
+}
+
+// silenceNoiseRE is what SilenceNoise may contain: it goes into a filter
+// graph, so nothing that could end an option or a filter is allowed.
+var silenceNoiseRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?(dB)?$`)
+
+// Measure runs FFmpeg once over a window of the file and reports shot cuts
+// (scdet), black (blackdetect) and frozen (freezedetect) intervals and, when
+// the file has audio, silent and sounding intervals (silencedetect) and the
+// audio level over time (astats). info is the file's Probe result; nil
+// probes the file first. Memory use does not grow with the output of
+// FFmpeg: it is parsed line by line as it comes, and the results are
+// bounded by the minimum durations (see MeasureOptions).
+//
+// The video is scaled down to 320 px wide and gray before the detectors:
+// decoding dominates the run time. A failed run is a *ToolError; when ctx
+// ends FFmpeg is killed and the context error is returned.
+func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts MeasureOptions) (*Measurements, error) {
+	if err := refusePlaylist(path); err != nil {
+		return nil, err
+	}
+	if info == nil {
+		var err error
+		if info, err = t.Probe(ctx, path); err != nil {
+			return nil, err
+		}
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if !info.HasVideo() && !info.HasAudio() {
+		return nil, errors.New("media: measure: the file has neither video nor audio")
+	}
+	start := o.Start
+	end := o.End
+	if end <= 0 || (info.Duration > 0 && end > info.Duration) {
+		end = info.Duration
+	}
+	if end > 0 && end <= start {
+		return nil, fmt.Errorf("media: measure: empty window [%g, %g) (duration %g s)", o.Start, o.End, info.Duration)
+	}
+
+	release, err := t.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("media: measure: %w", err)
+	}
+	defer release()
+
+	p := newMeasureParser(start, end, info, o)
+	args := p.args(path)
+	stderr := &lineWriter{line: p.stderrLine}
+	stdout := &lineWriter{line: p.progressLine}
+	cmd := exec.CommandContext(ctx, t.ffmpeg, args...)
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	stderr.flush()
+	stdout.flush()
+	if err != nil {
+		te := &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Stderr: p.tail.String(), Err: err}
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) && exitErr.Exited() {
+			te.ExitCode = exitErr.ExitCode()
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("media: measure: %s stopped: %w (%w)", te.Tool, ctxErr, te)
+		}
+		return nil, fmt.Errorf("media: measure: %w", te)
+	}
+	m := p.finish()
+	if o.Progress != nil {
+		o.Progress(100)
+	}
+	return m, nil
+}
+
+func (o MeasureOptions) withDefaults() (MeasureOptions, error) {
+	bad := func(name string, v float64) error {
+		return fmt.Errorf("media: measure: invalid %s %g", name, v)
+	}
+	for name, v := range map[string]float64{"start": o.Start, "end": o.End, "scene threshold": o.SceneThreshold,
+		"cut gap": o.CutMinGap, "black minimum": o.BlackMin, "freeze minimum": o.FreezeMin,
+		"silence minimum": o.SilenceMin, "volume step": o.VolumeStep} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return o, bad(name, v)
+		}
+	}
+	if o.SceneThreshold > 1 {
+		return o, bad("scene threshold (0..1)", o.SceneThreshold)
+	}
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+		*v = max(*v, minEventDuration)
+	}
+	if o.SceneThreshold == 0 {
+		o.SceneThreshold = DefaultSceneThreshold
+	}
+	def(&o.CutMinGap, DefaultCutMinGap)
+	def(&o.BlackMin, DefaultBlackMin)
+	def(&o.FreezeMin, DefaultFreezeMin)
+	def(&o.SilenceMin, DefaultSilenceMin)
+	def(&o.VolumeStep, DefaultVolumeStep)
+	if o.SilenceNoise == "" {
+		o.SilenceNoise = DefaultSilenceNoise
+	}
+	if !silenceNoiseRE.MatchString(o.SilenceNoise) {
+		return o, fmt.Errorf("media: measure: invalid silence noise level %q (want e.g. -40dB or 0.01)", o.SilenceNoise)
+	}
+	return o, nil
+}
+
+// Names of the filters whose log lines are parsed. scdet, blackdetect,
+// freezedetect and silencedetect log under their class name; the volume
+// printer is given an instance name.
+const (
+	volumeFilter = "ametadata@fwvol"
+	volumeKey    = "lavfi.astats.Overall.RMS_level"
+)
+
+// measureParser builds the FFmpeg command and turns its output into
+// Measurements. stderrLine runs on one goroutine and progressLine on
+// another; they share nothing but read-only fields.
+type measureParser struct {
+	o          MeasureOptions
+	start, end float64 // the window; end is 0 when the duration is unknown
+	frame      float64 // one video frame in seconds, to snap ends onto the window end
+	video      *VideoStream
+	audio      *AudioStream
+	step       float64 // volume step in seconds
+	nsamples   int     // audio samples per volume step
+
+	// stderr side
+	tail       tailWriter
+	m          Measurements
+	lastTime   float64 // latest relative time seen in any event
+	blackOpen  bool
+	freezeAt   float64 // relative start of an open freeze, or -1
+	silenceAt  float64 // relative start of an open silence, or -1
+	volumeTime float64 // relative time of the pending volume sample, or NaN
+	pendingCut *Cut
+
+	// stdout side
+	lastPercent float64
+}
+
+func newMeasureParser(start, end float64, info *Info, o MeasureOptions) *measureParser {
+	p := &measureParser{
+		o: o, start: start, end: end,
+		video: info.Video, audio: info.Audio,
+		tail:        tailWriter{max: stderrTail},
+		freezeAt:    -1,
+		silenceAt:   -1,
+		volumeTime:  math.NaN(),
+		lastPercent: -1,
+	}
+	p.frame = 0.1
+	if info.Video != nil && info.Video.FPS > 0 {
+		p.frame = 1 / info.Video.FPS
+	}
+	if p.audio != nil {
+		p.step = o.VolumeStep
+		if end > start {
+			p.step = max(p.step, (end-start)/MaxVolumeSamples)
+		} else {
+			p.step = max(p.step, MaxDurationAsync/MaxVolumeSamples)
+		}
+		rate := p.audio.SampleRate
+		if rate <= 0 {
+			rate = 48000
+		}
+		p.nsamples = max(1, int(math.Round(p.step*float64(rate))))
+		p.step = float64(p.nsamples) / float64(rate)
+	}
+	p.m = Measurements{Start: start, End: end, HasAudio: p.audio != nil, HasVideo: p.video != nil, VolumeStep: p.step}
+	return p
+}
+
+func ffnum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func (p *measureParser) args(path string) []string {
+	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "repeat+info",
+		"-progress", "pipe:1"}
+	if p.start > 0 {
+		args = append(args, "-ss", ffnum(p.start))
+	}
+	if p.o.End > 0 && p.end > p.start {
+		args = append(args, "-t", ffnum(p.end-p.start))
+	}
+	args = append(args, inputArgs(path)...)
+	if v := p.video; v != nil {
+		// Scale down first: the detectors then cost little next to decoding.
+		// Gray: scdet compares luma, blackdetect and freezedetect read luma
+		// (freezedetect would otherwise also need the chroma planes still).
+		chain := fmt.Sprintf("scale=w=320:h=-2:flags=fast_bilinear,format=gray,"+
+			"scdet=threshold=%s,blackdetect=d=%s:pix_th=0.10,freezedetect=n=-60dB:d=%s",
+			ffnum(p.o.SceneThreshold*100), ffnum(p.o.BlackMin), ffnum(p.o.FreezeMin))
+		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain)
+	}
+	if a := p.audio; a != nil {
+		chain := fmt.Sprintf("silencedetect=n=%s:d=%s,asetnsamples=n=%d:p=0,"+
+			"astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,"+
+			"%s=mode=print:key=%s",
+			p.o.SilenceNoise, ffnum(p.o.SilenceMin), p.nsamples, volumeFilter, volumeKey)
+		args = append(args, "-map", fmt.Sprintf("0:%d", a.Index), "-filter:a", chain)
+	}
+	return append(args, "-sn", "-dn", "-f", "null", "-")
+}
+
+// progressLine reads one line of -progress output.
+func (p *measureParser) progressLine(line []byte) {
+	if p.o.Progress == nil {
+		return
+	}
+	k, v, ok := bytes.Cut(line, []byte("="))
+	if !ok || string(k) != "out_time_us" || p.end <= p.start {
+		return
+	}
+	us, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+	if err != nil || us < 0 {
+		return
+	}
+	pct := min(100, float64(us)/1e6/(p.end-p.start)*100)
+	// Leave 100 for the end of the run, when the results are ready.
+	pct = math.Min(pct, 99.9)
+	if pct > p.lastPercent {
+		p.lastPercent = pct
+		p.o.Progress(pct)
+	}
+}
+
+// stderrLine reads one line of FFmpeg's log; lines that are not
+// measurements go to the tail kept for errors.
+func (p *measureParser) stderrLine(line []byte) {
+	if !p.parse(string(line)) {
+		p.tail.Write(line)
+		p.tail.Write([]byte{'\n'})
+	}
+}
+
+// parse handles a measurement line and reports whether it was one.
+func (p *measureParser) parse(line string) bool {
+	if !strings.HasPrefix(line, "[") {
+		return false
+	}
+	name, rest, ok := strings.Cut(line[1:], " @ ")
+	if !ok {
+		return false
+	}
+	_, msg, ok := strings.Cut(rest, "] ")
+	if !ok {
+		return false
+	}
+	msg = strings.TrimSpace(msg)
+	switch name {
+	case "scdet":
+		// lavfi.scd.score: 33.341, lavfi.scd.time: 4
+		score, ok1 := field(msg, "lavfi.scd.score:")
+		at, ok2 := field(msg, "lavfi.scd.time:")
+		if !ok1 || !ok2 {
+			return false
+		}
+		p.cut(at, score/100)
+	case "blackdetect":
+		// black_start:10 black_end:11.0333 black_duration:1.03333
+		s, ok1 := field(msg, "black_start:")
+		e, ok2 := field(msg, "black_end:")
+		if !ok1 || !ok2 {
+			return false
+		}
+		p.add(&p.m.Black, s, e)
+	case "freezedetect":
+		// lavfi.freezedetect.freeze_start: 4 / freeze_duration: 4 / freeze_end: 8
+		if v, ok := field(msg, "lavfi.freezedetect.freeze_start:"); ok {
+			p.freezeAt = v
+			p.seen(v)
+		} else if v, ok := field(msg, "lavfi.freezedetect.freeze_end:"); ok {
+			if p.freezeAt >= 0 {
+				p.add(&p.m.Frozen, p.freezeAt, v)
+			}
+			p.freezeAt = -1
+		} else if !strings.HasPrefix(msg, "lavfi.freezedetect.freeze_duration:") {
+			return false
+		}
+	case "silencedetect":
+		// silence_start: 6.01397 / silence_end: 9.00934 | silence_duration: 2.99537
+		if v, ok := field(msg, "silence_start:"); ok {
+			p.silenceAt = max(0, v)
+			p.seen(v)
+		} else if v, ok := field(msg, "silence_end:"); ok {
+			if p.silenceAt >= 0 {
+				p.add(&p.m.Silence, p.silenceAt, v)
+			}
+			p.silenceAt = -1
+		} else {
+			return false
+		}
+	case volumeFilter:
+		// frame:0    pts:0       pts_time:0
+		// lavfi.astats.Overall.RMS_level=-21.701572
+		if v, ok := field(msg, "pts_time:"); ok {
+			p.volumeTime = v
+		} else if v, ok := strings.CutPrefix(msg, volumeKey+"="); ok {
+			db, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || math.IsNaN(p.volumeTime) {
+				return false
+			}
+			p.volume(p.volumeTime, db)
+			p.volumeTime = math.NaN()
+		} else {
+			return false
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// field reads the number that follows key in msg.
+func field(msg, key string) (float64, bool) {
+	i := strings.Index(msg, key)
+	if i < 0 {
+		return 0, false
+	}
+	s := strings.TrimLeft(msg[i+len(key):], " ")
+	if j := strings.IndexAny(s, " ,|"); j >= 0 {
+		s = s[:j]
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+func (p *measureParser) seen(rel float64) { p.lastTime = max(p.lastTime, rel) }
+
+// cut records a scdet detection at a relative time, merging detections
+// closer than CutMinGap: the one with the higher score stays.
+func (p *measureParser) cut(rel, score float64) {
+	p.seen(rel)
+	c := Cut{Time: p.start + rel, Score: score}
+	if pc := p.pendingCut; pc != nil {
+		if c.Time-pc.Time < p.o.CutMinGap {
+			if c.Score > pc.Score {
+				*pc = c
+			}
+			return
+		}
+		p.m.Cuts = append(p.m.Cuts, *pc)
+	}
+	p.pendingCut = &c
+}
+
+// add records an interval given in relative times, clipped to the window.
+func (p *measureParser) add(list *[]Interval, s, e float64) {
+	p.seen(e)
+	iv := Interval{Start: p.start + max(0, s), End: p.start + e}
+	if p.end > p.start {
+		iv.End = min(iv.End, p.end)
+	}
+	if iv.End > iv.Start {
+		*list = append(*list, iv)
+	}
+}
+
+func (p *measureParser) volume(rel, db float64) {
+	if math.IsNaN(db) {
+		return
+	}
+	t := p.start + max(0, rel)
+	if p.end > p.start && t >= p.end {
+		return
+	}
+	if n := len(p.m.Volume); n > 0 && t <= p.m.Volume[n-1].Time {
+		return // out of order: keep time strictly increasing
+	}
+	p.m.Volume = append(p.m.Volume, VolumeSample{Time: t, DB: max(VolumeFloorDB, db)})
+}
+
+// finish closes what the run left open and derives Sound.
+func (p *measureParser) finish() *Measurements {
+	m := &p.m
+	if p.pendingCut != nil {
+		m.Cuts = append(m.Cuts, *p.pendingCut)
+		p.pendingCut = nil
+	}
+	end := p.end
+	if end <= p.start {
+		end = p.start + p.lastTime
+		if n := len(m.Volume); n > 0 {
+			end = max(end, m.Volume[n-1].Time+p.step)
+		}
+		m.End = end
+	}
+	if p.freezeAt >= 0 {
+		p.add(&m.Frozen, p.freezeAt, end-p.start)
+	}
+	if p.silenceAt >= 0 {
+		p.add(&m.Silence, p.silenceAt, end-p.start)
+	}
+	// blackdetect and silencedetect end an interval that runs to the end of
+	// the stream at the last frame's time, not after it: snap onto the end.
+	snap := func(list []Interval, slack float64) {
+		if n := len(list); n > 0 && end-list[n-1].End <= slack {
+			list[n-1].End = end
+		}
+	}
+	snap(m.Black, 1.5*p.frame)
+	snap(m.Frozen, 1.5*p.frame)
+	snap(m.Silence, 0.05)
+	m.Black = mergeIntervals(m.Black)
+	m.Frozen = mergeIntervals(m.Frozen)
+	m.Silence = mergeIntervals(m.Silence)
+	if m.HasAudio {
+		m.Sound = complement(m.Silence, m.Start, m.End)
+	}
+	return m
+}
+
+// mergeIntervals sorts and joins overlapping intervals.
+func mergeIntervals(list []Interval) []Interval {
+	slices.SortFunc(list, func(a, b Interval) int { return cmpFloat(a.Start, b.Start) })
+	out := list[:0]
+	for _, iv := range list {
+		if n := len(out); n > 0 && iv.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, iv.End)
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// complement is [start, end) minus the sorted, disjoint list, without
+// slivers shorter than a millisecond.
+func complement(list []Interval, start, end float64) []Interval {
+	var out []Interval
+	at := start
+	for _, iv := range list {
+		if iv.Start-at >= 1e-3 {
+			out = append(out, Interval{at, iv.Start})
+		}
+		at = max(at, iv.End)
+	}
+	if end-at >= 1e-3 {
+		out = append(out, Interval{at, end})
+	}
+	return out
+}
+
+// lineWriter splits what is written to it into lines and hands each to
+// line without the line ending. A line longer than maxLine is cut: its
+// first maxLine bytes are handed on, the rest dropped, so memory stays
+// bounded whatever the tool prints.
+type lineWriter struct {
+	line    func([]byte)
+	buf     []byte
+	discard bool // inside an over-long line
+}
+
+const maxLine = 64 << 10
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexAny(b, "\r\n")
+		if i < 0 {
+			w.appendPart(b)
+			break
+		}
+		w.appendPart(b[:i])
+		b = b[i+1:]
+		w.emit()
+	}
+	return n, nil
+}
+
+func (w *lineWriter) appendPart(b []byte) {
+	if w.discard {
+		return
+	}
+	if room := maxLine - len(w.buf); len(b) > room {
+		w.buf = append(w.buf, b[:room]...)
+		w.line(w.buf)
+		w.buf = w.buf[:0]
+		w.discard = true
+		return
+	}
+	w.buf = append(w.buf, b...)
+}
+
+func (w *lineWriter) emit() {
+	if !w.discard && len(w.buf) > 0 {
+		w.line(w.buf)
+	}
+	w.buf = w.buf[:0]
+	w.discard = false
+}
+
+// flush hands on a last line that had no line ending.
+func (w *lineWriter) flush() { w.emit() }
