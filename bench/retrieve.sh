@@ -15,7 +15,7 @@
 # All traffic stays on 127.0.0.1 and every step is bounded in time.
 #
 # Environment knobs (defaults in brackets):
-#   THREADS [2]  CONNS [32]  DURATION [15s]  WARMUP [3s]  ROUNDS [1]
+#   THREADS [2]  CONNS [8]  DURATION [15s]  WARMUP [3s]  ROUNDS [1]
 #   PIN [0]          1 = pin the server to CPU 0 and wrk to CPU 1 (taskset)
 #   FRAMEWISE_BIN    use this binary instead of building ./cmd/framewise
 #   KEEP [0]         1 = keep the temporary work dir
@@ -23,7 +23,7 @@
 set -euo pipefail
 
 THREADS=${THREADS:-2}
-CONNS=${CONNS:-32}
+CONNS=${CONNS:-8}
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 ROUNDS=${ROUNDS:-1}
@@ -212,6 +212,17 @@ parse() {
   echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0} ${sockerr:-0}"
 }
 
+# Share of CPU time used by anything (both servers are idle now) over 2 s:
+# other work on the machine skews every number below.
+cpu_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+  sleep 2
+  b=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", (busy + idle > 0 ? 100 * busy / (busy + idle) : 0) }'
+}
+busy_before=$(cpu_busy_pct)
 log "load: wrk -t$THREADS -c$CONNS -d$DURATION --latency (warm-up $WARMUP each), $ROUNDS round(s), PIN=$PIN"
 errors=0
 results=()
@@ -220,7 +231,8 @@ for round in $(seq 1 "$ROUNDS"); do
     if [[ $label == framewise ]]; then url=$target; else url="$bl/v1.3/analyze/tasks/$task_id"; fi
     run_wrk "$label-warmup" "$url" "$WARMUP"
     run_wrk "$label" "$url" "$DURATION"
-    read -r rps p50 p99 non2xx sockerr < <(parse "$label")
+    parsed=$(parse "$label") || exit 1
+    read -r rps p50 p99 non2xx sockerr <<<"$parsed"
     results+=("$round $label $rps $p50 $p99 $non2xx $sockerr")
     cp "$work/wrk-$label.txt" "$work/wrk-$label-round$round.txt"
     if ((non2xx > 0 || sockerr > 0)); then
@@ -234,6 +246,10 @@ done
 echo
 echo "Retrieve-task throughput: GET /v1.3/analyze/tasks/{id}, body $body_bytes bytes"
 echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on 127.0.0.1; $(nproc) CPUs shared by wrk and the server (PIN=$PIN)"
+echo "CPU busy with other work just before the runs: ${busy_before}% (servers idle)"
+if ((busy_before > 15)); then
+  echo "WARNING: other processes were using the CPUs; these numbers are not reliable"
+fi
 echo
 printf '%-6s %-10s %12s %10s %10s %8s %8s\n' round server 'req/s' 'p50 ms' 'p99 ms' non-2xx sockerr
 for line in "${results[@]}"; do

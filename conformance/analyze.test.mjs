@@ -150,12 +150,17 @@ async function waitTerminal(sdk, taskId, timeoutMs = 120_000) {
   }
 }
 
-const STATUS_ORDER = ["queued", "pending", "processing", "ready", "failed"];
+// queued → pending → processing → ready, any non-terminal → failed; terminal
+// states never change (§7).
+const STATUS_ORDER = ["queued", "pending", "processing", "ready"];
 function assertForwardOnly(seen) {
   for (let i = 1; i < seen.length; i++) {
-    const a = STATUS_ORDER.indexOf(seen[i - 1]);
-    const b = STATUS_ORDER.indexOf(seen[i]);
-    assert.ok(b > a || (seen[i] === "failed" && seen[i - 1] !== "ready"), `status went ${seen[i - 1]} -> ${seen[i]}`);
+    const prev = seen[i - 1];
+    const cur = seen[i];
+    assert.ok(prev !== "ready" && prev !== "failed", `terminal status changed: ${prev} -> ${cur}`);
+    if (cur !== "failed") {
+      assert.ok(STATUS_ORDER.indexOf(cur) > STATUS_ORDER.indexOf(prev), `status went ${prev} -> ${cur}`);
+    }
   }
 }
 
@@ -492,6 +497,47 @@ test("delete: 204, then retrieve and delete give 404 resource_not_exist", { time
 
   const listed = await client.analyzeAsync.tasks.list({ videoUrl: `${okUrl}?tag=delete` });
   assert.deepEqual(listed.data, []);
+});
+
+test("delete while processing → 409 (SDK ConflictError, nested body)", { timeout: 150_000 }, async () => {
+  // The file server holds this response for 8 s, so the task stays busy.
+  const url = `${okUrl}?tag=conflict&delay_ms=8000`;
+  const created = await client.analyzeAsync.tasks.create({ video: { type: "url", url }, prompt: "p" }, NO_RETRY);
+  const deadline = Date.now() + 20_000;
+  let t;
+  do {
+    t = await client.analyzeAsync.tasks.retrieve(created.taskId);
+    if (t.status === "processing") break;
+    await sleep(100);
+  } while (Date.now() < deadline && t.status !== "ready" && t.status !== "failed");
+  assert.equal(t.status, "processing", "task never observed in processing");
+  const err = await rejection(client.analyzeAsync.tasks.delete(created.taskId));
+  assert.ok(err instanceof TwelvelabsApi.ConflictError, String(err));
+  assert.equal(err.statusCode, 409);
+  assert.equal(typeof err.body?.error?.code, "string", JSON.stringify(err.body));
+  assert.equal(typeof err.body.error.message, "string");
+  // still there, and it finishes normally
+  const { task } = await waitTerminal(client, created.taskId);
+  assert.equal(task.status, "ready");
+});
+
+test("a url that answers 404 is accepted, then ends failed with an error message", { timeout: 150_000 }, async () => {
+  const created = await client.analyzeAsync.tasks.create(
+    { video: { type: "url", url: `${files.baseUrl}/missing.mp4` }, prompt: "p" },
+    NO_RETRY,
+  );
+  const { task } = await waitTerminal(client, created.taskId);
+  assert.equal(task.status, "failed");
+  assert.match(task.error.message, /404|not found/i);
+});
+
+test("an unknown asset_id video source → 400 at create", async () => {
+  const err = await rejection(
+    client.analyzeAsync.tasks.create({ video: { type: "asset_id", assetId: "0123456789abcdef01234567" }, prompt: "p" }, NO_RETRY),
+  );
+  assert.ok(err instanceof TwelvelabsApi.BadRequestError, String(err));
+  assert.equal(typeof err.body?.error?.code, "string", JSON.stringify(err.body));
+  assert.match(err.body.error.message, /0123456789abcdef01234567/);
 });
 
 // ------------------------------------------------------------ pagination

@@ -73,7 +73,12 @@ export async function makeVideo(file, { seconds, width, height }) {
  */
 export async function startFileServer(dir) {
   const server = http.createServer(async (req, res) => {
-    const name = decodeURIComponent(new URL(req.url, "http://x").pathname).replace(/^\/+/, "");
+    const u = new URL(req.url, "http://x");
+    // ?delay_ms=N holds the response back for N ms (at most 30 s), to keep a
+    // task in a non-terminal state for a while.
+    const delay = Math.min(Number(u.searchParams.get("delay_ms")) || 0, 30_000);
+    if (delay > 0) await sleep(delay);
+    const name = decodeURIComponent(u.pathname).replace(/^\/+/, "");
     const file = path.join(dir, path.basename(name));
     let st;
     try {

@@ -135,6 +135,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	var ve *task.ValidationError
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads this answer.
+		s.log.Debug("request canceled by the client", "request_id", requestID(r), "path", r.URL.Path)
+		w.WriteHeader(499)
+		return
 	case errors.As(err, &ae):
 		status, code, msg = ae.status, ae.code, ae.message
 	case errors.As(err, &ve):
@@ -153,7 +158,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		msg = "An internal error occurred. Retry later; if it persists, report request id " + requestID(r) + "."
 	}
 	if sh == nested {
-		writeJSON(w, status, api.NestedError{Error: api.ErrorObject{Code: code, Message: msg}})
+		var details map[string]any
+		if ve != nil && ve.Param != "" {
+			details = map[string]any{"parameter": ve.Param}
+		}
+		writeJSON(w, status, api.NestedError{Error: api.ErrorObject{Code: code, Message: msg, Details: details}})
 		return
 	}
 	writeJSON(w, status, api.FlatError{Code: code, Message: msg})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/framewise/framewise/internal/task"
@@ -23,11 +24,13 @@ type Tasks interface {
 
 // Server is the HTTP API.
 type Server struct {
-	tasks   Tasks
-	keys    [][]byte
-	log     *slog.Logger
-	ready   atomic.Bool
-	maxBody int64
+	tasks     Tasks
+	assets    Assets
+	keys      [][]byte
+	log       *slog.Logger
+	ready     atomic.Bool
+	maxBody   int64
+	publicURL string
 }
 
 // Options configure a Server.
@@ -39,11 +42,19 @@ type Options struct {
 	// 30 MB video in base64.
 	MaxBodyBytes int64
 	Log          *slog.Logger
+	// Assets serves /v1.3/assets* and the presigned upload URLs; nil
+	// leaves those routes out.
+	Assets Assets
+	// PublicURL is this server's URL as clients reach it, for presigned
+	// upload URLs ("https://fw.example.com"); empty means the request's
+	// scheme and Host.
+	PublicURL string
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
 func New(tasks Tasks, opts Options) *Server {
-	s := &Server{tasks: tasks, log: opts.Log, maxBody: opts.MaxBodyBytes}
+	s := &Server{tasks: tasks, assets: opts.Assets, log: opts.Log, maxBody: opts.MaxBodyBytes,
+		publicURL: strings.TrimRight(opts.PublicURL, "/")}
 	if s.maxBody <= 0 {
 		s.maxBody = 48 << 20
 	}
@@ -66,9 +77,26 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.getTask))
 	mux.Handle("DELETE /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.deleteTask))
 
+	if s.assets != nil {
+		mux.Handle("POST /v1.3/assets", s.endpoint(flat, s.createAsset))
+		mux.Handle("GET /v1.3/assets", s.endpoint(flat, s.listAssets))
+		mux.Handle("GET /v1.3/assets/{asset_id}", s.endpoint(flat, s.getAsset))
+		mux.Handle("DELETE /v1.3/assets/{asset_id}", s.endpoint(flat, s.deleteAsset))
+		mux.Handle("POST /v1.3/assets/multipart-uploads", s.endpoint(flat, s.createUpload))
+		mux.Handle("GET /v1.3/assets/multipart-uploads", s.endpoint(flat, s.listUploads))
+		mux.Handle("GET /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.getUpload))
+		mux.Handle("POST /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.reportChunks))
+		mux.Handle("POST /v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", s.endpoint(flat, s.presignedURLs))
+		// Presigned chunk URLs: the signature authorizes them, not x-api-key.
+		mux.HandleFunc("PUT /uploads/{upload_id}/{chunk_index}", s.putChunk)
+		mux.HandleFunc("OPTIONS /uploads/{upload_id}/{chunk_index}", s.uploadPreflight)
+	}
+
 	mux.Handle("/", s.endpoint(flat, s.noRoute))
 	return s.middleware(mux)
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz"}
+var knownPaths = []string{"/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz",
+	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
+	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}"}

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/framewise/framewise/internal/task"
@@ -126,6 +127,9 @@ type Enqueuer func(ctx context.Context, tx *sql.Tx, taskID string) error
 type Tasks struct {
 	db      *DB
 	enqueue Enqueuer
+
+	getOnce sync.Once
+	getStmt *sql.Stmt // prepared retrieve, the hottest query
 }
 
 // NewTasks returns the task store. enqueue is called in the create transaction.
@@ -234,7 +238,15 @@ func (s *Tasks) Create(ctx context.Context, t *task.Task) error {
 
 // Get returns one task, or task.ErrNotFound.
 func (s *Tasks) Get(ctx context.Context, id string) (*task.Task, error) {
-	t, err := scanTask(s.db.Reader.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	const q = `SELECT ` + taskColumns + ` FROM tasks WHERE id = ?`
+	s.getOnce.Do(func() { s.getStmt, _ = s.db.Reader.PrepareContext(context.Background(), q) })
+	var row *sql.Row
+	if s.getStmt != nil {
+		row = s.getStmt.QueryRowContext(ctx, id)
+	} else {
+		row = s.db.Reader.QueryRowContext(ctx, q, id)
+	}
+	t, err := scanTask(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, task.ErrNotFound
 	}

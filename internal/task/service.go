@@ -55,6 +55,7 @@ type Service struct {
 	store   Store
 	blobs   Blobs
 	checker VideoChecker
+	assets  AssetResolver // nil: asset sources are unknown assets
 	limits  Limits
 	log     *slog.Logger
 	now     func() time.Time
@@ -91,10 +92,10 @@ func (s *Service) Create(ctx context.Context, body []byte) (*Task, error) {
 	now := s.now()
 	t := &Task{ID: NewID(now), Spec: *spec, Status: Queued, CreatedAt: now, UpdatedAt: now}
 
+	if err := s.resolveAssets(ctx, t); err != nil {
+		return nil, err
+	}
 	switch spec.Source.Type {
-	case SourceAssetID:
-		return nil, &ValidationError{Status: 400, Code: "resource_not_exist", Param: "video.asset_id",
-			Message: fmt.Sprintf("Asset with id %s does not exist. Upload the video as an asset first, or use a url or base64_string video source.", spec.Source.AssetID)}
 	case SourceBase64:
 		data := spec.Source.Data
 		t.Spec.Source.Data = nil

@@ -647,7 +647,7 @@ func (d *createDecoder) field(raw json.RawMessage, path string) (SegmentField, *
 	case typ == "timestamp" && !slices.Contains(timeFormats, format):
 		return f, Invalid(o.param("format"), "The %s parameter must be seconds, hh:mm:ss or hh:mm:ss.fff, but %q was given.", o.param("format"), format)
 	case typ != "timestamp" && hasFormat:
-		return f, Invalid(fieldFormatParam, "%s: format is only allowed on fields of type timestamp, but the field type is %s. Remove format or change the type to timestamp.", o.param("format"), typ)
+		return f, Invalid(fieldFormatParam, "%s: format is only allowed on fields of type timestamp; %s is set on a field of type %s. Remove format or change the type to timestamp.", fieldFormatParam, o.param("format"), typ)
 	}
 	f.Format = format
 	if typ == "timestamp" && slices.Contains(reservedFields, f.Name) {

@@ -272,7 +272,7 @@ var createErrorCases = []struct {
 	{"V39", "timestamp without format", tbm(field(`{"name":"a","type":"timestamp"}`)), nil, missing("response_format.segment_definitions[0].fields[0].format")},
 	{"V39", "timestamp bad format", tbm(field(`{"name":"a","type":"timestamp","format":"ms"}`)), nil, invalid("response_format.segment_definitions[0].fields[0].format")},
 	{"V39", "format on string", tbm(`{"id":"a","description":"d","fields":[{"name":"x","type":"string"},{"name":"a","type":"string","format":"seconds"}]}`), nil,
-		withText(invalid("response_format.segment_definitions.fields.format"), "response_format.segment_definitions[0].fields[1].format: format is only allowed on fields of type timestamp")},
+		withText(invalid("response_format.segment_definitions.fields.format"), "response_format.segment_definitions.fields.format: format is only allowed on fields of type timestamp; response_format.segment_definitions[0].fields[1].format is set on a field of type string")},
 	{"V39", "reserved name", tbm(field(`{"name":"end_time","type":"timestamp","format":"seconds"}`)), nil, invalid("response_format.segment_definitions[0].fields[0].name")},
 	{"V39", "reserved metadata", tbm(field(`{"name":"metadata","type":"timestamp","format":"hh:mm:ss"}`)), nil, invalid("response_format.segment_definitions[0].fields[0].name")},
 

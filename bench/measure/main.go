@@ -1,0 +1,508 @@
+// Command measure benchmarks media.Tool.Measure, the one-pass FFmpeg run
+// that finds shot cuts, black, frozen and silent intervals and the audio
+// level of a video (see README.md next to this file).
+//
+//  1. Speed: a generated N-minute 1280x720 30 fps H.264 video with AAC audio
+//     is decoded by plain `ffmpeg -i FILE -f null -` (the baseline) and
+//     measured by Measure, alternately, best of -runs each; it prints both
+//     times, their ratio (target ≤ 1.3) and the peak RSS of each run: the
+//     ffmpeg child (wait4 rusage) and the Go process that ran Measure.
+//  2. Accuracy: a generated edit of random shots (seeded, 2–8 s) joined by
+//     hard cuts and 1 s dissolves; it prints precision, recall and F1 of the
+//     detected cuts against the hard cuts at ±0.1 s, what happened at each
+//     dissolve, a threshold sweep, and the cuts found in single continuous
+//     shots that should have none (motion, noise, flashes, a fast pan).
+//
+// Usage:
+//
+//	go run ./bench/measure                 # both, 10 minutes
+//	go run ./bench/measure -minutes 2 -only speed
+//	go run ./bench/measure -only accuracy -seed 7 -v
+//
+// Generated videos are cached in -cache (default $TMPDIR/framewise-bench-measure).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/framewise/framewise/internal/media"
+)
+
+var (
+	minutes   = flag.Int("minutes", 10, "length of the speed video in minutes")
+	size      = flag.String("size", "1280x720", "frame size of the generated videos")
+	cacheDir  = flag.String("cache", filepath.Join(os.TempDir(), "framewise-bench-measure"), "where generated videos are kept")
+	seed      = flag.Uint64("seed", 1, "seed of the generated edits")
+	runs      = flag.Int("runs", 2, "timed runs of the baseline and of Measure (best is kept)")
+	shots     = flag.Int("shots", 40, "shots in the accuracy video")
+	dissolves = flag.Int("dissolves", 5, "joins that are dissolves in the accuracy video")
+	only      = flag.String("only", "", `"speed" or "accuracy"; empty runs both`)
+	tol       = flag.Float64("tol", 0.1, "tolerance in seconds when matching cuts")
+	verbose   = flag.Bool("v", false, "list every miss and false detection")
+	child     = flag.String("child-measure", "", "internal: run Measure on this file and print JSON")
+)
+
+func main() {
+	flag.Parse()
+	if *child != "" {
+		if err := childMeasure(*child); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	var w, h int
+	if _, err := fmt.Sscanf(*size, "%dx%d", &w, &h); err != nil || w < 64 || h < 64 {
+		fail(fmt.Errorf("bad -size %q", *size))
+	}
+	fmt.Printf("machine: %d CPUs (%s/%s), %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, ffmpegVersion())
+	if *only == "" || *only == "speed" {
+		if err := speed(w, h); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "" || *only == "accuracy" {
+		if err := accuracy(w, h); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench/measure:", err)
+	os.Exit(1)
+}
+
+func ffmpegVersion() string {
+	out, err := exec.Command("ffmpeg", "-version").Output()
+	if err != nil {
+		return "ffmpeg ?"
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	line, _, _ = strings.Cut(line, " Copyright")
+	return line
+}
+
+// childResult is what a child process reports about one Measure run.
+type childResult struct {
+	Seconds         float64 `json:"seconds"`
+	SelfMaxRSSKB    int64   `json:"self_maxrss_kb"`     // the Go process
+	ChildMaxRSSKB   int64   `json:"children_maxrss_kb"` // ffmpeg (and the ffprobe before it)
+	ProgressCalls   int     `json:"progress_calls"`
+	Cuts            int     `json:"cuts"`
+	Black           int     `json:"black"`
+	Frozen          int     `json:"frozen"`
+	Silence         int     `json:"silence"`
+	Volume          int     `json:"volume"`
+	VolumeStep      float64 `json:"volume_step"`
+	LastProgressPct float64 `json:"last_progress"`
+}
+
+// childMeasure runs in a fresh process so that its rusage covers exactly
+// one Measure run: RUSAGE_SELF is the Go side, RUSAGE_CHILDREN the ffmpeg
+// run (and the ffprobe before it, which is far smaller).
+func childMeasure(path string) error {
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	info, err := tool.Probe(ctx, path)
+	if err != nil {
+		return err
+	}
+	var res childResult
+	start := time.Now()
+	m, err := tool.Measure(ctx, path, info, media.MeasureOptions{Progress: func(p float64) {
+		res.ProgressCalls++
+		res.LastProgressPct = p
+	}})
+	if err != nil {
+		return err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	res.SelfMaxRSSKB, res.ChildMaxRSSKB = self.Maxrss, kids.Maxrss
+	res.Cuts, res.Black, res.Frozen, res.Silence, res.Volume = len(m.Cuts), len(m.Black), len(m.Frozen), len(m.Silence), len(m.Volume)
+	res.VolumeStep = m.VolumeStep
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func runChild(path string) (*childResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-child-measure", path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("measure child: %w", err)
+	}
+	var res childResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("measure child: %w: %s", err, out)
+	}
+	return &res, nil
+}
+
+// baseline times `ffmpeg -i FILE -f null -` and returns its peak RSS.
+func baseline(path string) (time.Duration, int64, error) {
+	cmd := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path, "-f", "null", "-")
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("baseline ffmpeg: %w", err)
+	}
+	took := time.Since(start)
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return took, rss, nil
+}
+
+func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
+
+func speed(w, h int) error {
+	fmt.Printf("\n== Speed: %d-minute %dx%d 30 fps H.264 (veryfast, crf 23) + AAC stereo 48 kHz\n", *minutes, w, h)
+	path, built, took, err := genSpeed(*cacheDir, *minutes, w, h, *seed)
+	if err != nil {
+		return err
+	}
+	if built {
+		fmt.Printf("generated %s in %.1f s\n", path, took.Seconds())
+	} else {
+		fmt.Printf("cached %s\n", path)
+	}
+	if st, err := os.Stat(path); err == nil {
+		fmt.Printf("file: %.1f MB, %.2f Mbit/s\n", float64(st.Size())/1e6, float64(st.Size())*8/float64(*minutes*60)/1e6)
+	}
+
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\tbaseline s\tbaseline ffmpeg RSS\tMeasure s\tMeasure ffmpeg RSS\tMeasure Go RSS\tratio\t")
+	bestBase, bestMeas := math.Inf(1), math.Inf(1)
+	var last *childResult
+	for i := 1; i <= *runs; i++ {
+		bt, brss, err := baseline(path)
+		if err != nil {
+			return err
+		}
+		res, err := runChild(path)
+		if err != nil {
+			return err
+		}
+		last = res
+		bestBase, bestMeas = min(bestBase, bt.Seconds()), min(bestMeas, res.Seconds)
+		fmt.Fprintf(tw, "%d\t%.2f\t%s\t%.2f\t%s\t%s\t%.3f\t\n", i, bt.Seconds(), mb(brss), res.Seconds,
+			mb(res.ChildMaxRSSKB), mb(res.SelfMaxRSSKB), res.Seconds/bt.Seconds())
+	}
+	fmt.Fprintf(tw, "best\t%.2f\t\t%.2f\t\t\t%.3f\t\n", bestBase, bestMeas, bestMeas/bestBase)
+	tw.Flush()
+	verdict := "met"
+	if bestMeas/bestBase > 1.3 {
+		verdict = "NOT met"
+	}
+	fmt.Printf("ratio best Measure / best baseline = %.3f (target ≤ 1.3: %s); %.1fx real time\n",
+		bestMeas/bestBase, verdict, float64(*minutes*60)/bestMeas)
+	fmt.Printf("Measure found %d cuts, %d black, %d frozen, %d silent intervals, %d volume samples (step %.3g s); %d progress reports, last %.1f%%\n",
+		last.Cuts, last.Black, last.Frozen, last.Silence, last.Volume, last.VolumeStep, last.ProgressCalls, last.LastProgressPct)
+	return nil
+}
+
+// ---- accuracy
+
+type detection struct {
+	time, score float64
+}
+
+type scoreCard struct {
+	tp, fp, fn       int
+	inDissolve       int   // detections inside a dissolve (not counted as FP)
+	dissolvesHit     int   // dissolves with at least one detection
+	dissolveMulti    int   // dissolves with more than one
+	misses, falsePos []int // indices, for -v
+}
+
+func (s scoreCard) precision() float64 { return ratio(s.tp, s.tp+s.fp) }
+func (s scoreCard) recall() float64    { return ratio(s.tp, s.tp+s.fn) }
+func (s scoreCard) f1() float64 {
+	p, r := s.precision(), s.recall()
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+// score matches detections to hard cuts one to one within ±tol; a
+// detection inside a dissolve (±tol) is reported apart, not as a false
+// positive.
+func score(tl *timeline, dets []detection, tol float64) scoreCard {
+	var s scoreCard
+	used := make([]bool, len(dets))
+	for _, c := range tl.cuts {
+		best := -1
+		for j, d := range dets {
+			if !used[j] && math.Abs(d.time-c) <= tol && (best < 0 || math.Abs(d.time-c) < math.Abs(dets[best].time-c)) {
+				best = j
+			}
+		}
+		if best >= 0 {
+			used[best] = true
+			s.tp++
+		} else {
+			s.fn++
+			s.misses = append(s.misses, slices.Index(tl.cuts, c))
+		}
+	}
+	perDissolve := make([]int, len(tl.dissolves))
+	for j, d := range dets {
+		if used[j] {
+			continue
+		}
+		in := false
+		for k, iv := range tl.dissolves {
+			if d.time >= iv[0]-tol && d.time <= iv[1]+tol {
+				perDissolve[k]++
+				in = true
+				break
+			}
+		}
+		if in {
+			s.inDissolve++
+		} else {
+			s.fp++
+			s.falsePos = append(s.falsePos, j)
+		}
+	}
+	for _, n := range perDissolve {
+		if n > 0 {
+			s.dissolvesHit++
+		}
+		if n > 1 {
+			s.dissolveMulti++
+		}
+	}
+	return s
+}
+
+// applyThreshold mimics Measure's cut logic on raw detections: keep those
+// above the threshold, merge those closer than gap (the higher score stays).
+func applyThreshold(raw []detection, threshold, gap float64) []detection {
+	var out []detection
+	for _, d := range raw {
+		if d.score <= threshold {
+			continue
+		}
+		if n := len(out); n > 0 && d.time-out[n-1].time < gap {
+			if d.score > out[n-1].score {
+				out[n-1] = d
+			}
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func measureCuts(tool *media.Tool, path string, opts media.MeasureOptions) ([]detection, *media.Measurements, time.Duration, error) {
+	start := time.Now()
+	m, err := tool.Measure(context.Background(), path, nil, opts)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var dets []detection
+	for _, c := range m.Cuts {
+		dets = append(dets, detection{c.Time, c.Score})
+	}
+	return dets, m, time.Since(start), nil
+}
+
+func accuracy(w, h int) error {
+	r := rand.New(rand.NewPCG(*seed, 1))
+	tl := newTimeline(r, w, h, *shots, *dissolves, 2, 8)
+	fmt.Printf("\n== Accuracy: %d shots of 2–8 s (seed %d), %d hard cuts, %d dissolves of 1 s, %.0f s, %dx%d\n",
+		len(tl.shots), *seed, len(tl.cuts), len(tl.dissolves), tl.duration, w, h)
+	path := filepath.Join(*cacheDir, fmt.Sprintf("accuracy-%dx%d-s%d-n%d-d%d.mp4", w, h, *seed, *shots, *dissolves))
+	built, took, err := genAccuracy(path, tl)
+	if err != nil {
+		return err
+	}
+	if built {
+		fmt.Printf("generated %s in %.1f s\n", path, took.Seconds())
+	} else {
+		fmt.Printf("cached %s\n", path)
+	}
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		return err
+	}
+
+	// The default settings, as the server runs them.
+	dets, m, took, err := measureCuts(tool, path, media.MeasureOptions{})
+	if err != nil {
+		return err
+	}
+	s := score(tl, dets, *tol)
+	fmt.Printf("Measure with defaults (threshold %.2f, min gap %.1f s) took %.1f s\n", media.DefaultSceneThreshold, media.DefaultCutMinGap, took.Seconds())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "hard cuts\tdetected\tTP\tFP\tFN\tprecision\trecall\tF1\t")
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t\n", len(tl.cuts), len(dets), s.tp, s.fp, s.fn, s.precision(), s.recall(), s.f1())
+	tw.Flush()
+	fmt.Printf("dissolves: %d of %d produced a detection inside the dissolve (%d more than one); %d detections inside dissolves, not counted as false positives\n",
+		s.dissolvesHit, len(tl.dissolves), s.dissolveMulti, s.inDissolve)
+	for k, iv := range tl.dissolves {
+		var in []string
+		for _, d := range dets {
+			if d.time >= iv[0]-*tol && d.time <= iv[1]+*tol {
+				in = append(in, fmt.Sprintf("%.2f s into it (score %.2f)", d.time-iv[0], d.score))
+			}
+		}
+		if len(in) == 0 {
+			in = []string{"no detection"}
+		}
+		fmt.Printf("  dissolve %d [%.2f, %.2f]: %s\n", k+1, iv[0], iv[1], strings.Join(in, ", "))
+	}
+	fmt.Printf("other measurements on this video: %d black, %d frozen intervals\n", len(m.Black), len(m.Frozen))
+	if *verbose || s.fn+s.fp > 0 {
+		explain(tl, dets, s)
+	}
+
+	// Threshold sweep from one low-threshold run (same merge rule).
+	raw, _, _, err := measureCuts(tool, path, media.MeasureOptions{SceneThreshold: 0.02})
+	if err != nil {
+		return err
+	}
+	fmt.Println("threshold sweep (hard cuts, ±0.1 s):")
+	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "threshold\tdetected\tprecision\trecall\tF1\tdissolves hit\t")
+	for _, th := range []float64{0.03, 0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30} {
+		d := applyThreshold(raw, th, media.DefaultCutMinGap)
+		sc := score(tl, d, *tol)
+		mark := ""
+		if th == media.DefaultSceneThreshold {
+			mark = " (default)"
+		}
+		fmt.Fprintf(tw, "%.2f%s\t%d\t%.3f\t%.3f\t%.3f\t%d/%d\t\n", th, mark, len(d), sc.precision(), sc.recall(), sc.f1(), sc.dissolvesHit, len(tl.dissolves))
+	}
+	tw.Flush()
+	// Scores of true cuts vs. everything else in the raw run: the margin.
+	var cutScores, otherScores []float64
+	for _, d := range raw {
+		isCut := false
+		for _, c := range tl.cuts {
+			if math.Abs(d.time-c) <= *tol {
+				isCut = true
+			}
+		}
+		if isCut {
+			cutScores = append(cutScores, d.score)
+		} else {
+			otherScores = append(otherScores, d.score)
+		}
+	}
+	slices.Sort(cutScores)
+	slices.Sort(otherScores)
+	if len(cutScores) > 0 {
+		fmt.Printf("scores at hard cuts: min %.3f, median %.3f; highest score elsewhere (incl. dissolves): %s\n",
+			cutScores[0], cutScores[len(cutScores)/2], maxOr(otherScores))
+	}
+
+	return negatives(tool, w, h)
+}
+
+func maxOr(v []float64) string {
+	if len(v) == 0 {
+		return "none above 0.02"
+	}
+	return fmt.Sprintf("%.3f", v[len(v)-1])
+}
+
+func explain(tl *timeline, dets []detection, s scoreCard) {
+	kindAt := func(t float64) string { // shots around time t
+		at := 0.0
+		for i, sh := range tl.shots {
+			at += float64(sh.frames) / fps
+			if i < len(tl.dissolve) && tl.dissolve[i] {
+				at--
+			}
+			if t < at-0.2 || i == len(tl.shots)-1 {
+				return sh.kind
+			}
+			if t < at+0.2 && i+1 < len(tl.shots) {
+				return sh.kind + " → " + tl.shots[i+1].kind
+			}
+		}
+		return "?"
+	}
+	for _, i := range s.misses {
+		c := tl.cuts[i]
+		near := "nothing near"
+		for _, d := range dets {
+			if math.Abs(d.time-c) < 1 {
+				near = fmt.Sprintf("detection at %+.3f s (score %.3f)", d.time-c, d.score)
+			}
+		}
+		fmt.Printf("  missed cut at %.3f s (%s): %s\n", c, kindAt(c), near)
+	}
+	for _, j := range s.falsePos {
+		d := dets[j]
+		fmt.Printf("  false detection at %.3f s, score %.3f (%s)\n", d.time, d.score, kindAt(d.time))
+	}
+}
+
+// negatives measures single continuous shots that contain no cut.
+func negatives(tool *media.Tool, w, h int) error {
+	const seconds = 60
+	cases := []struct{ name, chain string }{
+		{"testsrc2, continuous motion", fmt.Sprintf("testsrc2=s=%dx%d:r=30", w, h)},
+		{"heavy temporal noise", fmt.Sprintf("testsrc2=s=%dx%d:r=30,noise=alls=40:allf=t,scale=%d:%d", w/2, h/2, w, h)},
+		{"fast pan over a still", fmt.Sprintf("smptehdbars=s=%dx%d:r=30,drawgrid=w=64:h=64:c=white,crop=%d:%d:x='mod(t*900\\,%d)':y=0", 2*w, h, w, h, w)},
+		{"fast zoom (mandelbrot)", fmt.Sprintf("mandelbrot=s=%dx%d:r=30:end_pts=60:end_scale=0.00001,scale=%d:%d", w/4, h/4, w, h)},
+		{"flash: 3 white frames every 2 s", fmt.Sprintf("testsrc2=s=%dx%d:r=30,drawbox=c=white@0.9:t=fill:enable='lt(mod(n\\,60)\\,3)'", w, h)},
+		{"strobe: bright/dark every 4 frames", fmt.Sprintf("testsrc2=s=%dx%d:r=30,eq=brightness=0.4:enable='lt(mod(n\\,8)\\,4)'", w, h)},
+	}
+	fmt.Printf("single continuous shots, %d s each (want 0 cuts; the flash case has 30 flashes):\n", seconds)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "shot\tcuts\tmax score\tblack\tfrozen\t")
+	for i, c := range cases {
+		path := filepath.Join(*cacheDir, fmt.Sprintf("negative-%d-%dx%d-v2.mp4", i, w, h))
+		if _, _, err := genSingle(path, c.chain, seconds); err != nil {
+			return err
+		}
+		dets, m, _, err := measureCuts(tool, path, media.MeasureOptions{})
+		if err != nil {
+			return err
+		}
+		maxScore := 0.0
+		for _, d := range dets {
+			maxScore = max(maxScore, d.score)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t\n", c.name, len(dets), maxScore, len(m.Black), len(m.Frozen))
+	}
+	return errors.Join(tw.Flush())
+}
