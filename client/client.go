@@ -137,11 +137,23 @@ type request struct {
 	path   string // below the base URL, starting with "/"
 	query  url.Values
 	body   []byte // nil when the request has no body
-	call   callConfig
+	// stream, when set instead of body, is sent as is with contentType;
+	// such a request is never retried.
+	stream      io.Reader
+	contentType string
+	// idempotent marks a POST that is safe to send again.
+	idempotent bool
+	call       callConfig
 }
 
 // retryable reports whether sending r again cannot duplicate its effect.
 func (r *request) retryable() bool {
+	if r.stream != nil {
+		return false
+	}
+	if r.idempotent {
+		return true
+	}
 	switch r.method {
 	case http.MethodGet, http.MethodHead, http.MethodDelete:
 		return true
@@ -180,6 +192,8 @@ func (c *Client) send(ctx context.Context, r *request, out any) error {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
+	} else if r.stream != nil {
+		body = r.stream
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
@@ -188,6 +202,8 @@ func (c *Client) send(ctx context.Context, r *request, out any) error {
 	req.Header.Set("Accept", "application/json")
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	} else if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
 	}
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)

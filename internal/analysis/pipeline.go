@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/task"
@@ -26,6 +27,8 @@ type Tasks interface {
 	SetSource(ctx context.Context, id, blobKey string, duration *float64) error
 	Complete(ctx context.Context, id string, r task.Result, warning string) (*task.Task, error)
 	Fail(ctx context.Context, id, message string) (*task.Task, error)
+	SaveCheckpoint(ctx context.Context, id, key string, value []byte) error
+	Checkpoints(ctx context.Context, id string) (map[string][]byte, error)
 }
 
 // Downloader fetches a URL source. Temporary tells whether a failed
@@ -130,6 +133,9 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) erro
 		}
 	}
 	path, release, err := p.Blobs.LocalPath(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) && t.Spec.Source.Type == task.SourceAssetID {
+		return failf("The video asset %s was deleted before the task could read it.", t.Spec.Source.AssetID)
+	}
 	if err != nil {
 		return err
 	}
@@ -161,8 +167,23 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) erro
 		end = *t.Spec.EndTime
 	}
 	p.progress(ctx, log, t.ID, "analyzing", 20)
+	saved, err := p.Tasks.Checkpoints(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if len(saved) > 0 {
+		log.Info("resuming from checkpoints", "checkpoints", len(saved))
+	}
+	refs, err := p.references(ctx, t.Spec)
+	if err != nil {
+		return err
+	}
 	out, err := eng.Analyze(ctx, engine.Input{
 		Spec: t.Spec, VideoPath: path, Info: info, Start: start, End: end,
+		Checkpoints: checkpoints{saved: saved, save: func(ctx context.Context, k string, v []byte) error {
+			return p.Tasks.SaveCheckpoint(ctx, t.ID, k, v)
+		}},
+		References: refs,
 		Progress: func(stage string, pct float64) {
 			p.progress(ctx, log, t.ID, stage, 20+pct*0.79)
 		},
@@ -242,4 +263,73 @@ func probeAndCheck(ctx context.Context, m *media.Tool, path string) (info *media
 		return info, rule, nil
 	}
 	return info, nil, err
+}
+
+// checkpoints adapts the task service to engine.Checkpoints.
+type checkpoints struct {
+	saved map[string][]byte
+	save  func(ctx context.Context, key string, value []byte) error
+}
+
+func (c checkpoints) Load(key string) ([]byte, bool) {
+	v, ok := c.saved[key]
+	return v, ok
+}
+
+func (c checkpoints) Save(ctx context.Context, key string, value []byte) error {
+	return c.save(ctx, key, value)
+}
+
+// maxReferenceBytes bounds one reference image fetched by URL.
+const maxReferenceBytes = 32 << 20
+
+// references loads the reference images of prompt_v2 and of segment
+// definitions by name: base64 data as sent, URLs through the guarded
+// downloader. Asset references are not read yet.
+func (p *Pipeline) references(ctx context.Context, spec task.Spec) (map[string][]byte, error) {
+	var sources []task.MediaSource
+	if spec.PromptV2 != nil {
+		sources = append(sources, spec.PromptV2.MediaSources...)
+	}
+	if rf := spec.ResponseFormat; rf != nil {
+		for _, d := range rf.SegmentDefinitions {
+			sources = append(sources, d.MediaSources...)
+		}
+	}
+	refs := map[string][]byte{}
+	for _, m := range sources {
+		switch {
+		case m.Base64 != "":
+			b, err := task.DecodeBase64(m.Base64)
+			if err != nil {
+				return nil, failf("Reference image %q is not valid base64.", m.Name)
+			}
+			refs[m.Name] = b
+		case m.URL != "":
+			var buf limitedBuffer
+			buf.max = maxReferenceBytes
+			if _, err := p.Downloader.Download(ctx, m.URL, &buf); err != nil {
+				if p.Downloader.Temporary(err) {
+					return nil, err
+				}
+				return nil, failf("Reference image %q could not be fetched: %v", m.Name, err)
+			}
+			refs[m.Name] = buf.b
+		}
+	}
+	return refs, nil
+}
+
+// limitedBuffer collects at most max bytes.
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if len(l.b)+len(p) > l.max {
+		return 0, fmt.Errorf("reference image larger than %d bytes", l.max)
+	}
+	l.b = append(l.b, p...)
+	return len(p), nil
 }

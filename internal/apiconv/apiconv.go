@@ -1,4 +1,5 @@
-// Package apiconv is the one place where domain types become wire types.
+// Package apiconv is the one place where domain types (tasks, assets,
+// uploads) become wire types.
 package apiconv
 
 import (

@@ -20,8 +20,11 @@ import (
 	"github.com/framewise/framewise/internal/config"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/engine/builtin"
+	"github.com/framewise/framewise/internal/engine/vlm"
 	"github.com/framewise/framewise/internal/fetch"
 	"github.com/framewise/framewise/internal/httpapi"
+	"github.com/framewise/framewise/internal/inference"
+	"github.com/framewise/framewise/internal/inference/openai"
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/netguard"
 	"github.com/framewise/framewise/internal/queue"
@@ -65,15 +68,20 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	var q *queue.Queue
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
+	assets, err := newAssets(cfg, db, blobs, tool, guard.HTTPClient(0),
+		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
+	if err != nil {
+		return err
+	}
+	svc.UseAssets(assetResolver{assets})
 
-	engines := map[string]engine.Engine{task.Pegasus12: builtin.Engine{Media: tool}, task.Pegasus15: builtin.Engine{Media: tool}}
-	for _, m := range []string{task.Pegasus12, task.Pegasus15} {
-		log.Info("model engine", "model_name", m, "engine", engines[m].Name(),
-			"note", "no vision-language model configured: answers are measurements of the video, not interpretations")
+	engines, err := buildEngines(cfg, tool, log)
+	if err != nil {
+		return err
 	}
 	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Engines: engines, Log: log}
 
-	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log})
+	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets})
 	if err != nil {
 		return err
 	}
@@ -83,7 +91,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
 	}
 
-	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log})
+	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -141,3 +149,38 @@ func (d fetchDownloader) Download(ctx context.Context, rawURL string, w io.Write
 }
 
 func (d fetchDownloader) Temporary(err error) bool { return fetch.IsTemporary(err) }
+
+// buildEngines builds the engine of each model name from its profile, and
+// says at start which engine serves which name.
+func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[string]engine.Engine, error) {
+	var asr inference.Transcriber
+	if a := cfg.ASR; a != nil {
+		c, err := openai.New(openai.Config{BaseURL: a.BaseURL, Model: a.Model, APIKey: a.APIKey, Name: a.Name,
+			MaxParallel: a.MaxParallel, Timeout: a.Timeout})
+		if err != nil {
+			return nil, fmt.Errorf("asr: %w", err)
+		}
+		asr = c
+		log.Info("speech recognition", "backend", a.Name, "url", a.BaseURL, "model", a.Model)
+	}
+	engines := map[string]engine.Engine{}
+	for _, name := range []string{task.Pegasus12, task.Pegasus15} {
+		p := cfg.Models[name]
+		if p.Backend != "openai" {
+			engines[name] = builtin.Engine{Media: tool}
+			log.Info("model engine", "model_name", name, "engine", "builtin",
+				"note", "no vision-language model configured: answers are measurements of the video, not interpretations")
+			continue
+		}
+		c, err := openai.New(openai.Config{BaseURL: p.BaseURL, Model: p.Model, APIKey: p.APIKey, Name: p.Name,
+			MaxParallel: p.MaxParallel, Timeout: p.Timeout, MaxRetries: p.MaxRetries})
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", name, err)
+		}
+		engines[name] = vlm.New(vlm.Config{Name: p.Name, Chat: c, ASR: asr, Media: tool,
+			FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth, MaxParallel: p.MaxParallel, Log: log})
+		log.Info("model engine", "model_name", name, "engine", "vlm", "backend", p.Name, "url", p.BaseURL, "model", p.Model,
+			"frames_per_call", p.FramesPerCall, "max_parallel", p.MaxParallel, "asr", asr != nil)
+	}
+	return engines, nil
+}

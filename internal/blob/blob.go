@@ -80,6 +80,23 @@ func (l *Local) LocalPath(ctx context.Context, key string) (path string, release
 	return p, func() {}, nil
 }
 
+// Open returns a reader of the blob under key; close it when done. A
+// missing key is an error wrapping ErrNotFound.
+func (l *Local) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	return f, nil
+}
+
 // Delete removes key and every key below it ("tasks/ID" removes the
 // folder). Deleting a missing key is not an error.
 func (l *Local) Delete(ctx context.Context, key string) error {

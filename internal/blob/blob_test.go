@@ -48,3 +48,25 @@ func TestLocalRejectsEscapingKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, _ := NewLocal(t.TempDir())
+	if _, err := l.Put(ctx, "uploads/u/1", strings.NewReader("chunk")); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Open(ctx, "uploads/u/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 16)
+	n, _ := rc.Read(b)
+	rc.Close()
+	if string(b[:n]) != "chunk" {
+		t.Fatalf("read %q", b[:n])
+	}
+	if _, err := l.Open(ctx, "uploads/u/2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing key: %v", err)
+	}
+}

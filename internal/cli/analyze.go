@@ -14,13 +14,15 @@ import (
 )
 
 // maxInlineVideoBytes is the largest local file analyze sends inline as
-// base64_string: the API's 30 MB limit on decoded bytes.
+// base64_string: the API's 30 MB limit on decoded bytes. Larger files are
+// uploaded as assets first.
 const maxInlineVideoBytes = 30 << 20
 
 const analyzeUsage = `framewise analyze VIDEO_FILE_OR_URL --prompt TEXT [flags]
 
 Creates an analysis task and prints its id. An http(s) argument is sent as a
-URL for the server to download; a local file (at most 30 MB) is sent inline.
+URL for the server to download; a local file of at most 30 MB is sent inline,
+a larger one is uploaded as an asset first (resumable, with a progress bar).
 With --wait, shows progress and prints the result.`
 
 // runAnalyze implements "framewise analyze".
@@ -80,11 +82,22 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	if req.Video, err = videoSource(pos[0]); err != nil {
+	var upload bool
+	if req.Video, upload, err = videoSource(pos[0]); err != nil {
 		return err
 	}
 
 	c := cf.client(env)
+	if upload {
+		a, err := uploadAsset(ctx, c, &cf, pos[0], uploadOpts{typ: api.AssetTypeVideo}, env)
+		if err != nil {
+			return err
+		}
+		if _, err := waitAsset(ctx, c, &cf, a.ID, env); err != nil {
+			return err
+		}
+		req.Video = &api.VideoContext{Type: api.SourceAssetID, AssetID: a.ID}
+	}
 	var raw json.RawMessage
 	created, err := c.CreateTask(ctx, req, client.WithRawResponse(&raw))
 	if err != nil {
@@ -103,28 +116,27 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 }
 
 // videoSource turns the command's argument into a video: an http(s) URL as
-// is, anything else as a local file sent inline.
-func videoSource(arg string) (*api.VideoContext, error) {
+// is, a local file of at most 30 MB inline. For a larger local file it
+// returns upload = true: the caller uploads it as an asset.
+func videoSource(arg string) (v *api.VideoContext, upload bool, err error) {
 	if lower := strings.ToLower(arg); strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
-		return &api.VideoContext{Type: api.SourceURL, URL: arg}, nil
+		return &api.VideoContext{Type: api.SourceURL, URL: arg}, false, nil
 	}
 	fi, err := os.Stat(arg)
 	if err != nil {
-		return nil, fmt.Errorf("video: %w (give a local file or an http(s) URL)", err)
+		return nil, false, fmt.Errorf("video: %w (give a local file or an http(s) URL)", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("video: %s is not a regular file", arg)
+		return nil, false, fmt.Errorf("video: %s is not a regular file", arg)
 	}
 	if fi.Size() > maxInlineVideoBytes {
-		return nil, fmt.Errorf("video: %s is %.1f MB, but a local file is sent inline and may be at most 30 MB; "+
-			"put it where the server can download it and pass the http(s) URL instead (uploads of large files as assets come later)",
-			arg, float64(fi.Size())/(1<<20))
+		return nil, true, nil
 	}
 	data, err := os.ReadFile(arg)
 	if err != nil {
-		return nil, fmt.Errorf("video: %w", err)
+		return nil, false, fmt.Errorf("video: %w", err)
 	}
-	return &api.VideoContext{Type: api.SourceBase64, Base64String: base64.StdEncoding.EncodeToString(data)}, nil
+	return &api.VideoContext{Type: api.SourceBase64, Base64String: base64.StdEncoding.EncodeToString(data)}, false, nil
 }
 
 // readResponseFormat reads the response_format object from a JSON file.

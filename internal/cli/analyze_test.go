@@ -56,27 +56,6 @@ func TestAnalyzeLocalFile(t *testing.T) {
 	}
 }
 
-func TestAnalyzeFileTooLarge(t *testing.T) {
-	t.Parallel()
-	f, env := newFakeAPI(t)
-	path := filepath.Join(t.TempDir(), "big.mp4")
-	fh, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fh.Truncate(maxInlineVideoBytes + 1); err != nil { // sparse: no disk used
-		t.Fatal(err)
-	}
-	fh.Close()
-	code, stdout, stderr := run(t, env, "analyze", path, "--prompt", "x")
-	if code != 1 || !strings.Contains(stderr, "at most 30 MB") || !strings.Contains(stderr, "URL") {
-		t.Errorf("code %d, stderr %q", code, stderr)
-	}
-	if stdout != "" || len(f.bodies) != 0 {
-		t.Errorf("stdout %q, %d requests; want nothing sent", stdout, len(f.bodies))
-	}
-}
-
 func TestAnalyzeMissingFile(t *testing.T) {
 	t.Parallel()
 	_, env := newFakeAPI(t)

@@ -26,6 +26,7 @@ Usage:
   framewise serve [flags]                  run the server
   framewise analyze VIDEO_FILE_OR_URL ...  create an analysis task
   framewise tasks list|get|delete|wait     manage tasks
+  framewise assets upload|list|get|delete  upload files once, analyze them many times
   framewise version
 
 Run "framewise COMMAND -h" for the flags of a command.
@@ -45,6 +46,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runAnalyze(ctx, args[1:], env)
 	case "tasks":
 		err = runTasks(ctx, args[1:], env)
+	case "assets":
+		err = runAssets(ctx, args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "framewise", Version)
 	case "-h", "-help", "--help", "help":

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,10 @@ type Config struct {
 	LogFormat        string
 	MaxVideoBytes    int64
 	ShutdownTimeout  time.Duration
+
+	// PublicURL is the server's URL as clients reach it, used in
+	// presigned upload URLs; empty means the Host of each request.
+	PublicURL string
 
 	// Request limits (spec §9: seed values by default).
 	DefaultModel          string
@@ -92,6 +97,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for presigned upload URLs, e.g. https://fw.example.com (env FRAMEWISE_PUBLIC_URL; default: each request's Host)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long running jobs may finish at shutdown before they are snoozed")
 	fs.StringVar(&c.DefaultModel, "default-model", c.DefaultModel, "model used when a request has no model_name (env FRAMEWISE_DEFAULT_MODEL)")
 	fs.IntVar(&c.MaxSegmentDefinitions, "limit-segment-definitions", c.MaxSegmentDefinitions, "most segment definitions per request (upstream now allows 20)")
@@ -153,6 +159,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str("FRAMEWISE_LOG_LEVEL", &c.LogLevel)
 	str("FRAMEWISE_LOG_FORMAT", &c.LogFormat)
 	str("FRAMEWISE_DEFAULT_MODEL", &c.DefaultModel)
+	str("FRAMEWISE_PUBLIC_URL", &c.PublicURL)
 	if v := getenv("FRAMEWISE_API_KEYS"); v != "" {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -211,6 +218,12 @@ func (c Config) Validate() error {
 	}
 	if c.ASR != nil && (c.ASR.BaseURL == "" || c.ASR.Model == "") {
 		return errors.New("asr: needs base_url and model")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return fmt.Errorf("--public-url %q: want an http(s) URL such as https://fw.example.com", c.PublicURL)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)

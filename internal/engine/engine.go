@@ -28,6 +28,19 @@ type Input struct {
 	Start, End float64
 	// Progress reports the stage and percent done (0–100) of the analysis.
 	Progress func(stage string, percent float64)
+	// Checkpoints keeps finished pieces of work (model calls) of this task
+	// across retries of its job; nil keeps nothing.
+	Checkpoints Checkpoints
+	// References maps the names of reference images (prompt_v2 and segment
+	// definition media sources) to their bytes.
+	References map[string][]byte
+}
+
+// Checkpoints store a task's finished pieces of work by key, so that a job
+// retried after a crash does not repeat them.
+type Checkpoints interface {
+	Load(key string) ([]byte, bool)
+	Save(ctx context.Context, key string, value []byte) error
 }
 
 // Output is an engine's answer.

@@ -1,6 +1,8 @@
 // Package queue is the one home of River in framewise: the job kinds, the
-// transactional enqueue used by the task store, and thin workers that call
-// the analysis pipeline and turn its outcome into River's retry policy.
+// transactional enqueue used by the task and asset stores, thin workers
+// that call the analysis pipeline and the asset service and turn their
+// outcome into River's retry policy, and the periodic cleanup of expired
+// multipart uploads.
 package queue
 
 import (
@@ -31,6 +33,32 @@ type Runner interface {
 	Run(ctx context.Context, taskID string, attempt, maxAttempts int) error
 }
 
+// ProcessAssetArgs is the job that processes one uploaded asset: fetch or
+// assemble its file, probe it, make it ready or failed.
+type ProcessAssetArgs struct {
+	AssetID string `json:"asset_id"`
+}
+
+// Kind is stable: stored jobs refer to it.
+func (ProcessAssetArgs) Kind() string { return "framewise.process_asset" }
+
+// ExpireUploadsArgs is the periodic job that expires multipart upload
+// sessions past their expiry and deletes their chunks.
+type ExpireUploadsArgs struct{}
+
+// Kind is stable: stored jobs refer to it.
+func (ExpireUploadsArgs) Kind() string { return "framewise.expire_uploads" }
+
+// AssetRunner processes assets and cleans up uploads. Process follows the
+// contract of Runner.Run.
+type AssetRunner interface {
+	Process(ctx context.Context, assetID string, attempt, maxAttempts int) error
+	ExpireUploads(ctx context.Context) error
+}
+
+// DefaultCleanupInterval is how often expired uploads are cleaned up.
+const DefaultCleanupInterval = 10 * time.Minute
+
 // MaxAttempts is how often a job runs before its task is failed for good.
 const MaxAttempts = 5
 
@@ -45,6 +73,11 @@ type Queue struct {
 type Options struct {
 	Workers int // jobs run at once in this process; 0 means insert only
 	Log     *slog.Logger
+	// Assets, when set, works asset jobs and the periodic upload cleanup.
+	Assets AssetRunner
+	// CleanupInterval is the period of the upload cleanup; 0 means
+	// DefaultCleanupInterval.
+	CleanupInterval time.Duration
 }
 
 // New migrates River's tables and returns a queue whose workers call runner.
@@ -72,6 +105,18 @@ func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, 
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &analyzeWorker{runner: runner, log: opts.Log})
+		if opts.Assets != nil {
+			river.AddWorker(workers, &assetWorker{runner: opts.Assets, log: opts.Log})
+			river.AddWorker(workers, &expireWorker{runner: opts.Assets})
+			every := opts.CleanupInterval
+			if every <= 0 {
+				every = DefaultCleanupInterval
+			}
+			cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return ExpireUploadsArgs{}, &river.InsertOpts{MaxAttempts: 1}
+				}, &river.PeriodicJobOpts{ID: ExpireUploadsArgs{}.Kind(), RunOnStart: true})}
+		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
 	}
@@ -100,6 +145,13 @@ func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 // the task row.
 func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, taskID string) error {
 	_, err := q.client.InsertTx(ctx, tx, AnalyzeArgs{TaskID: taskID}, nil)
+	return err
+}
+
+// EnqueueAsset inserts the processing job of an asset inside tx, the
+// transaction that writes the asset row.
+func (q *Queue) EnqueueAsset(ctx context.Context, tx *sql.Tx, assetID string) error {
+	_, err := q.client.InsertTx(ctx, tx, ProcessAssetArgs{AssetID: assetID}, nil)
 	return err
 }
 
@@ -144,4 +196,28 @@ func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) e
 		return river.JobSnooze(time.Second)
 	}
 	return err
+}
+
+type assetWorker struct {
+	river.WorkerDefaults[ProcessAssetArgs]
+	runner AssetRunner
+	log    *slog.Logger
+}
+
+func (w *assetWorker) Work(ctx context.Context, job *river.Job[ProcessAssetArgs]) error {
+	err := w.runner.Process(ctx, job.Args.AssetID, job.Attempt, job.MaxAttempts)
+	if err != nil && ctx.Err() != nil {
+		w.log.Info("asset processing interrupted by shutdown; it resumes at the next start", "asset_id", job.Args.AssetID)
+		return river.JobSnooze(time.Second)
+	}
+	return err
+}
+
+type expireWorker struct {
+	river.WorkerDefaults[ExpireUploadsArgs]
+	runner AssetRunner
+}
+
+func (w *expireWorker) Work(ctx context.Context, _ *river.Job[ExpireUploadsArgs]) error {
+	return w.runner.ExpireUploads(ctx)
 }

@@ -146,3 +146,31 @@ func ids(ts []*task.Task) []string {
 	}
 	return out
 }
+
+func TestCheckpoints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t, nil)
+	if err := s.Create(ctx, newTask("k", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []string{"a", "b"} {
+		if err := s.SaveCheckpoint(ctx, "k", "window/0", []byte(v)); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+	}
+	s.SaveCheckpoint(ctx, "k", "window/1", []byte("c"))
+	got, err := s.Checkpoints(ctx, "k")
+	if err != nil || len(got) != 2 || string(got["window/0"]) != "b" || string(got["window/1"]) != "c" {
+		t.Fatalf("checkpoints %q %v", got, err)
+	}
+	if _, err := s.Delete(ctx, "k", func(*task.Task) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Checkpoints(ctx, "k"); len(got) != 0 {
+		t.Fatalf("checkpoints outlived their task: %q", got)
+	}
+	if err := s.SaveCheckpoint(ctx, "missing", "x", []byte("y")); err == nil {
+		t.Fatal("checkpoint saved for a task that does not exist")
+	}
+}

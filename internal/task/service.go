@@ -23,6 +23,10 @@ type Store interface {
 	Update(ctx context.Context, id string, change func(t *Task) error) (*Task, error)
 	// Delete removes the task unless allow returns an error, which is returned.
 	Delete(ctx context.Context, id string, allow func(t *Task) error) (*Task, error)
+	// Checkpoints keep finished pieces of a running task's work by key.
+	SaveCheckpoint(ctx context.Context, id, key string, value []byte) error
+	Checkpoints(ctx context.Context, id string) (map[string][]byte, error)
+	DropCheckpoints(ctx context.Context, id string) error
 }
 
 // Filter selects a page of tasks, newest first. Empty fields match all.
@@ -276,6 +280,9 @@ func (s *Service) Complete(ctx context.Context, id string, r Result, warning str
 		t.Stage, t.Percent = "done", 100
 	})
 	if err == nil {
+		if derr := s.store.DropCheckpoints(ctx, id); derr != nil {
+			s.log.Warn("could not drop checkpoints", "task_id", id, "err", derr)
+		}
 		s.log.Info("task ready", "task_id", id, "output_tokens", r.OutputTokens, "took", t.CompletedAt.Sub(t.CreatedAt).Round(time.Millisecond))
 	}
 	return t, err
@@ -293,4 +300,15 @@ func (s *Service) Fail(ctx context.Context, id, message string) (*Task, error) {
 		s.log.Info("task failed", "task_id", id, "reason", message)
 	}
 	return t, err
+}
+
+// SaveCheckpoint keeps one finished piece of a running task's work, so that
+// a retried job need not repeat it.
+func (s *Service) SaveCheckpoint(ctx context.Context, id, key string, value []byte) error {
+	return s.store.SaveCheckpoint(ctx, id, key, value)
+}
+
+// Checkpoints returns the finished pieces of a task's work by key.
+func (s *Service) Checkpoints(ctx context.Context, id string) (map[string][]byte, error) {
+	return s.store.Checkpoints(ctx, id)
 }

@@ -1,0 +1,557 @@
+// Package vlm is the engine that analyses video with a vision-language
+// model over the inference port. It samples frames on a regular grid plus
+// the first frame of every detected shot, labels each with its absolute
+// time, cuts long videos into overlapping windows that stream to the model
+// while later parts are still being decoded, and merges the answers:
+// map-reduce for prompts, validated JSON for json_schema, and typed,
+// cut-snapped segments for time_based_metadata.
+package vlm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/framewise/framewise/internal/engine"
+	"github.com/framewise/framewise/internal/inference"
+	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/segments"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// Config configures the engine of one model profile.
+type Config struct {
+	Name  string // backend name, for messages
+	Chat  inference.Chatter
+	ASR   inference.Transcriber // optional
+	Media *media.Tool
+	// FramesPerCall is the frame budget of one call; FrameWidth the width
+	// of each frame in pixels.
+	FramesPerCall int
+	FrameWidth    int
+	// MaxParallel bounds the windows in flight (the Chatter bounds calls).
+	MaxParallel int
+	// ChunkSeconds is how much video is measured and sampled at a time, so
+	// that calls start before the whole video is decoded. Default 300.
+	ChunkSeconds float64
+	// NoSnap turns off snapping boundaries to detected cuts (benchmarks).
+	NoSnap bool
+	Log    *slog.Logger
+}
+
+// Engine analyses with a vision-language model.
+type Engine struct{ cfg Config }
+
+// New returns the engine.
+func New(cfg Config) *Engine {
+	if cfg.FramesPerCall <= overlapFrames {
+		cfg.FramesPerCall = 16
+	}
+	if cfg.FrameWidth <= 0 {
+		cfg.FrameWidth = 512
+	}
+	if cfg.MaxParallel <= 0 {
+		cfg.MaxParallel = 4
+	}
+	if cfg.ChunkSeconds <= 0 {
+		cfg.ChunkSeconds = 300
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Engine{cfg: cfg}
+}
+
+// Name implements engine.Engine.
+func (e *Engine) Name() string { return "vlm:" + e.cfg.Name }
+
+// usage sums the tokens of every call of a task (documented in the README:
+// result.usage counts all calls, map, reduce and repair included).
+type usage struct {
+	mu            sync.Mutex
+	input, output int
+}
+
+func (u *usage) add(r *inference.ChatResponse) {
+	u.mu.Lock()
+	u.input += r.InputTokens
+	u.output += r.OutputTokens
+	u.mu.Unlock()
+}
+
+// windowResult is what one window's call produced, as checkpointed.
+type windowResult struct {
+	Notes    string                        `json:"notes,omitempty"`
+	Segments map[string][]segments.Segment `json:"segments,omitempty"`
+	Input    int                           `json:"input_tokens"`
+	Output   int                           `json:"output_tokens"`
+	Length   bool                          `json:"length,omitempty"`
+}
+
+// Analyze implements engine.Engine.
+func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, error) {
+	step := Interval(in.End-in.Start, e.cfg.FramesPerCall)
+	tbm := in.Spec.Mode == task.ModeTimeBasedMetadata
+	var (
+		u       usage
+		cutsMu  sync.Mutex
+		cuts    []float64
+		results = map[int]windowResult{}
+		resMu   sync.Mutex
+	)
+	work := func(ctx context.Context, w Window, frames []sampledFrame, transcript []inference.TranscriptSegment) error {
+		key := fmt.Sprintf("window/%d", w.Index)
+		if in.Checkpoints != nil {
+			if b, ok := in.Checkpoints.Load(key); ok {
+				var r windowResult
+				if json.Unmarshal(b, &r) == nil {
+					resMu.Lock()
+					results[w.Index] = r
+					resMu.Unlock()
+					return nil
+				}
+			}
+		}
+		var r windowResult
+		var err error
+		if tbm {
+			r, err = e.segmentsCall(ctx, in, w, frames, transcript)
+		} else {
+			r, err = e.notesCall(ctx, in, w, frames, transcript)
+		}
+		if err != nil {
+			return err
+		}
+		if in.Checkpoints != nil {
+			b, _ := json.Marshal(r)
+			if err := in.Checkpoints.Save(ctx, key, b); err != nil {
+				return err
+			}
+		}
+		resMu.Lock()
+		results[w.Index] = r
+		resMu.Unlock()
+		return nil
+	}
+	if !tbm && (in.End-in.Start)/step <= float64(e.cfg.FramesPerCall) {
+		// Short video: one call that sees every frame and answers the prompt.
+		if out, ok, err := e.short(ctx, in, step, &u); ok || err != nil {
+			return out, err
+		}
+	}
+	total, err := e.stream(ctx, in, step, e.cfg.FramesPerCall, work, func(c []float64) {
+		cutsMu.Lock()
+		cuts = append(cuts, c...)
+		cutsMu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < total; i++ {
+		r := results[i]
+		u.input += r.Input
+		u.output += r.Output
+	}
+	if tbm {
+		return e.finishSegments(in, results, total, cuts, step, &u)
+	}
+	return e.finishGeneral(ctx, in, results, total, &u)
+}
+
+// short answers a short video in one call when its grid and shot frames
+// fit one call's budget (the grid is thinned if needed); ok is false when
+// they cannot, and the caller takes the windowed path.
+func (e *Engine) short(ctx context.Context, in engine.Input, step float64, u *usage) (*engine.Output, bool, error) {
+	m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: in.Start, End: in.End,
+		Progress: func(p float64) {
+			if in.Progress != nil {
+				in.Progress("decoding", p*0.3)
+			}
+		}})
+	if err != nil {
+		return nil, false, err
+	}
+	var cuts []float64
+	for _, c := range m.Cuts {
+		cuts = append(cuts, c.Time)
+	}
+	times := FrameTimes(in.Start, in.End, step, cuts)
+	for len(times) > e.cfg.FramesPerCall && step < in.End-in.Start {
+		step *= 1.25
+		times = FrameTimes(in.Start, in.End, step, cuts)
+	}
+	if len(times) > e.cfg.FramesPerCall {
+		return nil, false, nil
+	}
+	frames, err := e.sampleFrames(ctx, in.VideoPath, times, cuts)
+	if err != nil {
+		return nil, false, err
+	}
+	var tr []inference.TranscriptSegment
+	if e.cfg.ASR != nil && m.HasAudio {
+		if tr, err = e.transcribe(ctx, in.VideoPath, in.Start, in.End); err != nil {
+			return nil, false, err
+		}
+	}
+	if in.Progress != nil {
+		in.Progress("model", 40)
+	}
+	parts := promptParts(in.Spec, in.References)
+	parts = append(parts, framesParts(frames, tr, in.Start, in.End)...)
+	out, err := e.answer(ctx, in, parts, u)
+	return out, true, err
+}
+
+// stream measures and samples the video chunk by chunk and hands each
+// window to work as soon as its frames are decoded; up to MaxParallel
+// windows are in flight. It returns the number of windows.
+func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perCall int,
+	work func(context.Context, Window, []sampledFrame, []inference.TranscriptSegment) error,
+	onCuts func([]float64)) (int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, e.cfg.MaxParallel)
+	var wg sync.WaitGroup
+	var transcript []inference.TranscriptSegment
+	var trMu sync.Mutex
+	var pending []sampledFrame
+	windows, done := 0, 0
+	var doneMu sync.Mutex
+	dur := in.End - in.Start
+
+	dispatch := func(frames []sampledFrame, end float64) {
+		times := make([]float64, len(frames))
+		for i, f := range frames {
+			times[i] = f.Time
+		}
+		w := Window{Index: windows, Frames: times, Start: frames[0].Time, End: math.Min(end, frames[len(frames)-1].Time+step)}
+		if windows == 0 {
+			w.Start = in.Start
+		}
+		windows++
+		trMu.Lock()
+		tr := append([]inference.TranscriptSegment(nil), transcript...)
+		trMu.Unlock()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := work(ctx, w, frames, tr); err != nil {
+				cancel(err)
+				return
+			}
+			doneMu.Lock()
+			done++
+			n := done
+			doneMu.Unlock()
+			if in.Progress != nil {
+				in.Progress(fmt.Sprintf("model: %d windows done", n), math.Min(99, 30+70*(w.End-in.Start)/dur))
+			}
+		}()
+	}
+
+	for cs := in.Start; cs < in.End-1e-9 && ctx.Err() == nil; cs += e.cfg.ChunkSeconds {
+		ce := math.Min(in.End, cs+e.cfg.ChunkSeconds)
+		if in.End-ce < 1 { // no sliver of a chunk at the end
+			ce = in.End
+		}
+		m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: cs, End: ce,
+			Progress: func(p float64) {
+				if in.Progress != nil {
+					in.Progress("decoding", math.Min(99, 30*((cs-in.Start)+(ce-cs)*p/100)/dur))
+				}
+			}})
+		if err != nil {
+			cancel(err)
+			break
+		}
+		var chunkCuts []float64
+		for _, c := range m.Cuts {
+			chunkCuts = append(chunkCuts, c.Time)
+		}
+		onCuts(chunkCuts)
+		if e.cfg.ASR != nil && m.HasAudio {
+			tr, err := e.transcribe(ctx, in.VideoPath, cs, ce)
+			if err != nil {
+				cancel(err)
+				break
+			}
+			trMu.Lock()
+			transcript = append(transcript, tr...)
+			trMu.Unlock()
+		}
+		frames, err := e.sampleFrames(ctx, in.VideoPath, FrameTimes(cs, ce, step, chunkCuts), chunkCuts)
+		if err != nil {
+			cancel(err)
+			break
+		}
+		for _, f := range frames {
+			if n := len(pending); n > 0 && f.Time <= pending[n-1].Time+1e-6 {
+				continue
+			}
+			pending = append(pending, f)
+			if len(pending) == perCall {
+				dispatch(pending, in.End)
+				pending = append([]sampledFrame(nil), pending[len(pending)-overlapFrames:]...)
+			}
+		}
+		if ce >= in.End {
+			break
+		}
+	}
+	if ctx.Err() == nil && (len(pending) > overlapFrames || (windows == 0 && len(pending) > 0)) {
+		dispatch(pending, in.End)
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != err {
+			return 0, cause
+		}
+		return 0, err
+	}
+	if windows == 0 {
+		return 0, &engine.Refusal{Message: "No frames could be sampled from the video."}
+	}
+	return windows, nil
+}
+
+// sampleFrames decodes the frames at times: the first frame of each shot
+// exactly (decoding from the keyframe before it), the grid by fast keyframe
+// seeking. Frames come back in time order without duplicates.
+func (e *Engine) sampleFrames(ctx context.Context, path string, times, cuts []float64) ([]sampledFrame, error) {
+	var grid, shots []float64
+	for _, t := range times {
+		if c, ok := nearest(cuts, t-shotOffset, 1e-6); ok && c >= 0 {
+			shots = append(shots, t)
+		} else {
+			grid = append(grid, t)
+		}
+	}
+	var frames []sampledFrame
+	collect := func(f media.Frame) error {
+		frames = append(frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
+		return ctx.Err()
+	}
+	opts := media.SampleOptions{Width: e.cfg.FrameWidth}
+	if len(grid) > 0 {
+		if err := e.cfg.Media.SampleAt(ctx, path, grid, opts, collect); err != nil {
+			return nil, err
+		}
+	}
+	if len(shots) > 0 {
+		opts.Exact = true
+		if err := e.cfg.Media.SampleAt(ctx, path, shots, opts, collect); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(frames, func(i, j int) bool { return frames[i].Time < frames[j].Time })
+	out := frames[:0]
+	for _, f := range frames {
+		if n := len(out); n == 0 || f.Time > out[n-1].Time+1e-6 {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// transcribe extracts the audio of [start, end) and sends it to the ASR backend.
+func (e *Engine) transcribe(ctx context.Context, path string, start, end float64) ([]inference.TranscriptSegment, error) {
+	var wav bytes.Buffer
+	if err := e.cfg.Media.ExtractAudio(ctx, path, start, end, &wav); err != nil {
+		if errors.Is(err, media.ErrNoAudio) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	tr, err := e.cfg.ASR.Transcribe(ctx, &wav, "audio.wav", start)
+	var be *inference.BackendError
+	if errors.As(err, &be) && ctx.Err() == nil {
+		return nil, &engine.Refusal{Message: "Speech recognition failed: " + be.Error()}
+	}
+	return tr, err
+}
+
+// chat makes one call. A backend that still fails after the adapter's own
+// retries (with backoff, honouring Retry-After) fails the task with a
+// message naming the backend, rather than waiting for job retries.
+func (e *Engine) chat(ctx context.Context, req inference.ChatRequest) (*inference.ChatResponse, error) {
+	resp, err := e.cfg.Chat.Chat(ctx, req)
+	var be *inference.BackendError
+	if errors.As(err, &be) && ctx.Err() == nil {
+		return nil, &engine.Refusal{Message: "The analysis failed: " + be.Error()}
+	}
+	return resp, err
+}
+
+func system() inference.Message {
+	return inference.Message{Role: inference.RoleSystem, Parts: []inference.Part{inference.Text(systemPrompt)}}
+}
+
+// notesCall asks, for one window, what the prompt needs: the answer itself
+// when the whole video is one window, notes for the reduce step otherwise.
+func (e *Engine) notesCall(ctx context.Context, in engine.Input, w Window, frames []sampledFrame, tr []inference.TranscriptSegment) (windowResult, error) {
+	parts := []inference.Part{inference.Text("Question about the video: ")}
+	parts = append(parts, promptParts(in.Spec, in.References)...)
+	parts = append(parts, inference.Text(fmt.Sprintf("Write notes on what these frames (%.1f–%.1f s) show that helps answer the question, with times.", w.Start, w.End)))
+	parts = append(parts, framesParts(frames, tr, w.Start, w.End)...)
+	resp, err := e.chat(ctx, inference.ChatRequest{
+		Messages:    []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}},
+		Temperature: &in.Spec.Temperature,
+		MaxTokens:   min(in.Spec.MaxTokens, 2048),
+	})
+	if err != nil {
+		return windowResult{}, err
+	}
+	return windowResult{Notes: resp.Text, Input: resp.InputTokens, Output: resp.OutputTokens, Length: resp.FinishReason == inference.FinishLength}, nil
+}
+
+// finishGeneral reduces the windows' notes to one answer (text, or JSON
+// following the user's schema, validated and repaired once).
+func (e *Engine) finishGeneral(ctx context.Context, in engine.Input, results map[int]windowResult, total int, u *usage) (*engine.Output, error) {
+	var notes strings.Builder
+	for i := 0; i < total; i++ {
+		fmt.Fprintf(&notes, "Notes %d:\n%s\n\n", i+1, strings.TrimSpace(results[i].Notes))
+	}
+	parts := []inference.Part{inference.Text("Notes taken on consecutive parts of a video, in order:\n\n" + notes.String())}
+	parts = append(parts, inference.Text("Using only these notes, answer:"))
+	parts = append(parts, promptParts(in.Spec, in.References)...)
+	return e.answer(ctx, in, parts, u)
+}
+
+// answer makes the call that answers the prompt, in text or as JSON that
+// follows the user's schema (validated, with one repair attempt).
+func (e *Engine) answer(ctx context.Context, in engine.Input, parts []inference.Part, u *usage) (*engine.Output, error) {
+	req := inference.ChatRequest{
+		Messages:    []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}},
+		Temperature: &in.Spec.Temperature,
+		MaxTokens:   in.Spec.MaxTokens,
+	}
+	var schema *Schema
+	if rf := in.Spec.ResponseFormat; rf != nil && rf.Type == "json_schema" {
+		var err error
+		if schema, err = CompileSchema(rf.JSONSchema); err != nil {
+			return nil, &engine.Refusal{Message: "The json_schema cannot be used: " + err.Error()}
+		}
+		req.JSONSchema, req.SchemaName = schema.ModelSchema, "response"
+	}
+	resp, err := e.chat(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	u.add(resp)
+	out := &engine.Output{Data: resp.Text, FinishReason: "stop"}
+	if resp.FinishReason == inference.FinishLength {
+		out.FinishReason = "length"
+		out.Warning = fmt.Sprintf("The answer was cut at max_tokens (%d); raise max_tokens for a complete answer.", in.Spec.MaxTokens)
+	}
+	if schema != nil && out.FinishReason == "stop" {
+		data, verr := schema.Finish(resp.Text)
+		if verr != nil {
+			// One repair attempt: show the model its answer and the error.
+			req.Messages = append(req.Messages,
+				inference.Message{Role: inference.RoleAssistant, Parts: []inference.Part{inference.Text(resp.Text)}},
+				inference.Message{Role: inference.RoleUser, Parts: []inference.Part{inference.Text(
+					"That answer does not follow the JSON schema: " + verr.Error() + ". Answer again with only JSON that follows the schema.")}})
+			resp, err = e.chat(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			u.add(resp)
+			if data, verr = schema.Finish(resp.Text); verr != nil {
+				return nil, &engine.Refusal{Message: fmt.Sprintf("The model %s did not produce JSON that follows the schema, even after one repair attempt: %v", e.cfg.Name, verr)}
+			}
+		}
+		out.Data = data
+	}
+	out.OutputTokens = u.output
+	in2 := u.input
+	out.InputTokens = &in2
+	return out, nil
+}
+
+// segmentsCall asks one window for the segments of every definition.
+func (e *Engine) segmentsCall(ctx context.Context, in engine.Input, w Window, frames []sampledFrame, tr []inference.TranscriptSegment) (windowResult, error) {
+	defs := in.Spec.ResponseFormat.SegmentDefinitions
+	parts := segmentsInstruction(defs, in.References, w)
+	parts = append(parts, framesParts(frames, tr, w.Start, w.End)...)
+	req := inference.ChatRequest{
+		Messages:    []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}},
+		Temperature: &in.Spec.Temperature,
+		MaxTokens:   in.Spec.MaxTokens,
+		JSONSchema:  segmentSchema(defs),
+		SchemaName:  "segments",
+	}
+	var r windowResult
+	resp, err := e.chat(ctx, req)
+	if err != nil {
+		return r, err
+	}
+	r.Input, r.Output = resp.InputTokens, resp.OutputTokens
+	segs, perr := parseWindow(resp.Text, defs, w)
+	if perr != nil {
+		req.Messages = append(req.Messages,
+			inference.Message{Role: inference.RoleAssistant, Parts: []inference.Part{inference.Text(resp.Text)}},
+			inference.Message{Role: inference.RoleUser, Parts: []inference.Part{inference.Text(
+				"That answer is not valid: " + perr.Error() + ". Answer again with only JSON that follows the schema.")}})
+		resp, err = e.chat(ctx, req)
+		if err != nil {
+			return r, err
+		}
+		r.Input += resp.InputTokens
+		r.Output += resp.OutputTokens
+		if segs, perr = parseWindow(resp.Text, defs, w); perr != nil {
+			return r, &engine.Refusal{Message: fmt.Sprintf("The model %s did not answer with valid segments for %.1f–%.1f s, even after one repair attempt: %v", e.cfg.Name, w.Start, w.End, perr)}
+		}
+	}
+	r.Segments = segs
+	r.Length = resp.FinishReason == inference.FinishLength
+	return r, nil
+}
+
+// finishSegments merges the windows' segments, snaps them to cuts and
+// applies the shared segment rules.
+func (e *Engine) finishSegments(in engine.Input, results map[int]windowResult, total int, cuts []float64, step float64, u *usage) (*engine.Output, error) {
+	defs := in.Spec.ResponseFormat.SegmentDefinitions
+	rules := segments.RulesFor(in.Spec, in.Info.Duration)
+	byID := make(map[string][]segments.Segment, len(defs))
+	truncated := false
+	for _, d := range defs {
+		var all []segments.Segment
+		for i := 0; i < total; i++ {
+			all = append(all, results[i].Segments[d.ID]...)
+			truncated = truncated || results[i].Length
+		}
+		merged := mergeWindows(all)
+		if !e.cfg.NoSnap {
+			snapToCuts(merged, sortedCopy(cuts), math.Max(0.5, step/2))
+		}
+		byID[d.ID] = segments.Apply(d, merged, rules)
+	}
+	data, err := segments.Render(defs, byID, rules)
+	if err != nil {
+		return nil, err
+	}
+	out := &engine.Output{Data: data, FinishReason: "stop", OutputTokens: u.output}
+	in2 := u.input
+	out.InputTokens = &in2
+	if truncated {
+		out.FinishReason = "length"
+		out.Warning = fmt.Sprintf("At least one model call was cut at max_tokens (%d); some segments may be missing. Raise max_tokens.", in.Spec.MaxTokens)
+	}
+	return out, nil
+}
