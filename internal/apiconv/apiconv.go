@@ -41,6 +41,10 @@ func Task(t *task.Task) api.Task {
 			FinishReason: t.Result.FinishReason,
 			Usage:        api.Usage{OutputTokens: t.Result.OutputTokens, InputTokens: t.Result.InputTokens},
 		}
+		if t.Spec.Model == task.Pegasus15 {
+			// The seed omits input_tokens for Pegasus 1.5 (spec §4.3).
+			out.Result.Usage.InputTokens = nil
+		}
 	}
 	if t.ErrorMessage != "" && t.Status.Terminal() {
 		out.Error = &api.TaskError{Message: t.ErrorMessage}

@@ -74,6 +74,9 @@ func (s *Schema) rewrite(node map[string]any, path []string) {
 			s.conv = append(s.conv, conversion{path: here, format: format})
 		case name == "start_time" || name == "end_time":
 			if t == "integer" || (t == "string" && p["format"] == nil) {
+				// The model answers seconds; the conversion makes them the
+				// declared type (V46).
+				p["type"] = "number"
 				s.conv = append(s.conv, conversion{path: here, format: "start_end:" + t})
 			}
 		}

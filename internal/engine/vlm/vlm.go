@@ -231,11 +231,14 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 		for i, f := range frames {
 			times[i] = f.Time
 		}
-		w := Window{Index: windows, Frames: times, Start: frames[0].Time, End: math.Min(end, frames[len(frames)-1].Time+step)}
-		if windows == 0 {
+		doneMu.Lock()
+		idx := windows
+		windows++
+		doneMu.Unlock()
+		w := Window{Index: idx, Frames: times, Start: frames[0].Time, End: math.Min(end, frames[len(frames)-1].Time+step)}
+		if idx == 0 {
 			w.Start = in.Start
 		}
-		windows++
 		trMu.Lock()
 		tr := append([]inference.TranscriptSegment(nil), transcript...)
 		trMu.Unlock()
@@ -257,7 +260,16 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 			n := done
 			doneMu.Unlock()
 			if in.Progress != nil {
-				in.Progress(fmt.Sprintf("model: %d windows done", n), math.Min(99, 30+70*(w.End-in.Start)/dur))
+				// Windows are planned as the video is decoded: until then the
+				// total is estimated from the frame grid.
+				est := int(math.Ceil((dur/step - overlapFrames) / float64(perCall-overlapFrames)))
+				if perCall == math.MaxInt {
+					est = 1
+				}
+				doneMu.Lock()
+				total := max(est, windows)
+				doneMu.Unlock()
+				in.Progress(fmt.Sprintf("model: %d/%d windows", n, total), math.Min(99, 30+70*float64(n)/float64(total)))
 			}
 		}()
 	}
