@@ -179,6 +179,19 @@ func TestVLMSegmentsAcrossWindows(t *testing.T) {
 	if red := out["red_scenes"]; len(red) == 1 && red[0]["metadata"].(map[string]any)["colour"] != "red" {
 		t.Errorf("red metadata %v", red[0]["metadata"])
 	}
+
+	// General mode on the same windows: map (notes per window), then reduce.
+	chats := double.Stats().ByKind[inferencetest.KindChat]
+	done = createP15(t, c, video, func(r *api.CreateTaskRequest) { r.Prompt = api.String("Which colours appear, and when?") })
+	calls := double.Stats().ByKind[inferencetest.KindChat] - chats
+	if done.Status != api.StatusReady || calls < 3 {
+		t.Fatalf("map-reduce: %d chat calls, task %+v %+v", calls, done.Result, done.Error)
+	}
+	for _, want := range []string{"red from 0.0s to 10.0", "blue from 10.0", "green from 22.0"} {
+		if !strings.Contains(done.Result.Data, want) {
+			t.Errorf("reduced answer lacks %q: %s", want, done.Result.Data)
+		}
+	}
 }
 
 func TestVLMFaults(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -202,6 +203,7 @@ var markerRE = regexp.MustCompile(`<@([^<>\s]+)>`)
 func perceive(req *chatRequest) (*percept, error) {
 	p := &percept{}
 	var chars int
+	var text strings.Builder
 	for mi, m := range req.Messages {
 		parts, err := decodeContent(m.Content)
 		if err != nil {
@@ -211,6 +213,7 @@ func perceive(req *chatRequest) (*percept, error) {
 			switch part.Type {
 			case "text":
 				chars += len(part.Text)
+				text.WriteString(part.Text + "\n")
 				for _, mm := range markerRE.FindAllStringSubmatch(part.Text, -1) {
 					if !slices.Contains(p.markers, mm[1]) {
 						p.markers = append(p.markers, mm[1])
@@ -241,7 +244,38 @@ func perceive(req *chatRequest) (*percept, error) {
 	p.promptTokens = (chars+3)/4 + 85*p.images
 	sort.SliceStable(p.frames, func(i, j int) bool { return p.frames[i].t < p.frames[j].t })
 	p.runs = colourRuns(p.frames)
+	if len(p.frames) == 0 {
+		// A call without frames (a reduce step) is answered from the notes
+		// of earlier calls that it quotes: "red from 0.0s to 10.0s".
+		p.runs = runsFromNotes(text.String())
+	}
 	return p, nil
+}
+
+var noteRunRE = regexp.MustCompile(`([a-z]+) from ([0-9]+(?:\.[0-9]+)?)s to ([0-9]+(?:\.[0-9]+)?)s`)
+
+// runsFromNotes reads colour runs quoted in text and joins the ones of the
+// same colour that overlap or touch (as notes of overlapping windows do).
+func runsFromNotes(text string) []run {
+	var runs []run
+	for _, m := range noteRunRE.FindAllStringSubmatch(text, -1) {
+		if _, ok := RGB(m[1]); !ok {
+			continue
+		}
+		start, _ := strconv.ParseFloat(m[2], 64)
+		end, _ := strconv.ParseFloat(m[3], 64)
+		runs = append(runs, run{colour: m[1], start: start, end: end})
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].start < runs[j].start })
+	var out []run
+	for _, r := range runs {
+		if n := len(out); n > 0 && out[n-1].colour == r.colour && r.start <= out[n-1].end+1e-9 {
+			out[n-1].end = math.Max(out[n-1].end, r.end)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func decodeContent(raw json.RawMessage) ([]contentPart, error) {

@@ -48,11 +48,15 @@
 //     color, dominant_color), the colour name; enum → the value naming the
 //     context or a seen colour, else the first; number and integer → the
 //     number of runs (inside an item: the run's length in whole seconds;
-//     start/start_time and end/end_time: its bounds), within
-//     minimum/maximum; boolean → true; array → one item per run (inside an
+//     start…/end… names: its bounds; a moment — a name ending in "time" or
+//     "_at", containing "timestamp", or described as "absolute" — its
+//     start), within minimum/maximum; boolean → true; array → one item per run (inside an
 //     item: one, for that run), padded to minItems and cut to maxItems; object → every property; anyOf/oneOf →
 //     the first non-null branch; allOf → the merged branches; $ref into
 //     $defs/definitions resolved; null → null.
+//
+// A response_format of type json_object gets {"summary": the plain answer,
+// "colours": the colours seen, most frames first}.
 //
 // POST /v1/audio/transcriptions (also /audio/transcriptions) takes a
 // multipart upload of a 16-bit PCM WAV file, measures its RMS in 0.5 s

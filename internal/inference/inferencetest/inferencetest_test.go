@@ -75,7 +75,7 @@ func TestDominantColour(t *testing.T) {
 		}
 	}
 	var pngBuf bytes.Buffer
-	if err := png.Encode(&pngBuf, solid(color.RGBA{250, 160, 10, 255}, 1920, 1080)); err != nil {
+	if err := png.Encode(&pngBuf, solid(color.RGBA{250, 160, 10, 255}, 640, 360)); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -266,9 +266,10 @@ const segmentSchema = `{
           "color": {"type": "string"},
           "seconds": {"type": "integer"},
           "mood": {"type": "string", "enum": ["calm", "angry red", "sad blue"]},
-          "note": {"type": "string"}
+          "note": {"type": "string"},
+          "peak_time": {"type": "number", "description": "when it peaks (absolute seconds)"}
         },
-        "required": ["start_time", "end_time", "color", "seconds", "mood", "note"],
+        "required": ["start_time", "end_time", "color", "seconds", "mood", "note", "peak_time"],
         "additionalProperties": false
       }
     },
@@ -322,6 +323,7 @@ func TestSegmentContract(t *testing.T) {
 			Seconds int
 			Mood    string
 			Note    string
+			Peak    float64 `json:"peak_time"`
 		} `json:"red_screens"`
 		Sky []struct {
 			Start float64 `json:"start_time"`
@@ -336,7 +338,7 @@ func TestSegmentContract(t *testing.T) {
 	if len(got.Red) != 2 || got.Red[0].Start != 0 || got.Red[0].End != 2 || got.Red[1].Start != 4 || got.Red[1].End != 5.5 {
 		t.Errorf("red_screens = %+v", got.Red)
 	}
-	if r := got.Red[0]; r.Color != "red" || r.Seconds != 2 || r.Mood != "angry red" || r.Note != "red from 0.0s to 2.0s" {
+	if r := got.Red[1]; r.Color != "red" || r.Seconds != 2 || r.Mood != "angry red" || r.Note != "red from 4.0s to 5.5s" || r.Peak != 4 {
 		t.Errorf("custom fields = %+v", r)
 	}
 	if len(got.Sky) != 1 || got.Sky[0].Start != 2 || got.Sky[0].End != 4 {

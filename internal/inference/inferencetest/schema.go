@@ -417,6 +417,8 @@ func (f *filler) number(s map[string]any, name string, sc scope, integer bool) a
 		v = round3(sc.run.start)
 	case sc.run != nil && strings.HasPrefix(lname, "end"):
 		v = round3(sc.run.end)
+	case sc.run != nil && isMoment(lname, str(s["description"])):
+		v = round3(sc.run.start)
 	case sc.run != nil:
 		v = math.Round(sc.run.end - sc.run.start)
 	default:
@@ -452,6 +454,14 @@ func (f *filler) number(s map[string]any, name string, sc scope, integer bool) a
 		return int64(v)
 	}
 	return v
+}
+
+// isMoment reports whether a number names a point in time (peak_time,
+// seen_at, a timestamp in absolute seconds): inside an item it is the run's
+// start, which lies within the run.
+func isMoment(lname, description string) bool {
+	return strings.HasSuffix(lname, "time") || strings.HasSuffix(lname, "_at") ||
+		strings.Contains(lname, "timestamp") || strings.Contains(strings.ToLower(description), "absolute")
 }
 
 // exclusiveStep is how far inside an exclusive bound a value goes: 1 for

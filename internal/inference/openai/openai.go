@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net"
@@ -73,6 +74,8 @@ type Config struct {
 	// UseMaxCompletionTokens sends max_completion_tokens instead of
 	// max_tokens (OpenAI's reasoning models reject max_tokens).
 	UseMaxCompletionTokens bool
+	// Logger receives a warning for every retried attempt; nil discards.
+	Logger *slog.Logger
 }
 
 const (
@@ -95,8 +98,7 @@ type Client struct {
 	slots               chan struct{}
 	chat                sdk.ChatCompletionService
 	transcriptions      sdk.AudioTranscriptionService
-	sleep               func(context.Context, time.Duration) error
-	jitter              func(time.Duration) time.Duration
+	log                 *slog.Logger
 }
 
 var (
@@ -122,8 +124,10 @@ func New(cfg Config) (*Client, error) {
 		maxRetries:          cfg.MaxRetries,
 		baseDelay:           cfg.RetryBaseDelay,
 		maxDelay:            cfg.MaxRetryDelay,
-		sleep:               sleep,
-		jitter:              func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) },
+		log:                 cfg.Logger,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.name == "" {
 		c.name = cfg.Model
@@ -250,7 +254,6 @@ func (a *attempt) capture(req *http.Request, next option.MiddlewareNext) (*http.
 // do runs call under the concurrency bound, the per-attempt timeout and the
 // retry policy.
 func (c *Client) do(ctx context.Context, call func(context.Context, option.RequestOption) error) error {
-	var last *inference.BackendError
 	for n := 1; ; n++ {
 		if err := c.acquire(ctx); err != nil {
 			return c.cancelled(err)
@@ -267,18 +270,20 @@ func (c *Client) do(ctx context.Context, call func(context.Context, option.Reque
 		if ctx.Err() != nil {
 			return c.cancelled(ctx.Err())
 		}
-		last = c.classify(err, &a, timedOut)
-		if !last.Temporary {
-			return last
+		be := c.classify(err, &a, timedOut)
+		if !be.Temporary {
+			return be
 		}
 		if n > c.maxRetries {
-			return c.exhausted(last, n)
+			return c.exhausted(be, n)
 		}
 		wait := c.backoff(n)
-		if last.RetryAfter > 0 {
-			wait = min(last.RetryAfter, c.maxDelay)
+		if be.RetryAfter > 0 {
+			wait = min(be.RetryAfter, c.maxDelay)
 		}
-		if err := c.sleep(ctx, wait); err != nil {
+		c.log.WarnContext(ctx, "model backend call failed, retrying",
+			"backend", c.name, "host", c.host, "attempt", n, "wait", wait, "error", be.Message)
+		if err := sleep(ctx, wait); err != nil {
 			return c.cancelled(err)
 		}
 	}
@@ -300,7 +305,8 @@ func (c *Client) backoff(n int) time.Duration {
 	for i := 1; i < n && d < c.maxDelay; i++ {
 		d *= 2
 	}
-	return c.jitter(min(d, c.maxDelay))
+	d = min(d, c.maxDelay)
+	return d/2 + rand.N(d/2+1)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"strings"
@@ -157,12 +158,16 @@ func TestRetriesOn5xx(t *testing.T) {
 	t.Parallel()
 	s := inferencetest.New(t)
 	s.FailNext(2, 500)
-	c := newClient(t, s, openai.Config{MaxRetries: 2})
+	var logs bytes.Buffer
+	c := newClient(t, s, openai.Config{MaxRetries: 2, Name: "gpu-1", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if _, err := c.Chat(context.Background(), inference.ChatRequest{Messages: redBlue(t)}); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.Calls != 3 || st.Failed != 2 {
 		t.Errorf("stats = %+v", st)
+	}
+	if n := strings.Count(logs.String(), `retrying" backend=gpu-1`); n != 2 {
+		t.Errorf("%d retry warnings, want 2:\n%s", n, logs.String())
 	}
 }
 
