@@ -29,7 +29,7 @@ let fw;
 let client; // TwelvelabsApiClient({apiKey, baseUrl})
 let wrapper; // TwelveLabs({apiKey}) + TWELVELABS_BASE_URL
 let okPath; // 6 s 640x360
-let bigPath; // 2 s of noise, ~22 MB: three 8 MiB chunks
+let bigPath; // 5 s of noise, about 40 MB: several 8 MiB chunks
 let okUrl;
 
 before(

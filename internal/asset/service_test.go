@@ -422,7 +422,9 @@ func TestMultipartUpload(t *testing.T) {
 	_, err = put(e, strings.Replace(urls[2].URL, "/3?", "/4?", 1), chunk(4))
 	apiErr(t, err, 403, "upload_url_invalid")
 
-	rep := func(chunks ...asset.ReportedChunk) (*asset.ReportResult, error) { return e.svc.ReportChunks(ctx, u.ID, chunks) }
+	rep := func(chunks ...asset.ReportedChunk) (*asset.ReportResult, error) {
+		return e.svc.ReportChunks(ctx, u.ID, chunks)
+	}
 	rc := func(i int, proof string) asset.ReportedChunk {
 		return asset.ReportedChunk{Index: i, Proof: proof, ProofType: "etag", Size: int64(len(chunk(i)))}
 	}

@@ -1,7 +1,8 @@
-// Package store is the one home of SQL in framewise. It keeps tasks in
-// SQLite (pure Go, WAL, one writer connection and a pool of readers) with
-// embedded migrations, and implements task.Store. The job queue shares the
-// writer connection so that a task row and its job are written in one
+// Package store is the one home of SQL in framewise. It keeps tasks,
+// assets and multipart upload sessions in SQLite (pure Go, WAL, one writer
+// connection and a pool of readers) with embedded migrations, and
+// implements task.Store and asset.Store. The job queue shares the writer
+// connection so that a task or asset row and its job are written in one
 // transaction.
 package store
 
