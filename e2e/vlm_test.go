@@ -34,7 +34,11 @@ func startVLM(t *testing.T, dir string, double *inferencetest.Server, framesPerC
     frame_width: 160
     timeout: 30s
     max_retries: 2
-`, double.URL(), framesPerCall, parallel)
+asr:
+  name: double-asr
+  base_url: %s
+  model: test-asr
+`, double.URL(), framesPerCall, parallel, double.URL())
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +84,9 @@ func TestVLMGeneralJSONAndReference(t *testing.T) {
 	}
 	if done.Result.Usage.OutputTokens == 0 {
 		t.Error("usage not counted")
+	}
+	if n := double.Stats().ByKind[inferencetest.KindTranscription]; n == 0 {
+		t.Error("the audio was never sent to the speech backend")
 	}
 
 	// JSON schema: valid output.

@@ -190,35 +190,56 @@ func genAccuracy(path string, tl *timeline) (bool, time.Duration, error) {
 	})
 }
 
-// genSpeed renders a one-minute clip of random shots with audio (a tone
-// with pauses over quiet pink noise, stereo 48 kHz AAC) in H.264 veryfast
-// crf 23, then loops it to minutes with stream copy.
-func genSpeed(dir string, minutes int, w, h int, seed uint64) (string, bool, time.Duration, error) {
-	clip := filepath.Join(dir, fmt.Sprintf("speed-clip-%dx%d-s%d.mp4", w, h, seed))
+// speedClipSeconds is the length of the clip the speed video loops.
+const speedClipSeconds = 30
+
+// genSpeed renders a clip of random shots with audio (a tone with pauses
+// over quiet pink noise, stereo 48 kHz AAC) in H.264 veryfast crf 23 capped
+// at 4 Mbit/s (a common 720p bit rate), then loops it to minutes with
+// stream copy. It returns the clip's timeline, cut to the clip length.
+func genSpeed(dir string, minutes int, w, h int, seed uint64) (long, clip string, tl *timeline, built bool, took time.Duration, err error) {
+	clip = filepath.Join(dir, fmt.Sprintf("speed-clip%d-%dx%d-s%d.mp4", speedClipSeconds, w, h, seed))
 	r := rand.New(rand.NewPCG(seed, 2))
-	tl := newTimeline(r, w, h, 14, 2, 2, 8)
-	for tl.duration < 60 { // top up to a minute
-		tl.shots[len(tl.shots)-1].frames += int((60-tl.duration)*fps) + 1
+	tl = newTimeline(r, w, h, 8, 1, 2, 8)
+	for tl.duration < speedClipSeconds { // top up
+		tl.shots[len(tl.shots)-1].frames += int((speedClipSeconds-tl.duration)*fps) + 1
 		tl = retime(tl)
 	}
-	audio := "sine=frequency=330:sample_rate=48000,volume=enable='between(mod(t\\,17)\\,11\\,13)':volume=0[tone];" +
-		"anoisesrc=color=pink:amplitude=0.02:sample_rate=48000:seed=7[noise];" +
-		"[tone][noise]amix=inputs=2:duration=first,aformat=channel_layouts=stereo,atrim=duration=60[a]"
+	audio := fmt.Sprintf("sine=frequency=330:sample_rate=48000,volume=enable='between(mod(t\\,17)\\,11\\,13)':volume=0[tone];"+
+		"anoisesrc=color=pink:amplitude=0.02:sample_rate=48000:seed=7[noise];"+
+		"[tone][noise]amix=inputs=2:duration=first,aformat=channel_layouts=stereo,atrim=duration=%d[a]", speedClipSeconds)
 	built1, took1, err := cached(clip, func(tmp string) error {
-		_, err := ffmpegRun("-filter_complex", tl.graph()+";"+audio, "-map", "[v]", "-map", "[a]", "-t", "60",
-			"-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+		_, err := ffmpegRun("-filter_complex", tl.graph()+";"+audio, "-map", "[v]", "-map", "[a]", "-t", fmt.Sprint(speedClipSeconds),
+			"-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-maxrate", "4M", "-bufsize", "8M", "-pix_fmt", "yuv420p",
 			"-c:a", "aac", "-b:a", "128k", tmp)
 		return err
 	})
 	if err != nil {
-		return "", false, 0, err
+		return "", "", nil, false, 0, err
 	}
-	long := filepath.Join(dir, fmt.Sprintf("speed-%dmin-%dx%d-s%d.mp4", minutes, w, h, seed))
+	// Only what the clip keeps.
+	var cuts []float64
+	for _, c := range tl.cuts {
+		if c < speedClipSeconds {
+			cuts = append(cuts, c)
+		}
+	}
+	var dissolves [][2]float64
+	for _, d := range tl.dissolves {
+		if d[1] <= speedClipSeconds {
+			dissolves = append(dissolves, d)
+		}
+	}
+	tl.cuts, tl.dissolves, tl.duration = cuts, dissolves, speedClipSeconds
+
+	long = filepath.Join(dir, fmt.Sprintf("speed-%dmin-%dx%d-s%d-c%d.mp4", minutes, w, h, seed, speedClipSeconds))
+	loops := (minutes*60 + speedClipSeconds - 1) / speedClipSeconds
 	built2, took2, err := cached(long, func(tmp string) error {
-		_, err := ffmpegRun("-stream_loop", fmt.Sprint(minutes-1), "-i", clip, "-c", "copy", "-movflags", "+faststart", tmp)
+		_, err := ffmpegRun("-stream_loop", fmt.Sprint(loops-1), "-i", clip, "-c", "copy", "-t", fmt.Sprint(minutes*60),
+			"-movflags", "+faststart", tmp)
 		return err
 	})
-	return long, built1 || built2, took1 + took2, err
+	return long, clip, tl, built1 || built2, took1 + took2, err
 }
 
 // retime computes the truth from the shot lengths, in frames: a dissolve

@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,7 @@ var (
 	concurrency = flag.Int("concurrency", 8, "simulated model calls at once")
 	perFrame    = flag.Int("perframe", 48, "frames for the one-process-per-frame comparison (0: skip)")
 	skipD       = flag.Bool("skip-d", false, "skip the decode baseline D")
+	doExact     = flag.Bool("exact", true, "also measure SampleAt in exact mode (decodes every frame: about D)")
 	child       = flag.String("child", "", "internal: run one measurement (sample-key, sample-exact, audio) on -file")
 	childFile   = flag.String("file", "", "internal: the video of -child")
 )
@@ -80,12 +82,8 @@ func run() error {
 		return fmt.Errorf("-hours must make a multiple of %d minutes", 2*segMinutes)
 	}
 	lengths := []int{long / 2, long}
-	var la [3]float64
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		fmt.Sscanf(string(b), "%f %f %f", &la[0], &la[1], &la[2])
-	}
-	fmt.Printf("machine: %d CPUs (%s/%s), %s, load average %.1f %.1f %.1f\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, ffmpegVersion(), la[0], la[1], la[2])
+	fmt.Printf("machine: %d CPUs (%s/%s), %s, load average %s\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, ffmpegVersion(), loadAvg())
 	fmt.Printf("sampling 1 frame every %g s at width %d; windows of %g s overlapping %g s, one simulated %v call each, %d at once\n",
 		*every, *width, *window, *overlap, *callTime, *concurrency)
 
@@ -149,8 +147,25 @@ func measureLength(path string, minutes int) (*lengthResult, error) {
 	res.keysTook = time.Since(start)
 	fmt.Printf("Keyframes: %d in %.1f s\n", len(res.keys), res.keysTook.Seconds())
 
-	for _, mode := range []string{"sample-key", "sample-exact", "audio"} {
-		fmt.Printf("%s...\n", mode)
+	for _, mode := range []string{"sample-key", "audio", "D", "sample-exact"} {
+		if mode == "D" {
+			// D right before the exact run, which costs about as much, so that
+			// both see the same load on a shared machine.
+			if *skipD {
+				continue
+			}
+			fmt.Printf("D: ffmpeg -i FILE -f null - (load %s)...\n", loadAvg())
+			res.d, res.dRSS, res.dCPU, err = baseline(path)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Printf("  %.1f s\n", res.d.Seconds())
+			continue
+		}
+		if mode == "sample-exact" && !*doExact {
+			continue
+		}
+		fmt.Printf("%s (load %s)...\n", mode, loadAvg())
 		r, err := runChild(mode, path)
 		if err != nil {
 			return nil, err
@@ -163,15 +178,20 @@ func measureLength(path string, minutes int) (*lengthResult, error) {
 				r.Seconds, r.Frames, r.Distinct, r.FirstFrame, r.FirstCall, r.AllDone)
 		}
 	}
-	if !*skipD {
-		fmt.Printf("D: ffmpeg -i FILE -f null - ...\n")
-		res.d, res.dRSS, res.dCPU, err = baseline(path)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Printf("  %.1f s\n", res.d.Seconds())
-	}
 	return res, nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load average (other work on the machine).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func readAll(path string) error {
@@ -195,6 +215,7 @@ type childResult struct {
 	Distinct      int     `json:"distinct"`
 	MaxErrS       float64 `json:"max_err_s"` // largest |frame time - requested time|
 	Bytes         int64   `json:"bytes"`
+	MaxHeapKB     int64   `json:"max_heap_kb"` // live Go heap (as of the last GC), sampled every 16 frames
 	SelfMaxRSSKB  int64   `json:"self_maxrss_kb"`
 	ChildMaxRSSKB int64   `json:"children_maxrss_kb"`
 	SelfCPU       float64 `json:"self_cpu_s"`
@@ -283,7 +304,12 @@ func sampleWithCalls(tool *media.Tool, path string, duration float64, exact bool
 	}
 
 	res := &childResult{Calls: len(wins)}
+	// Calls run -concurrency at once; up to as many more wait. When the
+	// queue is full, emit blocks, which stalls FFmpeg: the engine's
+	// backpressure, so memory does not grow with the video when the calls
+	// are slower than sampling.
 	sem := make(chan struct{}, *concurrency)
+	queue := make(chan struct{}, 2**concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	start := time.Now()
@@ -297,10 +323,12 @@ func sampleWithCalls(tool *media.Tool, path string, duration float64, exact bool
 		}
 		mu.Unlock()
 		time.Sleep(*callTime) // the model looks at w.frames
-		<-sem
 		w.frames = nil
+		<-sem
+		<-queue
 	}
 
+	liveHeap := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	next := 0 // index of the next time
 	wi := 0   // first window not yet called
 	lastTime := math.NaN()
@@ -310,6 +338,10 @@ func sampleWithCalls(tool *media.Tool, path string, duration float64, exact bool
 		}
 		res.Frames++
 		res.Bytes += int64(len(f.JPEG))
+		if res.Frames%16 == 0 {
+			metrics.Read(liveHeap)
+			res.MaxHeapKB = max(res.MaxHeapKB, int64(liveHeap[0].Value.Uint64()/1024))
+		}
 		if f.Time != lastTime {
 			res.Distinct++
 			lastTime = f.Time
@@ -322,6 +354,7 @@ func sampleWithCalls(tool *media.Tool, path string, duration float64, exact bool
 			}
 		}
 		for wi < len(wins) && wins[wi].last == next {
+			queue <- struct{}{}
 			wg.Add(1)
 			go call(wins[wi])
 			wi++
@@ -447,7 +480,7 @@ func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
 func report(results []*lengthResult, pf *perFrameResult) {
 	fmt.Printf("\n== Results (1 frame every %g s, width %d; wall times; CPU = user+sys of all processes)\n", *every, *width)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "video\trun\twall s\t/ D\tCPU s\tframes (distinct)\tmax |Δt| s\tfirst frame s\tGo RSS\tffmpeg RSS\t")
+	fmt.Fprintln(tw, "video\trun\twall s\t/ D\tCPU s\tframes (distinct)\tmax |Δt| s\tfirst frame s\tGo heap\tGo RSS\tffmpeg RSS\t")
 	for _, r := range results {
 		name := fmt.Sprintf("%d min", r.minutes)
 		ratio := func(s float64) string {
@@ -457,16 +490,19 @@ func report(results []*lengthResult, pf *perFrameResult) {
 			return fmt.Sprintf("%.3f", s/r.d.Seconds())
 		}
 		if r.d > 0 {
-			fmt.Fprintf(tw, "%s\tD: ffmpeg -f null\t%.1f\t1\t%.1f\t\t\t\t\t%s\t\n", name, r.d.Seconds(), r.dCPU.Seconds(), mb(r.dRSS))
+			fmt.Fprintf(tw, "%s\tD: ffmpeg -f null\t%.1f\t1\t%.1f\t\t\t\t\t\t%s\t\n", name, r.d.Seconds(), r.dCPU.Seconds(), mb(r.dRSS))
 		}
-		fmt.Fprintf(tw, "%s\tKeyframes (ffprobe)\t%.1f\t%s\t\t%d keyframes\t\t\t\t\t\n", name, r.keysTook.Seconds(), ratio(r.keysTook.Seconds()), len(r.keys))
+		fmt.Fprintf(tw, "%s\tKeyframes (ffprobe)\t%.1f\t%s\t\t%d keyframes\t\t\t\t\t\t\n", name, r.keysTook.Seconds(), ratio(r.keysTook.Seconds()), len(r.keys))
 		for _, mode := range []string{"sample-key", "sample-exact"} {
 			c := r.modes[mode]
-			fmt.Fprintf(tw, "%s\tSampleAt %s\t%.1f\t%s\t%.1f\t%d (%d)\t%.3f\t%.2f\t%s\t%s\t\n", name, strings.TrimPrefix(mode, "sample-"),
-				c.Seconds, ratio(c.Seconds), c.SelfCPU+c.ChildCPU, c.Frames, c.Distinct, c.MaxErrS, c.FirstFrame, mb(c.SelfMaxRSSKB), mb(c.ChildMaxRSSKB))
+			if c == nil {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\tSampleAt %s\t%.1f\t%s\t%.1f\t%d (%d)\t%.3f\t%.2f\t%s\t%s\t%s\t\n", name, strings.TrimPrefix(mode, "sample-"),
+				c.Seconds, ratio(c.Seconds), c.SelfCPU+c.ChildCPU, c.Frames, c.Distinct, c.MaxErrS, c.FirstFrame, mb(c.MaxHeapKB), mb(c.SelfMaxRSSKB), mb(c.ChildMaxRSSKB))
 		}
 		c := r.modes["audio"]
-		fmt.Fprintf(tw, "%s\tExtractAudio (all)\t%.1f\t%s\t%.1f\t\t\t\t%s\t%s\t\n", name, c.Seconds, ratio(c.Seconds), c.SelfCPU+c.ChildCPU,
+		fmt.Fprintf(tw, "%s\tExtractAudio (all)\t%.1f\t%s\t%.1f\t\t\t\t\t%s\t%s\t\n", name, c.Seconds, ratio(c.Seconds), c.SelfCPU+c.ChildCPU,
 			mb(c.SelfMaxRSSKB), mb(c.ChildMaxRSSKB))
 	}
 	tw.Flush()
@@ -477,6 +513,9 @@ func report(results []*lengthResult, pf *perFrameResult) {
 	for _, r := range results {
 		for _, mode := range []string{"sample-key", "sample-exact"} {
 			c := r.modes[mode]
+			if c == nil {
+				continue
+			}
 			bound, met := "-", "-"
 			if r.d > 0 {
 				b := 1.25 * math.Max(float64(c.Calls)*callTime.Seconds()/float64(*concurrency), r.d.Seconds())
@@ -499,7 +538,11 @@ func report(results []*lengthResult, pf *perFrameResult) {
 		for _, exact := range []bool{false, true} {
 			m := pf.modes[exact]
 			mode := map[bool]string{false: "key", true: "exact"}[exact]
-			fmt.Fprintf(tw, "%s\t%.1f\t%.0f (%d measured in %.1f s)\t%.0f\t%s\t\n", mode, long.modes["sample-"+mode].Seconds,
+			streamed := "-"
+			if c := long.modes["sample-"+mode]; c != nil {
+				streamed = fmt.Sprintf("%.1f", c.Seconds)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f (%d measured in %.1f s)\t%.0f\t%s\t\n", mode, streamed,
 				m.perItem.Seconds()*float64(n), pf.frames, m.took.Seconds(), float64(m.cpu.Milliseconds())/float64(pf.frames), mb(m.maxRSS))
 		}
 		tw.Flush()

@@ -1,11 +1,14 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -16,16 +19,16 @@ import (
 )
 
 // Defaults of MeasureOptions. They were tuned on generated video (see
-// bench/measure): hard cuts between textured, moving shots score 0.2–0.5,
-// continuous motion and sensor-like noise stay below 0.05.
+// bench/measure): hard cuts between different shots score 0.11–0.42, while
+// continuous motion, noise, a fast pan or zoom and dissolves stay below
+// 0.06 per frame.
 const (
-	// DefaultSceneThreshold is the scdet score (0..1) a frame must exceed
-	// to count as a cut.
-	DefaultSceneThreshold = 0.10
+	// DefaultSceneThreshold is the smallest score (the mean absolute
+	// difference of two consecutive thumbnails, 0..1) of a cut.
+	DefaultSceneThreshold = 0.06
 	// DefaultCutMinGap is the shortest shot: a cut closer than this to the
-	// previous one is merged into it (the higher score wins). It bounds the
-	// number of cuts on flashing or strobing content.
-	DefaultCutMinGap = 0.4
+	// previous one is merged into it (the higher score wins).
+	DefaultCutMinGap = 0.25
 	DefaultBlackMin  = 0.5 // seconds
 	DefaultFreezeMin = 1.0 // seconds
 	// DefaultSilenceMin is the shortest silence reported, in seconds.
@@ -58,8 +61,9 @@ type MeasureOptions struct {
 	// (0..100, non-decreasing, ending with 100 on success). It is called
 	// from another goroutine while FFmpeg runs and must return quickly.
 	Progress func(percent float64)
-	// SceneThreshold is the scdet score (0..1, Cut.Score's scale) above
-	// which a frame starts a new shot; default DefaultSceneThreshold.
+	// SceneThreshold is the smallest Cut.Score of a cut (0..1); default
+	// DefaultSceneThreshold. A frame must also stand out from its
+	// neighbours (see cutDetector), so raising motion does not make cuts.
 	SceneThreshold float64
 	// CutMinGap is the shortest shot in seconds; default DefaultCutMinGap.
 	CutMinGap float64
@@ -73,6 +77,13 @@ type MeasureOptions struct {
 	// DefaultVolumeStep, raised so that the window needs at most
 	// MaxVolumeSamples samples.
 	VolumeStep float64
+	// CutsOnly measures shot cuts only, for callers that need nothing else
+	// (the VLM engine): the video goes straight to the cut detector's
+	// thumbnails and the audio is not decoded, which costs about as much as
+	// decoding the video alone. Black, Frozen, Silence, Sound and Volume
+	// stay empty; HasAudio and HasVideo still describe the file. Without a
+	// video stream nothing is run and there are no cuts.
+	CutsOnly bool
 }
 
 // Measurements are the events found in a window of a video. All times are
@@ -94,8 +105,10 @@ type Measurements struct {
 
 // Cut is a shot boundary: the first frame of the new shot is shown at Time.
 type Cut struct {
-	Time  float64 `json:"time"`
-	Score float64 `json:"score"` // scdet score scaled to 0..1
+	Time float64 `json:"time"`
+	// Score is how much the picture changed: the mean absolute difference
+	// of 64x36 luma thumbnails of the two frames, 0..1.
+	Score float64 `json:"score"`
 }
 
 // Interval is a span [Start, End) in seconds.
@@ -156,17 +169,24 @@ func (m *Measurements) MeanVolume(start, end float64) (db float64, ok bool) {
 // graph, so nothing that could end an option or a filter is allowed.
 var silenceNoiseRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?(dB)?$`)
 
-// Measure runs FFmpeg once over a window of the file and reports shot cuts
-// (scdet), black (blackdetect) and frozen (freezedetect) intervals and, when
-// the file has audio, silent and sounding intervals (silencedetect) and the
+// Measure runs FFmpeg once over a window of the file and reports shot cuts,
+// black (blackdetect) and frozen (freezedetect) intervals and, when the
+// file has audio, silent and sounding intervals (silencedetect) and the
 // audio level over time (astats). info is the file's Probe result; nil
-// probes the file first. Memory use does not grow with the output of
-// FFmpeg: it is parsed line by line as it comes, and the results are
-// bounded by the minimum durations (see MeasureOptions).
+// probes the file first.
 //
-// The video is scaled down to 320 px wide and gray before the detectors:
-// decoding dominates the run time. A failed run is a *ToolError; when ctx
-// ends FFmpeg is killed and the context error is returned.
+// The video is scaled down to 320 px wide and gray before the detectors,
+// then to 64x36 thumbnails at up to 30 frames per second that FFmpeg writes to a
+// pipe; cuts are found in Go from those (see cutDetector). Decoding
+// dominates the run time.
+//
+// Memory use does not grow with the length of the video: FFmpeg's log is
+// parsed line by line as it comes, the thumbnails are read one at a time
+// into a ring of about half a second, and the results are bounded by the
+// minimum durations (see MeasureOptions) and MaxVolumeSamples.
+//
+// A failed run is a *ToolError; when ctx ends FFmpeg is killed and the
+// context error is returned.
 func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts MeasureOptions) (*Measurements, error) {
 	if err := refusePlaylist(path); err != nil {
 		return nil, err
@@ -193,6 +213,10 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 		return nil, fmt.Errorf("media: measure: empty window [%g, %g) (duration %g s)", o.Start, o.End, info.Duration)
 	}
 
+	if o.CutsOnly && !info.HasVideo() {
+		return &Measurements{Start: start, End: end, HasAudio: info.HasAudio()}, nil
+	}
+
 	release, err := t.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("media: measure: %w", err)
@@ -200,16 +224,41 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 	defer release()
 
 	p := newMeasureParser(start, end, info, o)
-	args := p.args(path)
 	stderr := &lineWriter{line: p.stderrLine}
 	stdout := &lineWriter{line: p.progressLine}
-	cmd := exec.CommandContext(ctx, t.ffmpeg, args...)
+	cmd := exec.CommandContext(ctx, t.ffmpeg, p.args(path)...)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
+
+	// The thumbnails come on fd 3.
+	var thumbs *os.File
+	if p.video != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("media: measure: %w", err)
+		}
+		thumbs = r
+		defer thumbs.Close()
+		cmd.ExtraFiles = []*os.File{w}
+		err = cmd.Start()
+		w.Close() // the child has its copy; EOF comes when it exits
+		if err != nil {
+			return nil, fmt.Errorf("media: measure: %w", &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Err: err})
+		}
+	} else if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("media: measure: %w", &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Err: err})
+	}
+	var readErr error
+	if thumbs != nil {
+		readErr = p.readThumbnails(thumbs)
+	}
+	err = cmd.Wait()
 	stderr.flush()
 	stdout.flush()
+	if err == nil && readErr != nil {
+		err = readErr
+	}
 	if err != nil {
 		te := &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Stderr: p.tail.String(), Err: err}
 		var exitErr *exec.ExitError
@@ -265,7 +314,7 @@ func (o MeasureOptions) withDefaults() (MeasureOptions, error) {
 	return o, nil
 }
 
-// Names of the filters whose log lines are parsed. scdet, blackdetect,
+// Names of the filters whose log lines are parsed. blackdetect,
 // freezedetect and silencedetect log under their class name; the volume
 // printer is given an instance name.
 const (
@@ -273,9 +322,18 @@ const (
 	volumeKey    = "lavfi.astats.Overall.RMS_level"
 )
 
+// Thumbnails for cut detection: 64x36 luma, at the video's frame rate
+// capped to maxThumbRate.
+const (
+	thumbW, thumbH = 64, 36
+	thumbSize      = thumbW * thumbH
+	maxThumbRate   = 30
+)
+
 // measureParser builds the FFmpeg command and turns its output into
-// Measurements. stderrLine runs on one goroutine and progressLine on
-// another; they share nothing but read-only fields.
+// Measurements. stderrLine runs on one goroutine, progressLine on another
+// and readThumbnails on a third; each owns its fields, which finish
+// combines after the run.
 type measureParser struct {
 	o          MeasureOptions
 	start, end float64 // the window; end is 0 when the duration is unknown
@@ -284,16 +342,19 @@ type measureParser struct {
 	audio      *AudioStream
 	step       float64 // volume step in seconds
 	nsamples   int     // audio samples per volume step
+	thumbRate  float64 // thumbnails per second
 
 	// stderr side
 	tail       tailWriter
 	m          Measurements
 	lastTime   float64 // latest relative time seen in any event
-	blackOpen  bool
 	freezeAt   float64 // relative start of an open freeze, or -1
 	silenceAt  float64 // relative start of an open silence, or -1
 	volumeTime float64 // relative time of the pending volume sample, or NaN
-	pendingCut *Cut
+
+	// thumbnail side
+	cuts   []Cut
+	thumbs int // thumbnails read
 
 	// stdout side
 	lastPercent float64
@@ -310,8 +371,10 @@ func newMeasureParser(start, end float64, info *Info, o MeasureOptions) *measure
 		lastPercent: -1,
 	}
 	p.frame = 0.1
-	if info.Video != nil && info.Video.FPS > 0 {
-		p.frame = 1 / info.Video.FPS
+	p.thumbRate = maxThumbRate
+	if v := info.Video; v != nil && v.FPS > 0 {
+		p.frame = 1 / v.FPS
+		p.thumbRate = min(max(v.FPS, 1), maxThumbRate)
 	}
 	if p.audio != nil {
 		p.step = o.VolumeStep
@@ -333,6 +396,8 @@ func newMeasureParser(start, end float64, info *Info, o MeasureOptions) *measure
 
 func ffnum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// args is the FFmpeg command line: one input (the window), a video output
+// of thumbnails on fd 3 and an audio output to the null muxer.
 func (p *measureParser) args(path string) []string {
 	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "repeat+info",
 		"-progress", "pipe:1"}
@@ -344,22 +409,58 @@ func (p *measureParser) args(path string) []string {
 	}
 	args = append(args, inputArgs(path)...)
 	if v := p.video; v != nil {
-		// Scale down first: the detectors then cost little next to decoding.
-		// Gray: scdet compares luma, blackdetect and freezedetect read luma
-		// (freezedetect would otherwise also need the chroma planes still).
+		// Scale down first: the detectors then cost little next to
+		// decoding. Luma only: blackdetect reads only luma anyway, and
+		// freezedetect would otherwise see an encoder refining the chroma
+		// of a still picture for a few frames as motion. The thumbnails
+		// come at a constant rate from time 0 (the window start), so
+		// thumbnail i shows time i/rate.
 		chain := fmt.Sprintf("scale=w=320:h=-2:flags=fast_bilinear,format=gray,"+
-			"scdet=threshold=%s,blackdetect=d=%s:pix_th=0.10,freezedetect=n=-60dB:d=%s",
-			ffnum(p.o.SceneThreshold*100), ffnum(p.o.BlackMin), ffnum(p.o.FreezeMin))
-		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain)
+			"blackdetect=d=%s:pix_th=0.10,freezedetect=n=-60dB:d=%s,"+
+			"scale=w=%d:h=%d:flags=area,fps=fps=%s:start_time=0",
+			ffnum(p.o.BlackMin), ffnum(p.o.FreezeMin), thumbW, thumbH, ffnum(p.thumbRate))
+		if p.o.CutsOnly {
+			// One scaling straight to the thumbnails: the 320 px picture
+			// costs more than decoding a 360p H.264 stream.
+			chain = fmt.Sprintf("scale=w=%d:h=%d:flags=area,format=gray,fps=fps=%s:start_time=0",
+				thumbW, thumbH, ffnum(p.thumbRate))
+		}
+		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain,
+			"-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:3")
 	}
-	if a := p.audio; a != nil {
+	if a := p.audio; a != nil && !p.o.CutsOnly {
 		chain := fmt.Sprintf("silencedetect=n=%s:d=%s,asetnsamples=n=%d:p=0,"+
 			"astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,"+
 			"%s=mode=print:key=%s",
 			p.o.SilenceNoise, ffnum(p.o.SilenceMin), p.nsamples, volumeFilter, volumeKey)
-		args = append(args, "-map", fmt.Sprintf("0:%d", a.Index), "-filter:a", chain)
+		args = append(args, "-map", fmt.Sprintf("0:%d", a.Index), "-filter:a", chain,
+			"-vn", "-sn", "-dn", "-f", "null", "-")
 	}
-	return append(args, "-sn", "-dn", "-f", "null", "-")
+	return args
+}
+
+// readThumbnails feeds the thumbnails on r to a cutDetector until EOF. It
+// always reads to the end, so FFmpeg never blocks on a full pipe.
+func (p *measureParser) readThumbnails(r io.Reader) error {
+	det := newCutDetector(p.thumbRate, p.o.SceneThreshold, func(i int, score float64) {
+		p.cut(float64(i)/p.thumbRate, score)
+	})
+	br := bufio.NewReaderSize(r, 64<<10)
+	frame := make([]byte, thumbSize)
+	for {
+		_, err := io.ReadFull(br, frame)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break // a partial frame only when FFmpeg was stopped
+		}
+		if err != nil {
+			io.Copy(io.Discard, br)
+			return fmt.Errorf("reading thumbnails: %w", err)
+		}
+		det.push(frame)
+		p.thumbs++
+	}
+	det.flush()
+	return nil
 }
 
 // progressLine reads one line of -progress output.
@@ -408,14 +509,6 @@ func (p *measureParser) parse(line string) bool {
 	}
 	msg = strings.TrimSpace(msg)
 	switch name {
-	case "scdet":
-		// lavfi.scd.score: 33.341, lavfi.scd.time: 4
-		score, ok1 := field(msg, "lavfi.scd.score:")
-		at, ok2 := field(msg, "lavfi.scd.time:")
-		if !ok1 || !ok2 {
-			return false
-		}
-		p.cut(at, score/100)
 	case "blackdetect":
 		// black_start:10 black_end:11.0333 black_duration:1.03333
 		s, ok1 := field(msg, "black_start:")
@@ -490,21 +583,21 @@ func field(msg, key string) (float64, bool) {
 
 func (p *measureParser) seen(rel float64) { p.lastTime = max(p.lastTime, rel) }
 
-// cut records a scdet detection at a relative time, merging detections
-// closer than CutMinGap: the one with the higher score stays.
+// cut records a cut at a relative time, merging cuts closer than
+// CutMinGap: the one with the higher score stays. It runs on the thumbnail
+// goroutine.
 func (p *measureParser) cut(rel, score float64) {
-	p.seen(rel)
 	c := Cut{Time: p.start + rel, Score: score}
-	if pc := p.pendingCut; pc != nil {
-		if c.Time-pc.Time < p.o.CutMinGap {
-			if c.Score > pc.Score {
-				*pc = c
-			}
-			return
-		}
-		p.m.Cuts = append(p.m.Cuts, *pc)
+	if p.end > p.start && c.Time >= p.end {
+		return
 	}
-	p.pendingCut = &c
+	if n := len(p.cuts); n > 0 && c.Time-p.cuts[n-1].Time < p.o.CutMinGap {
+		if c.Score > p.cuts[n-1].Score {
+			p.cuts[n-1] = c
+		}
+		return
+	}
+	p.cuts = append(p.cuts, c)
 }
 
 // add records an interval given in relative times, clipped to the window.
@@ -533,16 +626,14 @@ func (p *measureParser) volume(rel, db float64) {
 	p.m.Volume = append(p.m.Volume, VolumeSample{Time: t, DB: max(VolumeFloorDB, db)})
 }
 
-// finish closes what the run left open and derives Sound.
+// finish closes what the run left open and derives Sound. It runs after
+// FFmpeg exited and all its output was read.
 func (p *measureParser) finish() *Measurements {
 	m := &p.m
-	if p.pendingCut != nil {
-		m.Cuts = append(m.Cuts, *p.pendingCut)
-		p.pendingCut = nil
-	}
+	m.Cuts = p.cuts
 	end := p.end
 	if end <= p.start {
-		end = p.start + p.lastTime
+		end = p.start + max(p.lastTime, float64(p.thumbs)/p.thumbRate)
 		if n := len(m.Volume); n > 0 {
 			end = max(end, m.Volume[n-1].Time+p.step)
 		}
@@ -567,7 +658,7 @@ func (p *measureParser) finish() *Measurements {
 	m.Black = mergeIntervals(m.Black)
 	m.Frozen = mergeIntervals(m.Frozen)
 	m.Silence = mergeIntervals(m.Silence)
-	if m.HasAudio {
+	if m.HasAudio && !p.o.CutsOnly {
 		m.Sound = complement(m.Silence, m.Start, m.End)
 	}
 	return m
@@ -612,6 +703,120 @@ func complement(list []Interval, start, end float64) []Interval {
 		out = append(out, Interval{at, end})
 	}
 	return out
+}
+
+// cutDetector finds hard cuts in a stream of thumbnails. A thumbnail c
+// starts a new shot when its distance d to the one before (the mean
+// absolute difference of the pixels, 0..255) is
+//
+//   - at least the threshold,
+//   - at least cutRatio times the mean distance between the frames around
+//     it (cutWindow on each side; repeated frames, d < dupDistance, left
+//     out), so that steady fast motion, noise or a stuttering low frame rate
+//     do not read as cuts, and
+//   - not a flash: within flashLook seconds on either side, the picture
+//     does not come back to what it was before (flashes, strobes, an object
+//     crossing the lens), i.e. no frame after c is closer than
+//     min(threshold, flashFrac·d) to the frame before c, and no frame
+//     shortly before c is that close to c.
+//
+// It keeps a ring of about half a second of thumbnails and decides on
+// frame c once the frames it needs after c have arrived.
+type cutDetector struct {
+	threshold float64 // 0..255
+	look      int     // frames to look ahead and behind for a flash
+	ahead     int     // frames needed after a candidate
+	ring      [][]byte
+	dist      []float64 // dist[i%n]: distance between frames i and i-1
+	n         int
+	count     int // frames pushed
+	out       func(frame int, score float64)
+}
+
+const (
+	cutRatio    = 3.0
+	cutWindow   = 3 // frames
+	dupDistance = 1.0
+	flashLook   = 0.25 // seconds
+	flashFrac   = 0.4
+)
+
+func newCutDetector(rate, threshold float64, out func(frame int, score float64)) *cutDetector {
+	look := max(1, int(math.Round(flashLook*rate)))
+	ahead := max(cutWindow, look)
+	n := max(look, cutWindow) + 1 + ahead + 1
+	d := &cutDetector{threshold: threshold * 255, look: look, ahead: ahead, n: n, out: out,
+		ring: make([][]byte, n), dist: make([]float64, n)}
+	for i := range d.ring {
+		d.ring[i] = make([]byte, thumbSize)
+	}
+	return d
+}
+
+func thumbDistance(a, b []byte) float64 {
+	var s int
+	for i := range a {
+		x := int(a[i]) - int(b[i])
+		s += max(x, -x)
+	}
+	return float64(s) / float64(len(a))
+}
+
+func (d *cutDetector) frame(i int) []byte { return d.ring[i%d.n] }
+
+// push adds the next thumbnail.
+func (d *cutDetector) push(thumb []byte) {
+	i := d.count
+	copy(d.frame(i), thumb)
+	if i > 0 {
+		d.dist[i%d.n] = thumbDistance(d.frame(i), d.frame(i-1))
+	}
+	d.count++
+	if c := i - d.ahead; c >= 1 {
+		d.decide(c, i)
+	}
+}
+
+// flush decides on the frames still waiting at the end of the stream.
+func (d *cutDetector) flush() {
+	last := d.count - 1
+	for c := max(1, last-d.ahead+1); c <= last; c++ {
+		d.decide(c, last)
+	}
+}
+
+// decide judges frame c, knowing frames up to last.
+func (d *cutDetector) decide(c, last int) {
+	dc := d.dist[c%d.n]
+	if dc < d.threshold {
+		return
+	}
+	var sum float64
+	var cnt int
+	for j := max(1, c-cutWindow); j <= min(last, c+cutWindow); j++ {
+		if v := d.dist[j%d.n]; j != c && v >= dupDistance {
+			sum += v
+			cnt++
+		}
+	}
+	if cnt > 0 && dc < cutRatio*sum/float64(cnt) {
+		return
+	}
+	// "Back to what it was": closer than a cut and than a fraction of
+	// this change.
+	same := min(d.threshold, flashFrac*dc)
+	before, at := d.frame(c-1), d.frame(c)
+	for j := c + 1; j <= min(last, c+d.look); j++ {
+		if thumbDistance(d.frame(j), before) < same {
+			return
+		}
+	}
+	for j := max(0, c-d.look); j <= c-2; j++ {
+		if thumbDistance(at, d.frame(j)) < same {
+			return
+		}
+	}
+	d.out(c, dc/255)
 }
 
 // lineWriter splits what is written to it into lines and hands each to

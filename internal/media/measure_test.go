@@ -1,10 +1,12 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,17 +299,15 @@ func TestMeasureParser(t *testing.T) {
 		t.Fatalf("volume step = %v (%d samples)", p.step, p.nsamples)
 	}
 	args := strings.Join(p.args("/x/in.mp4"), " ")
-	for _, want := range []string{"-ss 10 -t 10 -protocol_whitelist file -i file:/x/in.mp4", "scdet=threshold=10,", "asetnsamples=n=1000:", "-map 0:1", "-progress pipe:1"} {
+	for _, want := range []string{"-ss 10 -t 10 -protocol_whitelist file -i file:/x/in.mp4", "fps=fps=25:start_time=0 ", "-f rawvideo pipe:3",
+		"asetnsamples=n=1000:", "-map 0:1", "-progress pipe:1", "-f null -"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}
 	}
 	lines := []string{
 		"Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:/x/in.mp4':",
-		"    title           : [scdet @ 0x1] lavfi.scd.score: 99, lavfi.scd.time: 1", // a metadata value cannot fake a line
-		"[scdet @ 0x55d4a15cf1c0] lavfi.scd.score: 33.341, lavfi.scd.time: 1",
-		"[scdet @ 0x55d4a15cf1c0] lavfi.scd.score: 40, lavfi.scd.time: 1.2", // merged: closer than CutMinGap, higher score
-		"[scdet @ 0x55d4a15cf1c0] lavfi.scd.score: 20.5, lavfi.scd.time: 3",
+		"    title           : [blackdetect @ 0x1] black_start:0 black_end:9", // a metadata value cannot fake a line
 		"[blackdetect @ 0x2] black_start:2 black_end:3.5 black_duration:1.5",
 		"[freezedetect @ 0x3] lavfi.freezedetect.freeze_start: 4",
 		"[freezedetect @ 0x3] lavfi.freezedetect.freeze_duration: 2",
@@ -318,14 +318,18 @@ func TestMeasureParser(t *testing.T) {
 		"[ametadata@fwvol @ 0x5] lavfi.astats.Overall.RMS_level=-20",
 		"[ametadata@fwvol @ 0x5] frame:1    pts:1000    pts_time:0.1",
 		"[ametadata@fwvol @ 0x5] lavfi.astats.Overall.RMS_level=-inf",
-		"[freezedetect @ 0x3] lavfi.freezedetect.freeze_start: 8",   // open at the end
-		"[silencedetect @ 0x4] silence_start: 9.5",                  // open at the end
+		"[freezedetect @ 0x3] lavfi.freezedetect.freeze_start: 8",              // open at the end
+		"[silencedetect @ 0x4] silence_start: 9.5",                             // open at the end
 		"[blackdetect @ 0x2] black_start:9 black_end:9.96 black_duration:0.96", // ends at the last frame
 		"[Parsed_astats_2 @ 0x6] RMS level dB: -inf",
 	}
 	for _, l := range lines {
 		p.stderrLine([]byte(l))
 	}
+	p.cut(1, 0.33)
+	p.cut(1.2, 0.4) // merged: closer than CutMinGap, higher score
+	p.cut(3, 0.205)
+	p.cut(10, 0.5) // at the window end
 	m := p.finish()
 	want := []Cut{{11.2, 0.4}, {13, 0.205}}
 	if len(m.Cuts) != 2 || !near(m.Cuts[0].Time, want[0].Time, 1e-9) || !near(m.Cuts[0].Score, 0.4, 1e-9) ||
@@ -345,7 +349,7 @@ func TestMeasureParser(t *testing.T) {
 		t.Errorf("volume = %v", m.Volume)
 	}
 	tail := p.tail.String()
-	if !strings.Contains(tail, "Input #0") || !strings.Contains(tail, "RMS level dB") || strings.Contains(tail, "black_start") {
+	if !strings.Contains(tail, "Input #0") || !strings.Contains(tail, "RMS level dB") || strings.Contains(tail, "black_start:2") {
 		t.Errorf("stderr tail = %q", tail)
 	}
 }
@@ -397,5 +401,91 @@ func TestLineWriter(t *testing.T) {
 	}
 	if cap(w.buf) > 2*maxLine {
 		t.Errorf("buffer grew to %d", cap(w.buf))
+	}
+}
+
+// texture is a smooth synthetic picture; shift moves it sideways.
+func texture(seed, shift float64) []byte {
+	b := make([]byte, thumbSize)
+	for y := 0; y < thumbH; y++ {
+		for x := 0; x < thumbW; x++ {
+			fx := float64(x) + shift
+			v := 128 + 50*math.Sin(fx*0.25+seed)*math.Cos(float64(y)*0.3+2*seed) + 30*math.Sin((fx+float64(y))*0.11*seed)
+			b[y*thumbW+x] = byte(max(0, min(255, v)))
+		}
+	}
+	return b
+}
+
+func flat(v byte) []byte { return bytes.Repeat([]byte{v}, thumbSize) }
+
+func TestCutDetector(t *testing.T) {
+	t.Parallel()
+	run := func(frames [][]byte) []int {
+		var cuts []int
+		d := newCutDetector(30, DefaultSceneThreshold, func(i int, score float64) {
+			if score <= DefaultSceneThreshold || score > 1 {
+				t.Errorf("frame %d: score %v", i, score)
+			}
+			cuts = append(cuts, i)
+		})
+		for _, f := range frames {
+			d.push(f)
+		}
+		d.flush()
+		return cuts
+	}
+	shot := func(seed float64, n int, speed float64) [][]byte {
+		var fs [][]byte
+		for i := range n {
+			fs = append(fs, texture(seed, float64(i)*speed))
+		}
+		return fs
+	}
+	cat := func(parts ...[][]byte) [][]byte { return slices.Concat(parts...) }
+	if d := thumbDistance(texture(1, 0), texture(1, 8)); d < DefaultSceneThreshold*255 {
+		t.Fatalf("fast motion distance %v is below the threshold: the test would prove nothing", d)
+	}
+
+	const slow = 0.25 // pixels per frame
+	tests := []struct {
+		name   string
+		frames [][]byte
+		want   []int
+	}{
+		{"one shot", shot(1, 60, slow), nil},
+		{"hard cut", cat(shot(1, 30, slow), shot(2.5, 30, slow)), []int{30}},
+		{"cut at the last frame", cat(shot(1, 30, slow), shot(2.5, 1, slow)), []int{30}},
+		{"cut right after the first frame", cat(shot(1, 1, slow), shot(2.5, 30, slow)), []int{1}},
+		{"two cuts", cat(shot(1, 20, slow), shot(2.5, 20, slow), shot(6, 20, slow)), []int{20, 40}},
+		{"fast steady motion", shot(1, 60, 8), nil},
+		{"stutter: moves every other frame", func() [][]byte {
+			var fs [][]byte
+			for i := range 60 {
+				fs = append(fs, texture(1, float64(i/2)*10))
+			}
+			return fs
+		}(), nil},
+		{"flash", cat(shot(1, 23, slow)[:20], [][]byte{flat(250), flat(250), flat(250)}, shot(1, 40, slow)[23:]), nil},
+		{"strobe", func() [][]byte {
+			var fs [][]byte
+			for i := range 64 {
+				f := texture(1, float64(i)*slow)
+				if i/4%2 == 1 {
+					for j := range f {
+						f[j] = byte(min(255, int(f[j])+90))
+					}
+				}
+				fs = append(fs, f)
+			}
+			return fs
+		}(), nil},
+		{"cut to black and back to another shot", cat(shot(1, 20, slow), [][]byte{flat(16), flat(16), flat(16), flat(16), flat(16)}, shot(2.5, 20, slow)), []int{20, 25}},
+		{"still then cut", cat(shot(1, 20, 0), shot(2.5, 20, 0)), []int{20}},
+	}
+	for _, tt := range tests {
+		if got := run(tt.frames); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: cuts at %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

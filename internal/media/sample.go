@@ -67,15 +67,18 @@ const (
 )
 
 // How SampleAt splits requested times into FFmpeg runs (see sampleGroups).
-// A run costs about 0.1 s of CPU and 0.3 s of wall time to start on the
-// reference machine (2 shared cores), before it decodes anything.
+// Starting a run costs about 0.1–0.2 s of CPU and 0.3–0.5 s of wall time on
+// the reference machine (2 shared cores; more for a long MP4, whose index
+// FFmpeg parses first), plus decoding from the keyframe before its first
+// time (bench/sample).
 const (
 	// sampleGapExact: a gap between requested times longer than this
 	// starts a new run that seeks, instead of decoding through the gap.
-	// Decoding 10 s of 1080p takes about as long as starting a run.
+	// Decoding 10 s of 360p video costs about as much as starting a run;
+	// for 1080p it costs several times more, so the value is conservative.
 	sampleGapExact = 10.0
 	// sampleGapKey is the same for keyframe-only runs, which read through
-	// a gap much faster (the demuxer skips the other frames).
+	// a gap much faster: 60 s of keyframes cost about 0.1 s.
 	sampleGapKey = 60.0
 	// sampleMaxTerms bounds the distinct times one run selects: the select
 	// expression (see writeSelectExpr) is one command-line argument, at
@@ -336,6 +339,11 @@ func sampleArgs(path string, seek float64, times []float64, o SampleOptions) []s
 
 	return append(args, "-map", "0:V:0", "-an", "-sn", "-dn",
 		"-filter:v", chain.String(), "-fps_mode", "passthrough",
+		// One encoder thread: a frame-threaded MJPEG encoder holds each
+		// picture back until the next ones arrive, so the last picture of
+		// a run would reach the pipe only at the end of the file, and
+		// streamFrames could not stop FFmpeg early (bench/vlm).
+		"-threads:v", "1",
 		"-c:v", "mjpeg", "-q:v", strconv.Itoa(o.Quality), "-f", "image2pipe", "pipe:1")
 }
 

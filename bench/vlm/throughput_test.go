@@ -1,0 +1,231 @@
+package vlmbench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/framewise/framewise/internal/task"
+)
+
+// Throughput settings (issue 4): the double answers after callLatency,
+// 8 calls in parallel.
+const (
+	callLatency = 2 * time.Second
+	boundFactor = 1.25
+	// rssGrowth is how much larger the peak RSS of the longest video may
+	// be than that of the shortest and still count as flat.
+	rssGrowth = 1.25
+	// childEnv carries the video and the double's URL to a child process.
+	childEnv = "FRAMEWISE_BENCH_VLM_CHILD"
+	// minutesEnv overrides the lengths measured, e.g. "10" or "60,120".
+	minutesEnv = "FRAMEWISE_BENCH_VLM_MINUTES"
+	// videosEnv measures the given files (comma-separated) instead.
+	videosEnv = "FRAMEWISE_BENCH_VLM_VIDEOS"
+)
+
+// childResult is what a child process reports about its one engine run.
+type childResult struct {
+	run
+	Duration    float64 // seconds of video
+	GoPeakKB    int64   // VmHWM of the child: engine, adapter, test binary
+	FFmpegMaxKB int64   // largest peak RSS of its FFmpeg/ffprobe children
+	GoCPU       float64 // user + system seconds of the child during the run
+	FFmpegCPU   float64 // user + system seconds of its FFmpeg children
+}
+
+// BenchmarkThroughput measures, for a 1-hour and a 2-hour video, the decode
+// baseline D (`ffmpeg -i FILE -f null -`, once before and once after the
+// engine run; D is their mean) and one time_based_metadata engine run in a
+// fresh child process (so that its peak RSS and CPU time are its own),
+// against the double (in this process) answering after 2 s, 8 calls in
+// parallel. It checks wall <= 1.25 * max(calls * 2 s / 8, D), that calls
+// start while decoding goes on, and that the peak RSS stays flat.
+func BenchmarkThroughput(b *testing.B) {
+	if os.Getenv(childEnv) != "" {
+		b.Skip("in a child")
+	}
+	minutes := []int{60, 120}
+	if v := os.Getenv(minutesEnv); v != "" {
+		minutes = nil
+		for _, f := range strings.Split(v, ",") {
+			m, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || m <= 0 {
+				b.Fatalf("%s=%q: want minutes such as 60,120", minutesEnv, v)
+			}
+			minutes = append(minutes, m)
+		}
+	}
+	var videos []string
+	if v := os.Getenv(videosEnv); v != "" {
+		videos = strings.Split(v, ",")
+		minutes = make([]int, len(videos))
+	}
+	fmt.Printf("load average at start: %s\n", loadAvg())
+	double := newDouble(b, callLatency)
+	type row struct {
+		minutes      int
+		d1, d2       dRun
+		d, dCPU      float64
+		res          childResult
+		callBound    float64
+		bound, ratio float64
+		rss          float64
+		doubleCPU    float64
+	}
+	var rows []row
+	for i, m := range minutes {
+		var path string
+		var err error
+		if videos != nil {
+			path = videos[i]
+		} else if path, err = longVideo(m); err != nil {
+			b.Fatal(err)
+		}
+		r := row{minutes: m}
+		if r.d1, err = decodeTime(path); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("%s: D before = %.1f s (load %s)\n", path, r.d1.Wall, loadAvg())
+		double.Reset()
+		self0, _ := cpuTimes()
+		if r.res, err = runChild(path, double.URL()); err != nil {
+			b.Fatal(err)
+		}
+		self1, _ := cpuTimes()
+		r.doubleCPU = self1 - self0 // this process serves the double meanwhile
+		st := double.Stats()
+		r.res.Calls, r.res.Images, r.res.MaxConc = st.Calls, st.Images, st.MaxConcurrent
+		fmt.Printf("%s: engine wall = %.1f s, %d calls (load %s)\n", path, r.res.Wall, r.res.Calls, loadAvg())
+		if r.d2, err = decodeTime(path); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("%s: D after = %.1f s (load %s)\n", path, r.d2.Wall, loadAvg())
+		if videos != nil {
+			r.minutes = int(math.Round(r.res.Duration / 60))
+		}
+		r.d = (r.d1.Wall + r.d2.Wall) / 2
+		r.dCPU = (r.d1.CPU + r.d2.CPU) / 2
+		r.callBound = float64(r.res.Calls) * callLatency.Seconds() / maxParallel
+		r.bound = boundFactor * max(r.callBound, r.d)
+		r.ratio = r.res.Wall / r.bound
+		r.rss = float64(r.res.GoPeakKB) / 1024
+		rows = append(rows, r)
+	}
+
+	fmt.Println("\nwall times (s), the bound and when calls started:")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "video\tD before\tD after\tD\tcalls\tcalls*2s/8\twall\tbound\twall/bound\tfirst call\tdecode end\tcalls before decode end\tmax in flight\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d min\t%.1f\t%.1f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.3f\t%.1f\t%.1f\t%d/%d\t%d\t\n",
+			r.minutes, r.d1.Wall, r.d2.Wall, r.d, r.res.Calls, r.callBound, r.res.Wall, r.bound, r.ratio,
+			r.res.FirstCall, r.res.DecodeEnd, r.res.CallsEarly, r.res.Calls, r.res.MaxConc)
+	}
+	tw.Flush()
+	fmt.Println("\nCPU seconds (user + system; less sensitive to other load than wall times) and peak RSS (MB):")
+	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "video\tD CPU\tengine ffmpeg CPU\tengine Go CPU\tengine CPU / D CPU\tdouble CPU\tserver peak RSS\tffmpeg peak RSS\tD ffmpeg RSS\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d min\t%.1f\t%.1f\t%.1f\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
+			r.minutes, r.dCPU, r.res.FFmpegCPU, r.res.GoCPU, (r.res.FFmpegCPU+r.res.GoCPU)/r.dCPU, r.doubleCPU,
+			r.rss, float64(r.res.FFmpegMaxKB)/1024, float64(max(r.d1.RSSKB, r.d2.RSSKB))/1024)
+	}
+	tw.Flush()
+	fmt.Printf("load average at end: %s\n\n", loadAvg())
+
+	last := rows[len(rows)-1]
+	b.ReportMetric(last.d, "D_s")
+	b.ReportMetric(float64(last.res.Calls), "calls")
+	b.ReportMetric(last.res.Wall, "wall_s")
+	b.ReportMetric(last.bound, "bound_s")
+	b.ReportMetric(last.ratio, "ratio")
+	b.ReportMetric(last.rss, "rss_mb")
+	b.ReportMetric(last.res.FirstCall, "first_call_s")
+	b.ReportMetric(0, "ns/op")
+	for _, r := range rows {
+		verdict := "MET"
+		if r.ratio > 1 {
+			verdict = "MISSED"
+			b.Errorf("%d min: wall %.1f s > bound %.1f s", r.minutes, r.res.Wall, r.bound)
+		}
+		if r.res.FirstCall >= r.res.DecodeEnd {
+			b.Errorf("%d min: the first call (%.1f s) started after decoding ended (%.1f s)", r.minutes, r.res.FirstCall, r.res.DecodeEnd)
+		}
+		fmt.Printf("%d min: wall <= %.2f x max(calls*2s/8, D): %s (%.3f); first call at %.1f s, decoding went on until %.1f s\n",
+			r.minutes, boundFactor, verdict, r.ratio, r.res.FirstCall, r.res.DecodeEnd)
+	}
+	if len(rows) > 1 {
+		first := rows[0]
+		g := last.rss / first.rss
+		verdict := "flat"
+		if g > rssGrowth {
+			verdict = "GROWS"
+			b.Errorf("peak RSS grows with the video: %.1f MB (%d min) vs %.1f MB (%d min)", last.rss, last.minutes, first.rss, first.minutes)
+		}
+		fmt.Printf("server peak RSS %d min / %d min = %.2f: %s (limit %.2f)\n", last.minutes, first.minutes, g, verdict, rssGrowth)
+	}
+}
+
+// runChild runs BenchmarkThroughputChild on path, against the double at
+// url, in a fresh process of this test binary and returns what it reported.
+func runChild(path, url string) (childResult, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkThroughputChild$",
+		"-test.benchtime=1x", "-test.timeout=60m")
+	cmd.Env = append(os.Environ(), childEnv+"="+path+"|"+url)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return childResult{}, fmt.Errorf("child: %w\n%s", err, stdout.String())
+	}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "FWBENCH-RESULT "); ok {
+			var r childResult
+			err := json.Unmarshal([]byte(v), &r)
+			return r, err
+		}
+	}
+	return childResult{}, fmt.Errorf("child reported nothing:\n%s", stdout.String())
+}
+
+// BenchmarkThroughputChild is one engine run, in a child process started
+// by BenchmarkThroughput; on its own it skips.
+func BenchmarkThroughputChild(b *testing.B) {
+	path, url, ok := strings.Cut(os.Getenv(childEnv), "|")
+	if !ok {
+		b.Skip("run by BenchmarkThroughput")
+	}
+	ctx := context.Background()
+	rg := rigAt(b, url)
+	info, err := rg.tool.Probe(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var defs []task.SegmentDefinition
+	for _, c := range []string{"red", "green", "blue", "white", "black"} {
+		defs = append(defs, task.SegmentDefinition{ID: c, Description: "scenes where the screen is " + c})
+	}
+	self0, children0 := cpuTimes()
+	r, err := rg.analyze(ctx, path, info, defs, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	self1, children1 := cpuTimes()
+	res := childResult{run: r, Duration: info.Duration, GoPeakKB: vmHWM(), FFmpegMaxKB: childrenMaxRSS(),
+		GoCPU: self1 - self0, FFmpegCPU: children1 - children0}
+	j, _ := json.Marshal(res)
+	fmt.Printf("FWBENCH-RESULT %s\n", j)
+	b.ReportMetric(r.Wall, "wall_s")
+	b.ReportMetric(0, "ns/op")
+}
