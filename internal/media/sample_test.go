@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -325,6 +326,24 @@ func TestSampleAtStopsEarly(t *testing.T) {
 		}
 		if pids := ffmpegChildren(t); len(pids) > 0 {
 			t.Errorf("ffmpeg still running after SampleAt returned: %v", pids)
+		}
+	})
+
+	t.Run("single frame does not decode to the end", func(t *testing.T) {
+		// The run must stop as soon as its last picture is out: an encoder
+		// that holds pictures back (frame threads) would make FFmpeg
+		// decode the whole rest of the file first.
+		start := time.Now()
+		cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		full := time.Since(start)
+		start = time.Now()
+		got := sampleAll(t, tool, path, []float64{1}, SampleOptions{Exact: true})
+		one := time.Since(start)
+		if got[0].Time != 1 || one > full*6/10 {
+			t.Errorf("one frame at 1 s took %v (frame at %.3f s); decoding the whole file takes %v", one, got[0].Time, full)
 		}
 	})
 
