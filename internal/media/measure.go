@@ -409,6 +409,11 @@ func (p *measureParser) args(path string) []string {
 	if p.o.End > 0 && p.end > p.start {
 		args = append(args, "-t", ffnum(p.end-p.start))
 	}
+	// No deblocking (H.264, HEVC, VP9): about 10 % less decoding time. The
+	// picture is only slightly softer or blockier at block edges, which the
+	// scaling to 320 px and 64x36 averages away; on the accuracy video the
+	// thumbnail distances moved by 0.05 of 255 on average.
+	args = append(args, "-skip_loop_filter", "all")
 	args = append(args, inputArgs(path)...)
 	if v := p.video; v != nil {
 		// Scale down first: the detectors then cost little next to
