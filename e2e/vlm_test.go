@@ -128,6 +128,28 @@ func TestVLMGeneralJSONAndReference(t *testing.T) {
 	if done.Status != api.StatusReady || !strings.Contains(done.Result.Data, "sky") || !strings.Contains(done.Result.Data, "10.0") {
 		t.Fatalf("prompt_v2 answer: %+v %+v", done.Result, done.Error)
 	}
+
+	// prompt_v2 with a reference image uploaded once as an image asset (a
+	// green picture): the engine reads the asset's file.
+	ctx := waitCtx(t, 60*time.Second)
+	green, err := base64.StdEncoding.DecodeString(solidJPEG(t, color.RGBA{0, 128, 0, 255}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.CreateAsset(ctx, bytes.NewReader(green), "grass.jpg", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = c.WaitAsset(ctx, a.ID, fastWait()...); err != nil || a.Status != api.AssetReady || !strings.HasPrefix(a.FileType, "image/") {
+		t.Fatalf("image asset: %+v %v", a, err)
+	}
+	done = createP15(t, c, video, func(r *api.CreateTaskRequest) {
+		r.PromptV2 = &api.PromptV2{InputText: "When does <@grass> appear?", MediaSources: []api.MediaSource{
+			{Name: "grass", MediaType: "image", AssetID: a.ID}}}
+	})
+	if done.Status != api.StatusReady || !strings.Contains(done.Result.Data, "grass") || !strings.Contains(done.Result.Data, "22.0") {
+		t.Fatalf("prompt_v2 answer with an asset reference: %+v %+v", done.Result, done.Error)
+	}
 }
 
 func solidJPEG(t *testing.T, c color.RGBA) string {

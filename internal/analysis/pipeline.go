@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/framewise/framewise/internal/blob"
@@ -44,6 +45,9 @@ type Pipeline struct {
 	Blobs      task.Blobs
 	Downloader Downloader
 	Media      *media.Tool
+	// Assets looks up the image assets that prompt_v2 and segment
+	// definitions name as reference images; nil refuses them.
+	Assets task.AssetResolver
 	// Engines maps a model name to the engine that serves it.
 	Engines map[string]engine.Engine
 	Log     *slog.Logger
@@ -285,7 +289,7 @@ const maxReferenceBytes = 32 << 20
 
 // references loads the reference images of prompt_v2 and of segment
 // definitions by name: base64 data as sent, URLs through the guarded
-// downloader. Asset references are not read yet.
+// downloader, image assets from the blob store.
 func (p *Pipeline) references(ctx context.Context, spec task.Spec) (map[string][]byte, error) {
 	var sources []task.MediaSource
 	if spec.PromptV2 != nil {
@@ -315,9 +319,56 @@ func (p *Pipeline) references(ctx context.Context, spec task.Spec) (map[string][
 				return nil, failf("Reference image %q could not be fetched: %v", m.Name, err)
 			}
 			refs[m.Name] = buf.b
+		case m.AssetID != "":
+			b, err := p.assetImage(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			refs[m.Name] = b
 		}
 	}
 	return refs, nil
+}
+
+// assetImage reads the file of a reference image asset. The asset was
+// ready and an image when the task was created, and cannot be deleted
+// while the task is queued or processing; it is checked again here.
+func (p *Pipeline) assetImage(ctx context.Context, m task.MediaSource) ([]byte, error) {
+	gone := failf("Reference image %q: asset %s was deleted before the task could read it.", m.Name, m.AssetID)
+	if p.Assets == nil {
+		return nil, gone
+	}
+	a, err := p.Assets.ResolveAsset(ctx, m.AssetID)
+	if errors.Is(err, task.ErrAssetNotFound) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != "ready" || a.Type != "image" {
+		return nil, failf("Reference image %q: asset %s is not a ready image asset (status %s, type %s).", m.Name, m.AssetID, a.Status, a.Type)
+	}
+	path, release, err := p.Blobs.LocalPath(ctx, a.BlobKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxReferenceBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxReferenceBytes {
+		return nil, failf("Reference image %q: asset %s is larger than %d MB.", m.Name, m.AssetID, maxReferenceBytes>>20)
+	}
+	return b, nil
 }
 
 // limitedBuffer collects at most max bytes.

@@ -79,7 +79,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if err != nil {
 		return err
 	}
-	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Engines: engines, Log: log}
+	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Assets: assetResolver{assets}, Engines: engines, Log: log}
 
 	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets})
 	if err != nil {

@@ -174,7 +174,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	a, err := s.store.DeleteAsset(ctx, id, func(a *Asset, active int) error {
 		if active > 0 {
 			return errorf(http.StatusConflict, "asset_in_use",
-				"Asset %s is the video of %d analysis %s that %s not finished yet. Wait until %s ready or failed, or delete %s, then delete the asset.",
+				"Asset %s is used (as the video or a reference image) by %d analysis %s that %s not finished yet. Wait until %s ready or failed, or delete %s, then delete the asset.",
 				id, active, plural(active, "task", "tasks"), plural(active, "is", "are"), plural(active, "it is", "they are"), plural(active, "it", "them"))
 		}
 		return nil

@@ -590,4 +590,27 @@ func TestDeleteRefusedWhileTasksNeedAsset(t *testing.T) {
 	if got, err := tasks.Get(ctx, tk.ID); err != nil || got.Spec.Source.AssetID != a.ID {
 		t.Errorf("the finished task was touched: %v %v", got, err)
 	}
+
+	// An asset named only as a reference image of an unfinished task (its
+	// video is a URL) is needed too; another asset is not.
+	img, err := e.svc.CreateFromForm(ctx, form(t, "method", "direct", "file", "@"+video(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.process(t, img.ID)
+	other, err := e.svc.CreateFromForm(ctx, form(t, "method", "direct", "file", "@"+video(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.process(t, other.ID)
+	ref := &task.Task{ID: task.NewID(now), Status: task.Processing, CreatedAt: now, UpdatedAt: now,
+		Spec: task.Spec{Model: task.Pegasus15, Mode: task.ModeGeneral, Source: task.Source{Type: task.SourceURL, URL: "https://example.com/v.mp4"},
+			PromptV2: &task.PromptV2{InputText: "Find <@logo>", MediaSources: []task.MediaSource{{Name: "logo", MediaType: "image", AssetID: img.ID}}}}}
+	if err := tasks.Create(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	apiErr(t, e.svc.Delete(ctx, img.ID), http.StatusConflict, "asset_in_use")
+	if err := e.svc.Delete(ctx, other.ID); err != nil {
+		t.Fatalf("delete of an asset no task names: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -245,7 +246,12 @@ func (s *Assets) DeleteAsset(ctx context.Context, id string, allow func(*asset.A
 		return nil, err
 	}
 	var active int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE asset_id = ? AND status IN ('queued', 'pending', 'processing')`, id).Scan(&active); err != nil {
+	// A task needs the asset as its video (asset_id) or as a reference
+	// image named in its stored spec (prompt_v2 or segment definition
+	// media_sources); unfinished tasks are few, so scanning their specs is
+	// cheap.
+	needle := `"asset_id":` + strconv.Quote(id)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE status IN ('queued', 'pending', 'processing') AND (asset_id = ? OR instr(spec, ?) > 0)`, id, needle).Scan(&active); err != nil {
 		return nil, fmt.Errorf("delete asset: count tasks: %w", err)
 	}
 	if err := allow(a, active); err != nil {
