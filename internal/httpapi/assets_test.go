@@ -257,19 +257,20 @@ func TestAssetEndpoints(t *testing.T) {
 		t.Errorf("asset_id filter: %v", lm)
 	}
 
-	// The queued task holds the video asset; the image asset is free.
-	resp, m = do(t, "DELETE", s.URL+"/v1.3/assets/"+vid, "", h...)
-	if c, shape := code(m); resp.StatusCode != 409 || c != "asset_in_use" || shape != "flat" || !strings.Contains(m["message"].(string), "1 analysis task") {
-		t.Errorf("delete in use: %d %v", resp.StatusCode, m)
-	}
-	if resp, _ := do(t, "DELETE", s.URL+"/v1.3/assets/"+img["_id"].(string), "", h...); resp.StatusCode != 204 {
-		t.Errorf("delete image: %d", resp.StatusCode)
+	// The queued task holds the video asset and its reference image asset.
+	for _, id := range []string{vid, img["_id"].(string)} {
+		resp, m = do(t, "DELETE", s.URL+"/v1.3/assets/"+id, "", h...)
+		if c, shape := code(m); resp.StatusCode != 409 || c != "asset_in_use" || shape != "flat" || !strings.Contains(m["message"].(string), "1 analysis task") {
+			t.Errorf("delete %s in use: %d %v", id, resp.StatusCode, m)
+		}
 	}
 	if resp, _ := do(t, "DELETE", s.URL+"/v1.3/analyze/tasks/"+taskID, "", h...); resp.StatusCode != 204 {
 		t.Fatalf("delete task: %d", resp.StatusCode)
 	}
-	if resp, _ := do(t, "DELETE", s.URL+"/v1.3/assets/"+vid, "", h...); resp.StatusCode != 204 {
-		t.Errorf("delete after the task went: %d", resp.StatusCode)
+	for _, id := range []string{vid, img["_id"].(string)} {
+		if resp, _ := do(t, "DELETE", s.URL+"/v1.3/assets/"+id, "", h...); resp.StatusCode != 204 {
+			t.Errorf("delete %s after the task went: %d", id, resp.StatusCode)
+		}
 	}
 }
 
