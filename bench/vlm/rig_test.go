@@ -98,7 +98,7 @@ func rigAt(tb testing.TB, url string) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tool, err := media.New(media.Config{}) // the server's defaults: MaxHeavy = CPUs/2
+	tool, err := media.New(media.Config{}) // the server's defaults: MaxHeavy = CPUs (at least 2)
 	if err != nil {
 		tb.Fatal(err)
 	}

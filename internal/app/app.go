@@ -178,7 +178,7 @@ func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[st
 			return nil, fmt.Errorf("model %s: %w", name, err)
 		}
 		engines[name] = vlm.New(vlm.Config{Name: p.Name, Chat: c, ASR: asr, Media: tool,
-			FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth, MaxParallel: p.MaxParallel, Log: log})
+			FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth, ContextTokens: p.ContextTokens, MaxParallel: p.MaxParallel, Log: log})
 		log.Info("model engine", "model_name", name, "engine", "vlm", "backend", p.Name, "url", p.BaseURL, "model", p.Model,
 			"frames_per_call", p.FramesPerCall, "max_parallel", p.MaxParallel, "asr", asr != nil)
 	}

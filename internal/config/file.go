@@ -28,7 +28,8 @@ type ModelProfile struct {
 	FramesPerCall int `yaml:"frames_per_call"`
 	// FrameWidth is the width in pixels of the frames sent.
 	FrameWidth int `yaml:"frame_width"`
-	// ContextTokens is the model's context window, used to size windows.
+	// ContextTokens is the model's context window: frames_per_call is
+	// lowered so that one call's frames take at most half of it.
 	ContextTokens int `yaml:"context_tokens"`
 	MaxRetries    int `yaml:"max_retries"`
 }

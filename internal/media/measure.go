@@ -86,6 +86,26 @@ type MeasureOptions struct {
 	// stay empty; HasAudio and HasVideo still describe the file. Without a
 	// video stream nothing is run and there are no cuts.
 	CutsOnly bool
+	// FrameTimes, when not empty, also has the run encode pictures from the
+	// same decode: for each time (seconds from the start of the file,
+	// ascending, inside the window), the first frame at or after it, as
+	// SampleAt with Exact picks it, scaled and encoded as Frame says. They
+	// come back in Measurements.Frames, one per distinct frame; a time with
+	// no frame at or after it inside the window gets none. It costs
+	// the scaling and encoding of those frames, no decoding: the run
+	// decodes every frame anyway.
+	FrameTimes []float64
+	// SceneFrames, when above 0, also has the run encode every frame whose
+	// scene-change score (FFmpeg's select filter "scene", 0..1) is at
+	// least this: candidates for the first frame of each shot, found
+	// without decoding again. They come in Measurements.Frames too. The
+	// score is min(d, |d - d of the frame before|) / 100, d being the mean
+	// absolute difference of the frame and the one before on 0..255: a
+	// hard cut scores high, steady motion low.
+	SceneFrames float64
+	// Frame sets the width and quality of those pictures (SampleOptions
+	// defaults); Exact is implied.
+	Frame SampleOptions
 }
 
 // Measurements are the events found in a window of a video. All times are
@@ -103,6 +123,9 @@ type Measurements struct {
 	// seconds (the last may be shorter), in time order; empty without audio.
 	Volume     []VolumeSample
 	VolumeStep float64
+	// Frames are the pictures asked for by MeasureOptions.FrameTimes, in
+	// time order.
+	Frames []Frame `json:"-"`
 }
 
 // Cut is a shot boundary: the first frame of the new shot is shown at Time.
@@ -218,6 +241,19 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 	if o.CutsOnly && !info.HasVideo() {
 		return &Measurements{Start: start, End: end, HasAudio: info.HasAudio()}, nil
 	}
+	for i, v := range o.FrameTimes {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < start || (i > 0 && v < o.FrameTimes[i-1]) {
+			return nil, fmt.Errorf("media: measure: frame times must be ascending and in the window: %g", v)
+		}
+	}
+	if math.IsNaN(o.SceneFrames) || o.SceneFrames < 0 || o.SceneFrames > 1 {
+		return nil, fmt.Errorf("media: measure: invalid scene score %g", o.SceneFrames)
+	}
+	if (len(o.FrameTimes) > 0 || o.SceneFrames > 0) && info.HasVideo() {
+		if o.Frame, err = o.Frame.normalize(); err != nil {
+			return nil, err
+		}
+	}
 
 	release, err := t.acquire(ctx)
 	if err != nil {
@@ -233,33 +269,64 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
 
-	// The thumbnails come on fd 3.
-	var thumbs *os.File
+	// The thumbnails come on fd 3, the pictures asked for on fd 4 (their
+	// times in showinfo's lines on stderr).
+	var thumbs, pictures *os.File
+	var shown *showinfoLog
 	if p.video != nil {
+		var writers []*os.File
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("media: measure: %w", err)
 		}
 		thumbs = r
 		defer thumbs.Close()
-		cmd.ExtraFiles = []*os.File{w}
+		writers = append(writers, w)
+		if p.grid {
+			r, w, err := os.Pipe()
+			if err != nil {
+				writers[0].Close()
+				return nil, fmt.Errorf("media: measure: %w", err)
+			}
+			pictures = r
+			defer pictures.Close()
+			writers = append(writers, w)
+			shown = newShowinfoLog()
+			cmd.Stderr = io.MultiWriter(stderr, shown)
+		}
+		cmd.ExtraFiles = writers
 		err = cmd.Start()
-		w.Close() // the child has its copy; EOF comes when it exits
+		for _, w := range writers {
+			w.Close() // the child has its copy; EOF comes when it exits
+		}
 		if err != nil {
 			return nil, fmt.Errorf("media: measure: %w", &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Err: err})
 		}
 	} else if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("media: measure: %w", &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Err: err})
 	}
-	var readErr error
+	var readErr, picErr error
+	picDone := make(chan struct{})
+	if pictures != nil {
+		go func() {
+			defer close(picDone)
+			picErr = p.readPictures(ctx, pictures, shown)
+		}()
+	} else {
+		close(picDone)
+	}
 	if thumbs != nil {
 		readErr = p.readThumbnails(thumbs)
 	}
+	<-picDone
 	err = cmd.Wait()
 	stderr.flush()
 	stdout.flush()
 	if err == nil && readErr != nil {
 		err = readErr
+	}
+	if err == nil && picErr != nil {
+		err = picErr
 	}
 	if err != nil {
 		te := &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Stderr: p.tail.String(), Err: err}
@@ -345,6 +412,7 @@ type measureParser struct {
 	step       float64 // volume step in seconds
 	nsamples   int     // audio samples per volume step
 	thumbRate  float64 // thumbnails per second
+	grid       bool    // pictures at FrameTimes are encoded too (fd 4)
 
 	// stderr side
 	tail       tailWriter
@@ -392,6 +460,7 @@ func newMeasureParser(start, end float64, info *Info, o MeasureOptions) *measure
 		p.nsamples = max(1, int(math.Round(p.step*float64(rate))))
 		p.step = float64(p.nsamples) / float64(rate)
 	}
+	p.grid = p.video != nil && (len(o.FrameTimes) > 0 || o.SceneFrames > 0)
 	p.m = Measurements{Start: start, End: end, HasAudio: p.audio != nil, HasVideo: p.video != nil, VolumeStep: p.step}
 	return p
 }
@@ -413,7 +482,14 @@ func (p *measureParser) args(path string) []string {
 	// picture is only slightly softer or blockier at block edges, which the
 	// scaling to 320 px and 64x36 averages away; on the accuracy video the
 	// thumbnail distances moved by 0.05 of 255 on average.
-	args = append(args, "-skip_loop_filter", "all")
+	// When pictures are asked for, only on frames that no other frame is
+	// predicted from (B-frames, mostly): skipped on reference frames, the
+	// blocking would add up over a GOP in the pictures.
+	if p.grid {
+		args = append(args, "-skip_loop_filter", "noref")
+	} else {
+		args = append(args, "-skip_loop_filter", "all")
+	}
 	args = append(args, inputArgs(path)...)
 	if v := p.video; v != nil {
 		// Scale down first: the detectors then cost little next to
@@ -432,9 +508,24 @@ func (p *measureParser) args(path string) []string {
 			chain = fmt.Sprintf("scale=w=%d:h=%d:flags=area,format=gray,fps=fps=%s:start_time=0",
 				thumbW, thumbH, ffnum(p.thumbRate))
 		}
+		if p.grid {
+			return append(p.gridArgs(args, chain), p.audioArgs()...)
+		}
+		// One filter thread (an output's -threads sets its filter graph's
+		// threads): slice threading of such small pictures costs more in
+		// synchronisation than it saves. On 360p H.264 this cut FFmpeg's
+		// CPU time for the cuts-only chain by about a fifth and its wall
+		// time by about as much (bench/vlm README).
 		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain,
-			"-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:3")
+			"-an", "-sn", "-dn", "-fps_mode", "passthrough", "-threads", "1", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:3")
 	}
+	return append(args, p.audioArgs()...)
+}
+
+// audioArgs is the audio output of the command line: the audio detectors
+// into the null muxer; none when cuts only are measured.
+func (p *measureParser) audioArgs() []string {
+	var args []string
 	if a := p.audio; a != nil && !p.o.CutsOnly {
 		chain := fmt.Sprintf("silencedetect=n=%s:d=%s,asetnsamples=n=%d:p=0,"+
 			"astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,"+
@@ -444,6 +535,75 @@ func (p *measureParser) args(path string) []string {
 			"-vn", "-sn", "-dn", "-f", "null", "-")
 	}
 	return args
+}
+
+// gridArgs completes args (the input) with the video outputs when
+// pictures are asked for: the decoded video is split between the
+// thumbnail chain (to fd 3) and a branch that selects the first frame at
+// or after each asked time (see writeSelectExpr; the timeline starts at
+// the window start) and each frame whose scene score reaches SceneFrames,
+// scales it like SampleAt, logs its time with showinfo and encodes it as
+// MJPEG (to fd 4).
+func (p *measureParser) gridArgs(args []string, thumbChain string) []string {
+	var thresholds []string
+	prev := math.NaN()
+	for _, v := range p.o.FrameTimes {
+		if a := max(0, sampleThreshold(v-p.start)); a != prev {
+			thresholds = append(thresholds, ffFloat(a))
+			prev = a
+		}
+	}
+	var g strings.Builder
+	fmt.Fprintf(&g, "[0:%d]split=2[fwm][fwg];[fwm]%s[fwt];[fwg]select='", p.video.Index, thumbChain)
+	if len(thresholds) > 0 {
+		writeSelectExpr(&g, thresholds)
+		if p.o.SceneFrames > 0 {
+			g.WriteByte('+')
+		}
+	}
+	if p.o.SceneFrames > 0 {
+		fmt.Fprintf(&g, "gte(scene,%s)", ffFloat(p.o.SceneFrames))
+	}
+	w := p.o.Frame.Width
+	fmt.Fprintf(&g, "',scale=w=%d:h='max(2,2*trunc(%d/dar/2+0.5))',setsar=1,showinfo[fwf]", w, w)
+	// -filter_complex_threads is the -threads of a complex graph (see args).
+	return append(args, "-filter_complex_threads", "1", "-filter_complex", g.String(),
+		"-map", "[fwt]", "-fps_mode", "passthrough", "-threads", "1", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:3",
+		"-map", "[fwf]", "-fps_mode", "passthrough", "-threads", "1",
+		"-c:v", "mjpeg", "-q:v", strconv.Itoa(p.o.Frame.Quality), "-f", "image2pipe", "pipe:4")
+}
+
+// readPictures reads the pictures on r, each with its time from shown,
+// into the measurements until EOF. It always reads to the end, so FFmpeg
+// never blocks on a full pipe, and closes shown when done, so that the
+// log never waits for a reader that is gone.
+func (p *measureParser) readPictures(ctx context.Context, r io.Reader, shown *showinfoLog) error {
+	defer shown.close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	hint := 0
+	for {
+		img, w, h, err := readJPEG(br, hint)
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			hint = len(img)
+			rel, ok := shown.next(ctx)
+			switch {
+			case !ok:
+				err = errors.New("ffmpeg wrote a picture without logging its time")
+			case !math.IsNaN(rel):
+				p.m.Frames = append(p.m.Frames, Frame{Time: p.start + rel, JPEG: img, Width: w, Height: h})
+			}
+		}
+		if err != nil {
+			io.Copy(io.Discard, br)
+			if ctx.Err() != nil {
+				return nil // reported by the caller
+			}
+			return fmt.Errorf("reading pictures: %w", err)
+		}
+	}
 }
 
 // readThumbnails feeds the thumbnails on r to a cutDetector until EOF. It

@@ -24,7 +24,10 @@ type Config struct {
 	FFprobePath string // default: "ffprobe" looked up in PATH
 	FFmpegPath  string // default: "ffmpeg" looked up in PATH
 	// MaxHeavy bounds concurrent heavy runs (decoding, sampling); default
-	// half the CPUs, at least 1. Probes are light and not bounded.
+	// the number of CPUs, at least 2: one FFmpeg decode of small video
+	// keeps only about 1.4 cores busy (its filters and output run on one
+	// thread), so two runs per two cores finish sooner than one after the
+	// other (bench/vlm). Probes are light and not bounded.
 	MaxHeavy int
 	// ProbeTimeout bounds one ffprobe run; default 1 minute.
 	ProbeTimeout time.Duration
@@ -53,7 +56,7 @@ func New(cfg Config) (*Tool, error) {
 	}
 	n := cfg.MaxHeavy
 	if n <= 0 {
-		n = max(1, runtime.NumCPU()/2)
+		n = max(2, runtime.NumCPU())
 	}
 	t := &Tool{
 		ffprobe:       probe,

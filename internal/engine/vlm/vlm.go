@@ -36,11 +36,19 @@ type Config struct {
 	// of each frame in pixels.
 	FramesPerCall int
 	FrameWidth    int
+	// ContextTokens is the model's context window (0: unknown). The frames
+	// of one call may take at most half of it, the rest being for the
+	// instructions, the transcript and the answer: FramesPerCall is
+	// lowered to fit (see FrameTokens).
+	ContextTokens int
 	// MaxParallel bounds the windows in flight (the Chatter bounds calls).
 	MaxParallel int
 	// ChunkSeconds is how much video is measured and sampled at a time, so
 	// that calls start before the whole video is decoded. Default 300.
 	ChunkSeconds float64
+	// DecodeParallel is how many chunks are prepared at once, each with
+	// its own FFmpeg runs (bounded in turn by the media tool). Default 2.
+	DecodeParallel int
 	// NoSnap turns off snapping boundaries to detected cuts (benchmarks).
 	NoSnap bool
 	Log    *slog.Logger
@@ -57,16 +65,41 @@ func New(cfg Config) *Engine {
 	if cfg.FrameWidth <= 0 {
 		cfg.FrameWidth = 512
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if fit := FramesFit(cfg.ContextTokens, cfg.FrameWidth); cfg.ContextTokens > 0 && fit < cfg.FramesPerCall {
+		cfg.Log.Warn("frames per call lowered to fit the model's context window",
+			"backend", cfg.Name, "context_tokens", cfg.ContextTokens, "frame_width", cfg.FrameWidth,
+			"frames_per_call", cfg.FramesPerCall, "lowered_to", fit)
+		cfg.FramesPerCall = fit
+	}
 	if cfg.MaxParallel <= 0 {
 		cfg.MaxParallel = 4
 	}
 	if cfg.ChunkSeconds <= 0 {
 		cfg.ChunkSeconds = 300
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
+	if cfg.DecodeParallel <= 0 {
+		cfg.DecodeParallel = 2
 	}
 	return &Engine{cfg: cfg}
+}
+
+// FrameTokens estimates the input tokens of one frame of the given width
+// (16:9) with its time label: vision encoders of the Qwen2-VL family use a
+// token per 28x28 pixels, hosted APIs charge about 255 for a picture of
+// this size; the larger estimate is taken.
+func FrameTokens(width int) int {
+	h := width * 9 / 16
+	patches := ((width + 27) / 28) * ((h + 27) / 28)
+	return max(patches, 255) + 16
+}
+
+// FramesFit is how many frames fit half of a context window of
+// contextTokens, at least overlapFrames+1 (a window must move forward).
+func FramesFit(contextTokens, width int) int {
+	return max(overlapFrames+1, contextTokens/2/FrameTokens(width))
 }
 
 // Name implements engine.Engine.
@@ -209,9 +242,41 @@ func (e *Engine) short(ctx context.Context, in engine.Input, step float64, u *us
 	return out, true, err
 }
 
+// chunk is one piece of the video measured and sampled at once.
+type chunk struct {
+	start, end float64
+	cuts       []float64
+	frames     []sampledFrame
+	transcript []inference.TranscriptSegment
+	err        error
+}
+
+// chunks splits [start, end) into pieces of about size seconds, without a
+// sliver of less than a second at the end.
+func chunks(start, end, size float64) [][2]float64 {
+	var out [][2]float64
+	for cs := start; cs < end-1e-9; cs += size {
+		ce := math.Min(end, cs+size)
+		if end-ce < 1 {
+			ce = end
+		}
+		out = append(out, [2]float64{cs, ce})
+		if ce >= end {
+			break
+		}
+	}
+	return out
+}
+
 // stream measures and samples the video chunk by chunk and hands each
 // window to work as soon as its frames are decoded; up to MaxParallel
 // windows are in flight. It returns the number of windows.
+//
+// Up to DecodeParallel chunks are prepared (measured, transcribed,
+// sampled) at once, each by its own FFmpeg runs, and consumed in order:
+// one FFmpeg decode of small video keeps about 1.4 of 2 cores busy (its
+// filters and output run on one thread), two keep both busy. The chunks
+// prepared ahead are bounded, so memory stays flat however long the video.
 func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perCall int,
 	work func(context.Context, Window, []sampledFrame, []inference.TranscriptSegment) error,
 	onCuts func([]float64)) (int, error) {
@@ -220,7 +285,6 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 	sem := make(chan struct{}, e.cfg.MaxParallel)
 	var wg sync.WaitGroup
 	var transcript []inference.TranscriptSegment
-	var trMu sync.Mutex
 	var pending []sampledFrame
 	windows, done := 0, 0
 	var doneMu sync.Mutex
@@ -239,9 +303,7 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 		if idx == 0 {
 			w.Start = in.Start
 		}
-		trMu.Lock()
 		tr := append([]inference.TranscriptSegment(nil), transcript...)
-		trMu.Unlock()
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -274,46 +336,67 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 		}()
 	}
 
-	for cs := in.Start; cs < in.End-1e-9 && ctx.Err() == nil; cs += e.cfg.ChunkSeconds {
-		ce := math.Min(in.End, cs+e.cfg.ChunkSeconds)
-		if in.End-ce < 1 { // no sliver of a chunk at the end
-			ce = in.End
+	// Decoding progress: the seconds of video measured so far, summed over
+	// the chunks in preparation.
+	parts := chunks(in.Start, in.End, e.cfg.ChunkSeconds)
+	measured := make([]float64, len(parts))
+	var progMu sync.Mutex
+	progress := func(i int, seconds float64) {
+		if in.Progress == nil {
+			return
 		}
-		// Cuts only: the engine uses nothing else. In CPU time the full
-		// measurement (320 px detectors, audio statistics) costs about 1.6
-		// times a plain decode of 360p video (ffmpeg -f null), cuts only
-		// about 1.2 times (bench/vlm).
-		m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: cs, End: ce, CutsOnly: true,
-			Progress: func(p float64) {
-				if in.Progress != nil {
-					in.Progress("decoding", math.Min(99, 30*((cs-in.Start)+(ce-cs)*p/100)/dur))
-				}
-			}})
-		if err != nil {
-			cancel(err)
-			break
+		progMu.Lock()
+		measured[i] = seconds
+		var sum float64
+		for _, v := range measured {
+			sum += v
 		}
-		var chunkCuts []float64
-		for _, c := range m.Cuts {
-			chunkCuts = append(chunkCuts, c.Time)
-		}
-		onCuts(chunkCuts)
-		if e.cfg.ASR != nil && m.HasAudio {
-			tr, err := e.transcribe(ctx, in.VideoPath, cs, ce)
-			if err != nil {
-				cancel(err)
-				break
+		progMu.Unlock()
+		in.Progress("decoding", math.Min(99, 30*sum/dur))
+	}
+
+	// Prepare chunks ahead, at most DecodeParallel not yet consumed.
+	results := make([]chan chunk, len(parts))
+	for i := range results {
+		results[i] = make(chan chunk, 1)
+	}
+	ahead := make(chan struct{}, e.cfg.DecodeParallel)
+	var prepWG sync.WaitGroup
+	defer prepWG.Wait()
+	prepWG.Add(1)
+	go func() {
+		defer prepWG.Done()
+		for i, p := range parts {
+			select {
+			case ahead <- struct{}{}:
+			case <-ctx.Done():
+				return
 			}
-			trMu.Lock()
-			transcript = append(transcript, tr...)
-			trMu.Unlock()
+			prepWG.Add(1)
+			go func() {
+				defer prepWG.Done()
+				results[i] <- e.prepare(ctx, in, step, p[0], p[1], func(seconds float64) { progress(i, seconds) })
+			}()
 		}
-		frames, err := e.sampleFrames(ctx, in.VideoPath, FrameTimes(cs, ce, step, chunkCuts), chunkCuts)
-		if err != nil {
-			cancel(err)
+	}()
+
+	for i := range parts {
+		var c chunk
+		select {
+		case c = <-results[i]:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
 			break
 		}
-		for _, f := range frames {
+		<-ahead
+		if c.err != nil {
+			cancel(c.err)
+			break
+		}
+		onCuts(c.cuts)
+		transcript = append(transcript, c.transcript...)
+		for _, f := range c.frames {
 			if n := len(pending); n > 0 && f.Time <= pending[n-1].Time+1e-6 {
 				continue
 			}
@@ -322,9 +405,6 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 				dispatch(pending, in.End)
 				pending = append([]sampledFrame(nil), pending[len(pending)-overlapFrames:]...)
 			}
-		}
-		if ce >= in.End {
-			break
 		}
 	}
 	if ctx.Err() == nil && (len(pending) > overlapFrames || (windows == 0 && len(pending) > 0)) {
@@ -344,6 +424,91 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 		return 0, &engine.Refusal{Message: "No frames could be sampled from the video."}
 	}
 	return windows, nil
+}
+
+// sceneFrames is the scene-change score (see media.MeasureOptions) from
+// which the measuring run also encodes a frame, as a candidate for the
+// first frame of a shot. A hard cut the detector finds changes the 64x36
+// thumbnails by at least 5 % of full scale (media.DefaultSceneThreshold),
+// and the full picture by about as much or more, i.e. a score of about
+// 0.1 and up; steady motion scores near 0. Candidates cost a JPEG each; a
+// cut without one is sampled exactly afterwards.
+const sceneFrames = 0.05
+
+// prepare measures the cuts of [cs, ce), transcribes its speech when an
+// ASR backend is configured, and samples its frames. The measuring run
+// itself encodes the regular grid at step and candidate shot frames (no
+// second decode); the first frame of a shot is the candidate on its cut,
+// or, when there is none, decoded exactly afterwards (cut + shotOffset).
+// Grid frames closer than step/3 to a shot frame give way to it, as
+// FrameTimes says.
+func (e *Engine) prepare(ctx context.Context, in engine.Input, step, cs, ce float64, progress func(seconds float64)) chunk {
+	c := chunk{start: cs, end: ce}
+	grid := FrameTimes(cs, ce, step, nil)
+	// Cuts only: the engine uses nothing else.
+	m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: cs, End: ce, CutsOnly: true,
+		FrameTimes: grid, SceneFrames: sceneFrames, Frame: media.SampleOptions{Width: e.cfg.FrameWidth},
+		Progress: func(p float64) { progress((ce - cs) * p / 100) }})
+	if err != nil {
+		c.err = err
+		return c
+	}
+	for _, cut := range m.Cuts {
+		c.cuts = append(c.cuts, cut.Time)
+	}
+	if e.cfg.ASR != nil && m.HasAudio {
+		if c.transcript, err = e.transcribe(ctx, in.VideoPath, cs, ce); err != nil {
+			c.err = err
+			return c
+		}
+	}
+	frameAt := func(t float64) (media.Frame, bool) { // the first frame at or after t
+		i := sort.Search(len(m.Frames), func(i int) bool { return m.Frames[i].Time >= t-media.SampleTolerance })
+		if i == len(m.Frames) {
+			return media.Frame{}, false
+		}
+		return m.Frames[i], true
+	}
+	// A candidate is the first frame of a shot when it lies on the cut:
+	// within half a frame of the detector's time for it.
+	frameDur := 0.04
+	if v := in.Info; v != nil && v.Video != nil && v.Video.FPS > 0 {
+		frameDur = 1 / v.Video.FPS
+	}
+	var shots, missing []float64
+	for _, t := range FrameTimes(cs, ce, step, c.cuts) {
+		cut, ok := nearest(c.cuts, t-shotOffset, 1e-6)
+		if !ok {
+			continue
+		}
+		shots = append(shots, t)
+		if f, ok := frameAt(cut - frameDur/2); ok && f.Time <= cut+frameDur/2 {
+			c.frames = append(c.frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	for _, t := range grid {
+		i := sort.SearchFloat64s(shots, t)
+		if (i < len(shots) && shots[i]-t < step/3) || (i > 0 && t-shots[i-1] < step/3) {
+			continue
+		}
+		if f, ok := frameAt(t); ok {
+			c.frames = append(c.frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
+		}
+	}
+	if len(missing) > 0 {
+		err := e.cfg.Media.SampleAt(ctx, in.VideoPath, missing, media.SampleOptions{Width: e.cfg.FrameWidth, Exact: true}, func(f media.Frame) error {
+			c.frames = append(c.frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
+			return ctx.Err()
+		})
+		if err != nil {
+			c.err = err
+			return c
+		}
+	}
+	c.frames = sortFrames(c.frames)
+	return c
 }
 
 // sampleFrames decodes the frames at times: the first frame of each shot
@@ -375,6 +540,11 @@ func (e *Engine) sampleFrames(ctx context.Context, path string, times, cuts []fl
 			return nil, err
 		}
 	}
+	return sortFrames(frames), nil
+}
+
+// sortFrames puts frames in time order and drops duplicates.
+func sortFrames(frames []sampledFrame) []sampledFrame {
 	sort.SliceStable(frames, func(i, j int) bool { return frames[i].Time < frames[j].Time })
 	out := frames[:0]
 	for _, f := range frames {
@@ -382,7 +552,7 @@ func (e *Engine) sampleFrames(ctx context.Context, path string, times, cuts []fl
 			out = append(out, f)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // transcribe extracts the audio of [start, end) and sends it to the ASR backend.

@@ -156,3 +156,25 @@ func TestSegmentSchemaShape(t *testing.T) {
 		t.Errorf("item properties %v", p)
 	}
 }
+
+func TestFramesFitContext(t *testing.T) {
+	t.Parallel()
+	if got := FrameTokens(512); got != 271 {
+		t.Errorf("FrameTokens(512) = %d, want 255+16", got)
+	}
+	if got := FrameTokens(1280); got != 46*26+16 {
+		t.Errorf("FrameTokens(1280) = %d, want one token per 28x28 pixels + 16", got)
+	}
+	for _, tc := range []struct{ ctx, width, perCall, want int }{
+		{32768, 512, 16, 16}, // fits: unchanged
+		{4096, 512, 16, 7},   // 2048 / 271
+		{1000, 512, 16, 3},   // never below overlap+1
+		{0, 512, 16, 16},     // unknown context: unchanged
+		{32768, 1280, 32, 13},
+	} {
+		e := New(Config{FramesPerCall: tc.perCall, FrameWidth: tc.width, ContextTokens: tc.ctx})
+		if e.cfg.FramesPerCall != tc.want {
+			t.Errorf("context %d, width %d, %d per call: %d frames, want %d", tc.ctx, tc.width, tc.perCall, e.cfg.FramesPerCall, tc.want)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package vlm_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/framewise/framewise/internal/engine"
+	"github.com/framewise/framewise/internal/engine/vlm"
+	"github.com/framewise/framewise/internal/inference/inferencetest"
+	"github.com/framewise/framewise/internal/inference/openai"
+	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// TestChunksPreparedInParallel runs the engine on a video cut into many
+// chunks, prepared one at a time and several at a time: the windows, the
+// calls and the segments must be the same, and the segments must match
+// the video's colour scenes (snapped to the detected cuts).
+func TestChunksPreparedInParallel(t *testing.T) {
+	t.Parallel()
+	// red 0–11.3 s, blue 11.3–23.7 s, green 23.7–36 s; chunks of 5 s, so
+	// that no cut falls on a chunk boundary.
+	path := filepath.Join(t.TempDir(), "colours.mp4")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+		"color=c=red:s=320x180:r=25:d=11.3[a];color=c=blue:s=320x180:r=25:d=12.4[b];color=c=green:s=320x180:r=25:d=12.3[c];[a][b][c]concat=n=3:v=1:a=0",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := tool.Probe(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	double := inferencetest.New(t)
+	chat, err := openai.New(openai.Config{BaseURL: double.URL(), Model: "m", Name: "double", MaxParallel: 4, Timeout: time.Minute, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs []task.SegmentDefinition
+	for _, c := range []string{"red", "blue", "green"} {
+		defs = append(defs, task.SegmentDefinition{ID: c, Description: "scenes where the screen is " + c})
+	}
+	spec := task.Spec{Model: task.Pegasus15, Mode: task.ModeTimeBasedMetadata, MaxTokens: 4096,
+		ResponseFormat: &task.ResponseFormat{Type: "segment_definitions", SegmentDefinitions: defs}}
+
+	run := func(parallel int) (map[string][]map[string]any, int) {
+		eng := vlm.New(vlm.Config{Name: "double", Chat: chat, Media: tool, FramesPerCall: 6, MaxParallel: 4,
+			ChunkSeconds: 5, DecodeParallel: parallel})
+		before := double.Stats().Calls
+		o, err := eng.Analyze(context.Background(), engine.Input{Spec: spec, VideoPath: path, Info: info, Start: 0, End: info.Duration})
+		if err != nil {
+			t.Fatalf("DecodeParallel %d: %v", parallel, err)
+		}
+		var got map[string][]map[string]any
+		if err := json.Unmarshal([]byte(o.Data), &got); err != nil {
+			t.Fatalf("DecodeParallel %d: %v\n%s", parallel, err, o.Data)
+		}
+		return got, double.Stats().Calls - before
+	}
+	one, calls1 := run(1)
+	three, calls3 := run(3)
+	if calls1 != calls3 || calls1 < 4 {
+		t.Errorf("calls: %d one chunk at a time, %d three at a time; want equal and several windows", calls1, calls3)
+	}
+	if a, b := fmt.Sprint(one), fmt.Sprint(three); a != b {
+		t.Errorf("results differ:\none at a time:   %s\nthree at a time: %s", a, b)
+	}
+	want := map[string][2]float64{"red": {0, 11.3}, "blue": {11.3, 23.7}, "green": {23.7, 36}}
+	for id, w := range want {
+		segs := three[id]
+		if len(segs) != 1 {
+			t.Errorf("%s: %d segments %v, want 1", id, len(segs), segs)
+			continue
+		}
+		s, _ := segs[0]["start_time"].(float64)
+		e, _ := segs[0]["end_time"].(float64)
+		if math.Abs(s-w[0]) > 0.05 || math.Abs(e-w[1]) > 0.05 {
+			t.Errorf("%s: %.3f–%.3f, want %.1f–%.1f", id, s, e, w[0], w[1])
+		}
+	}
+}
