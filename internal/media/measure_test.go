@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -486,6 +487,36 @@ func TestCutDetector(t *testing.T) {
 	for _, tt := range tests {
 		if got := run(tt.frames); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: cuts at %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A cut closer to the start of the file than the shortest shot (the end of
+// a flash the video opens with) is dropped; near a window's start inside
+// the file it is kept, as the window start is no shot boundary.
+func TestCutNearFileStart(t *testing.T) {
+	t.Parallel()
+	info := &Info{Duration: 20, Video: &VideoStream{FPS: 30}}
+	for _, tc := range []struct {
+		start float64
+		want  []float64
+	}{
+		{0, []float64{1}},
+		{10, []float64{10.1, 11}},
+	} {
+		o, err := MeasureOptions{Start: tc.start}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newMeasureParser(tc.start, 20, info, o)
+		p.cut(0.1, 0.4)
+		p.cut(1, 0.4)
+		var got []float64
+		for _, c := range p.cuts {
+			got = append(got, c.Time)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("window from %g s: cuts %v, want %v", tc.start, got, tc.want)
 		}
 	}
 }
