@@ -24,5 +24,6 @@ fuzz ./internal/task FuzzDecodeCreateFields 200000
 fuzz ./internal/task FuzzValidateJSONSchema 200000
 fuzz ./internal/segments FuzzApply 200000
 fuzz ./internal/segments FuzzCoerceField 200000
+fuzz ./internal/engine/vlm FuzzParseWindow 100000
 echo "== conformance (twelvelabs-js)"
 (cd conformance && npm test)

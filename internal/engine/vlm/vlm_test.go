@@ -178,3 +178,35 @@ func TestFramesFitContext(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseWindow feeds arbitrary model replies to the segment parser: it
+// must never panic, and what it keeps must lie inside the window, with
+// end > start, under a requested definition id.
+func FuzzParseWindow(f *testing.F) {
+	f.Add(`{"a":[{"start_time":12,"end_time":15,"n":"3","c":"red"},{"start_time":"00:00:08","end_time":"00:00:11.5","n":2.5}]}`)
+	f.Add(`{"a":[{"start_time":1e308,"end_time":-1e308}],"b":[]}`)
+	f.Add("```json\n{\"a\": [{\"start_time\": 11, \"end_time\": 19, \"n\": [1]}]}\n```")
+	f.Add(`{"a":null}`)
+	f.Add(`[]`)
+	defs := []task.SegmentDefinition{{ID: "a", Fields: []task.SegmentField{
+		{Name: "n", Type: "integer"}, {Name: "c", Type: "string", Enum: []string{"Red", "Blue"}},
+		{Name: "l", Type: "array", ItemsType: "number"},
+		{Name: "at", Type: "timestamp", Format: "seconds"}}}}
+	w := Window{Start: 10, End: 20}
+	f.Fuzz(func(t *testing.T, reply string) {
+		got, err := parseWindow(reply, defs, w)
+		if err != nil {
+			return
+		}
+		for id, segs := range got {
+			if id != "a" {
+				t.Fatalf("kept an unrequested definition %q", id)
+			}
+			for _, s := range segs {
+				if !(s.Start >= w.Start && s.End <= w.End && s.End > s.Start) {
+					t.Fatalf("kept a segment outside the window or empty: %+v", s)
+				}
+			}
+		}
+	})
+}
