@@ -419,7 +419,7 @@ func accuracy(w, h int) error {
 		fmt.Println("threshold sweep (hard cuts, ±0.1 s; one Measure run each):")
 		tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "threshold\tdetected\tprecision\trecall\tF1\tdissolves hit\t")
-		for _, th := range []float64{0.02, 0.04, media.DefaultSceneThreshold, 0.09, 0.12, 0.15} {
+		for _, th := range []float64{0.02, 0.03, 0.04, media.DefaultSceneThreshold, 0.06, 0.08, 0.10, 0.12} {
 			d, _, _, err := measureCuts(tool, path, media.MeasureOptions{SceneThreshold: th})
 			if err != nil {
 				return err

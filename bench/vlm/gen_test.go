@@ -38,12 +38,13 @@ const (
 	sceneMax     = 120.0
 	sceneMinimum = 40 // scenes at least
 	// minLumaStep is the smallest luma difference (BT.601, 0–255) between
-	// consecutive scenes. media.Measure finds cuts in luma-only thumbnails
+	// consecutive scenes. media.Measure found cuts in luma-only thumbnails
 	// (a cut needs a mean absolute difference of at least
-	// media.DefaultSceneThreshold of full scale, 0.06 × 255 ≈ 15): a cut
+	// media.DefaultSceneThreshold of full scale, 0.06 × 255 ≈ 15), so a cut
 	// between two colours of (nearly) the same luma, such as red (76) and
-	// green (75), is invisible to it. 40 leaves a wide margin. The accuracy
-	// benchmark also reports a run without this rule. See README.md.
+	// green (75), was invisible to it. The rule keeps the main video about
+	// the engine rather than the cut detector; the accuracy benchmark also
+	// reports a video without it. See README.md ("Iso-luminant cuts").
 	minLumaStep = 40.0
 )
 

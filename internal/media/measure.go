@@ -18,16 +18,17 @@ import (
 	"time"
 )
 
-// Defaults of MeasureOptions. The cut threshold was checked on generated
+// Defaults of MeasureOptions. The cut threshold was chosen on generated
 // video (see bench/measure): hard cuts between different shots scored
-// 0.13–0.48 there, and any threshold from 0.02 to 0.12 found all of them
-// and nothing else, because the detector's other rules (see cutDetector)
-// already reject continuous motion, noise, a fast pan or zoom, flashes and
-// dissolves; 0.06 leaves room for cuts between similar shots.
+// 0.065–0.42 there, and every threshold from 0.04 to 0.06 found all of
+// them and nothing else, because the detector's other rules (see
+// cutDetector) reject continuous motion, noise, a fast pan or zoom,
+// flashes and dissolves; 0.03 and below start to make false cuts, 0.08 and
+// above to miss cuts between similar shots.
 const (
-	// DefaultSceneThreshold is the smallest score (the mean absolute
-	// difference of two consecutive thumbnails, 0..1) of a cut.
-	DefaultSceneThreshold = 0.06
+	// DefaultSceneThreshold is the smallest Cut.Score of a cut: a mean
+	// absolute difference between two consecutive thumbnails, 0..1.
+	DefaultSceneThreshold = 0.05
 	// DefaultCutMinGap is the shortest shot: a cut closer than this to the
 	// previous one is merged into it (the higher score wins).
 	DefaultCutMinGap = 0.25
@@ -131,8 +132,9 @@ type Measurements struct {
 // Cut is a shot boundary: the first frame of the new shot is shown at Time.
 type Cut struct {
 	Time float64 `json:"time"`
-	// Score is how much the picture changed: the mean absolute difference
-	// of 64x36 luma thumbnails of the two frames, 0..1.
+	// Score is how much the picture changed, 0..1: the larger of the two
+	// distances between the thumbnails of the two frames (see cutDetector)
+	// divided by 255.
 	Score float64 `json:"score"`
 }
 
@@ -200,8 +202,8 @@ var silenceNoiseRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?(dB)?$`)
 // audio level over time (astats). info is the file's Probe result; nil
 // probes the file first.
 //
-// The video is scaled down to 320 px wide and gray before the detectors,
-// then to 64x36 thumbnails at up to 30 frames per second that FFmpeg
+// The video is scaled down to 320 px wide before the detectors, then to
+// 64x36 thumbnails at up to 30 frames per second that FFmpeg
 // writes to a pipe; cuts are found in Go from those (see cutDetector).
 // Decoding dominates the run time.
 //
@@ -391,11 +393,11 @@ const (
 	volumeKey    = "lavfi.astats.Overall.RMS_level"
 )
 
-// Thumbnails for cut detection: 64x36 luma, at the video's frame rate
+// Thumbnails for cut detection: 64x36 yuv420p, at the video's frame rate
 // capped to maxThumbRate.
 const (
 	thumbW, thumbH = 64, 36
-	thumbSize      = thumbW * thumbH
+	thumbSize      = thumbW * thumbH * 3 / 2
 	maxThumbRate   = 30
 )
 
@@ -493,19 +495,22 @@ func (p *measureParser) args(path string) []string {
 	args = append(args, inputArgs(path)...)
 	if v := p.video; v != nil {
 		// Scale down first: the detectors then cost little next to
-		// decoding. Luma only: blackdetect reads only luma anyway, and
-		// freezedetect would otherwise see an encoder refining the chroma
-		// of a still picture for a few frames as motion. The thumbnails
-		// come at a constant rate from time 0 (the window start), so
-		// thumbnail i shows time i/rate.
-		chain := fmt.Sprintf("scale=w=320:h=-2:flags=fast_bilinear,format=gray,"+
-			"blackdetect=d=%s:pix_th=0.10,freezedetect=n=-60dB:d=%s,"+
-			"scale=w=%d:h=%d:flags=area,fps=fps=%s:start_time=0",
+		// decoding. blackdetect reads the luma of the 320 px picture (in
+		// its own range: converting to gray would stretch it and make dark
+		// grey read as black); freezedetect reads the luma plane alone,
+		// or it would see an encoder refining the chroma of a still
+		// picture for a few frames as motion. The thumbnails come at a
+		// constant rate from time 0 (the window start), so thumbnail i
+		// shows time i/rate.
+		chain := fmt.Sprintf("scale=w=320:h=-2:flags=fast_bilinear,format=yuv420p,"+
+			"blackdetect=d=%s:pix_th=0.10,split[m][t];"+
+			"[m]extractplanes=y,freezedetect=n=-60dB:d=%s,nullsink;"+
+			"[t]scale=w=%d:h=%d:flags=area,fps=fps=%s:start_time=0",
 			ffnum(p.o.BlackMin), ffnum(p.o.FreezeMin), thumbW, thumbH, ffnum(p.thumbRate))
 		if p.o.CutsOnly {
 			// One scaling straight to the thumbnails: the 320 px picture
 			// costs more than decoding a 360p H.264 stream.
-			chain = fmt.Sprintf("scale=w=%d:h=%d:flags=area,format=gray,fps=fps=%s:start_time=0",
+			chain = fmt.Sprintf("scale=w=%d:h=%d:flags=area,format=yuv420p,fps=fps=%s:start_time=0",
 				thumbW, thumbH, ffnum(p.thumbRate))
 		}
 		if p.grid {
@@ -520,7 +525,7 @@ func (p *measureParser) args(path string) []string {
 		// (FFmpeg and Go) by about 40 % and its wall time by a third
 		// (bench/vlm README).
 		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain,
-			"-an", "-sn", "-dn", "-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:3")
+			"-an", "-sn", "-dn", "-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:3")
 	}
 	return append(args, p.audioArgs()...)
 }
@@ -571,7 +576,7 @@ func (p *measureParser) gridArgs(args []string, thumbChain string) []string {
 	fmt.Fprintf(&g, "',scale=w=%d:h='max(2,2*trunc(%d/dar/2+0.5))',setsar=1,showinfo[fwf]", w, w)
 	// -filter_complex_threads is the -threads of a complex graph (see args).
 	return append(args, "-filter_complex_threads", "1", "-filter_complex", g.String(),
-		"-map", "[fwt]", "-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:3",
+		"-map", "[fwt]", "-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:3",
 		"-map", "[fwf]", "-fps_mode", "passthrough", "-threads", "1",
 		"-c:v", "mjpeg", "-q:v", strconv.Itoa(p.o.Frame.Quality), "-f", "image2pipe", "pipe:4")
 }
@@ -881,20 +886,30 @@ func complement(list []Interval, start, end float64) []Interval {
 	return out
 }
 
-// cutDetector finds hard cuts in a stream of thumbnails. A thumbnail c
-// starts a new shot when its distance d to the one before (the mean
-// absolute difference of the pixels, 0..255) is
+// cutDetector finds hard cuts in a stream of 64x36 yuv420p thumbnails.
+// Two distances compare each thumbnail with the one before, both mean
+// absolute differences on the 0..255 scale:
 //
-//   - at least the threshold,
-//   - at least cutRatio times the mean distance between the frames around
-//     it (cutWindow on each side; repeated frames, d < dupDistance, left
-//     out), so that steady fast motion, noise or a stuttering low frame rate
-//     do not read as cuts, and
-//   - not a flash: within flashLook seconds on either side, the picture
-//     does not come back to what it was before (flashes, strobes, an object
-//     crossing the lens), i.e. no frame after c is closer than
-//     min(threshold, flashFrac·d) to the frame before c, and no frame
-//     shortly before c is that close to c.
+//   - fine: of the luma pixels; it sees a change of structure, such as a
+//     cut between two shots of similar colours and layout;
+//   - coarse: of the means of 8x6 blocks, luma (weight 2) and chroma
+//     (weight 1); motion and moving texture hardly change it, so it sees
+//     a cut out of or into busy content (noise, foliage, water, crowds),
+//     and a change of colour alone.
+//
+// Thumbnail c starts a new shot when, for either distance d,
+//
+//   - d is at least the threshold, and
+//   - d is at least cutRatio times the mean of the same distance between
+//     the frames around it (cutWindow on each side; repeated frames, with
+//     a fine distance below dupDistance, left out), so that steady fast
+//     motion, noise or a stuttering low frame rate do not read as cuts;
+//
+// and it is not a flash: within flashLook seconds on either side, the
+// picture does not come back to what it was (flashes, strobes, an object
+// crossing the lens), i.e. no frame after c is closer than
+// min(flashSame, flashFrac·fine) to the frame before c, and no frame
+// shortly before c is that close to c (fine distance).
 //
 // It keeps a ring of about half a second of thumbnails and decides on
 // frame c once the frames it needs after c have arrived.
@@ -903,7 +918,8 @@ type cutDetector struct {
 	look      int     // frames to look ahead and behind for a flash
 	ahead     int     // frames needed after a candidate
 	ring      [][]byte
-	dist      []float64 // dist[i%n]: distance between frames i and i-1
+	fine      []float64 // fine[i%n]: fine distance between frames i and i-1
+	coarse    []float64 // the same, coarse
 	n         int
 	count     int // frames pushed
 	out       func(frame int, score float64)
@@ -915,6 +931,17 @@ const (
 	dupDistance = 1.0
 	flashLook   = 0.25 // seconds
 	flashFrac   = 0.4
+	flashSame   = 15.0 // 0..255
+)
+
+// Thumbnail layout and the coarse grid.
+const (
+	thumbLuma        = thumbW * thumbH
+	thumbChromaW     = thumbW / 2
+	thumbChromaH     = thumbH / 2
+	gridX, gridY     = 8, 6
+	blockW, blockH   = thumbW / gridX, thumbH / gridY
+	cblockW, cblockH = thumbChromaW / gridX, thumbChromaH / gridY
 )
 
 func newCutDetector(rate, threshold float64, out func(frame int, score float64)) *cutDetector {
@@ -922,20 +949,46 @@ func newCutDetector(rate, threshold float64, out func(frame int, score float64))
 	ahead := max(cutWindow, look)
 	n := max(look, cutWindow) + 1 + ahead + 1
 	d := &cutDetector{threshold: threshold * 255, look: look, ahead: ahead, n: n, out: out,
-		ring: make([][]byte, n), dist: make([]float64, n)}
+		ring: make([][]byte, n), fine: make([]float64, n), coarse: make([]float64, n)}
 	for i := range d.ring {
 		d.ring[i] = make([]byte, thumbSize)
 	}
 	return d
 }
 
-func thumbDistance(a, b []byte) float64 {
+// fineDistance is the mean absolute difference of the luma pixels.
+func fineDistance(a, b []byte) float64 {
 	var s int
-	for i := range a {
+	for i := range thumbLuma {
 		x := int(a[i]) - int(b[i])
 		s += max(x, -x)
 	}
-	return float64(s) / float64(len(a))
+	return float64(s) / thumbLuma
+}
+
+// coarseDistance is the mean absolute difference of the block means,
+// luma twice as heavy as chroma.
+func coarseDistance(a, b []byte) float64 {
+	plane := func(off, w, bw, bh int) float64 {
+		var total int
+		for gy := range gridY {
+			for gx := range gridX {
+				var d int
+				for y := gy * bh; y < (gy+1)*bh; y++ {
+					row := off + y*w + gx*bw
+					for x := row; x < row+bw; x++ {
+						d += int(a[x]) - int(b[x])
+					}
+				}
+				total += max(d, -d)
+			}
+		}
+		return float64(total) / float64(gridX*gridY*bw*bh)
+	}
+	luma := plane(0, thumbW, blockW, blockH)
+	u := plane(thumbLuma, thumbChromaW, cblockW, cblockH)
+	v := plane(thumbLuma+thumbChromaW*thumbChromaH, thumbChromaW, cblockW, cblockH)
+	return (2*luma + (u+v)/2) / 3
 }
 
 func (d *cutDetector) frame(i int) []byte { return d.ring[i%d.n] }
@@ -945,7 +998,8 @@ func (d *cutDetector) push(thumb []byte) {
 	i := d.count
 	copy(d.frame(i), thumb)
 	if i > 0 {
-		d.dist[i%d.n] = thumbDistance(d.frame(i), d.frame(i-1))
+		d.fine[i%d.n] = fineDistance(d.frame(i), d.frame(i-1))
+		d.coarse[i%d.n] = coarseDistance(d.frame(i), d.frame(i-1))
 	}
 	d.count++
 	if c := i - d.ahead; c >= 1 {
@@ -961,38 +1015,45 @@ func (d *cutDetector) flush() {
 	}
 }
 
-// decide judges frame c, knowing frames up to last.
-func (d *cutDetector) decide(c, last int) {
-	dc := d.dist[c%d.n]
+// stands reports whether distance dist of frame c passes the threshold
+// and stands out from the frames around it.
+func (d *cutDetector) stands(dist []float64, c, last int) bool {
+	dc := dist[c%d.n]
 	if dc < d.threshold {
-		return
+		return false
 	}
 	var sum float64
 	var cnt int
 	for j := max(1, c-cutWindow); j <= min(last, c+cutWindow); j++ {
-		if v := d.dist[j%d.n]; j != c && v >= dupDistance {
-			sum += v
+		if j != c && d.fine[j%d.n] >= dupDistance {
+			sum += dist[j%d.n]
 			cnt++
 		}
 	}
-	if cnt > 0 && dc < cutRatio*sum/float64(cnt) {
+	return cnt == 0 || dc >= cutRatio*sum/float64(cnt)
+}
+
+// decide judges frame c, knowing frames up to last.
+func (d *cutDetector) decide(c, last int) {
+	fine, coarse := d.stands(d.fine, c, last), d.stands(d.coarse, c, last)
+	if !fine && !coarse {
 		return
 	}
-	// "Back to what it was": closer than a cut and than a fraction of
-	// this change.
-	same := min(d.threshold, flashFrac*dc)
+	// "Back to what it was": closer than a cut would be, and than a
+	// fraction of this change.
+	same := min(flashSame, flashFrac*d.fine[c%d.n])
 	before, at := d.frame(c-1), d.frame(c)
 	for j := c + 1; j <= min(last, c+d.look); j++ {
-		if thumbDistance(d.frame(j), before) < same {
+		if fineDistance(d.frame(j), before) < same {
 			return
 		}
 	}
 	for j := max(0, c-d.look); j <= c-2; j++ {
-		if thumbDistance(at, d.frame(j)) < same {
+		if fineDistance(at, d.frame(j)) < same {
 			return
 		}
 	}
-	d.out(c, dc/255)
+	d.out(c, max(d.fine[c%d.n], d.coarse[c%d.n])/255)
 }
 
 // lineWriter splits what is written to it into lines and hands each to

@@ -405,9 +405,13 @@ func TestLineWriter(t *testing.T) {
 	}
 }
 
-// texture is a smooth synthetic picture; shift moves it sideways.
+// texture is a smooth synthetic picture; shift moves it sideways. Its
+// chroma is flat, set by seed.
 func texture(seed, shift float64) []byte {
 	b := make([]byte, thumbSize)
+	for i := thumbLuma; i < thumbSize; i++ {
+		b[i] = byte(100 + int(seed*10)%50)
+	}
 	for y := 0; y < thumbH; y++ {
 		for x := 0; x < thumbW; x++ {
 			fx := float64(x) + shift
@@ -418,7 +422,11 @@ func texture(seed, shift float64) []byte {
 	return b
 }
 
-func flat(v byte) []byte { return bytes.Repeat([]byte{v}, thumbSize) }
+func flat(v byte) []byte {
+	b := bytes.Repeat([]byte{128}, thumbSize)
+	copy(b, bytes.Repeat([]byte{v}, thumbLuma))
+	return b
+}
 
 func TestCutDetector(t *testing.T) {
 	t.Parallel()
@@ -444,7 +452,7 @@ func TestCutDetector(t *testing.T) {
 		return fs
 	}
 	cat := func(parts ...[][]byte) [][]byte { return slices.Concat(parts...) }
-	if d := thumbDistance(texture(1, 0), texture(1, 8)); d < DefaultSceneThreshold*255 {
+	if d := fineDistance(texture(1, 0), texture(1, 8)); d < DefaultSceneThreshold*255 {
 		t.Fatalf("fast motion distance %v is below the threshold: the test would prove nothing", d)
 	}
 
