@@ -524,11 +524,16 @@ func (p *measureParser) args(path string) []string {
 		// frame. On 360p H.264 the two cut the cuts-only run's CPU time
 		// (FFmpeg and Go) by about 40 % and its wall time by a third
 		// (bench/vlm README).
-		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain,
-			"-an", "-sn", "-dn", "-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:3")
+		args = append(args, "-map", fmt.Sprintf("0:%d", v.Index), "-filter:v", chain, "-an", "-sn", "-dn")
+		args = append(args, thumbOutput...)
 	}
 	return append(args, p.audioArgs()...)
 }
+
+// thumbOutput is the output of the thumbnails, raw yuv420p on fd 3, with
+// one filter thread and no flush per picture (see args).
+var thumbOutput = []string{"-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0",
+	"-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:3"}
 
 // audioArgs is the audio output of the command line: the audio detectors
 // into the null muxer; none when cuts only are measured.
@@ -553,14 +558,7 @@ func (p *measureParser) audioArgs() []string {
 // scales it like SampleAt, logs its time with showinfo and encodes it as
 // MJPEG (to fd 4).
 func (p *measureParser) gridArgs(args []string, thumbChain string) []string {
-	var thresholds []string
-	prev := math.NaN()
-	for _, v := range p.o.FrameTimes {
-		if a := max(0, sampleThreshold(v-p.start)); a != prev {
-			thresholds = append(thresholds, ffFloat(a))
-			prev = a
-		}
-	}
+	thresholds := selectThresholds(p.o.FrameTimes, p.start)
 	var g strings.Builder
 	fmt.Fprintf(&g, "[0:%d]split=2[fwm][fwg];[fwm]%s[fwt];[fwg]select='", p.video.Index, thumbChain)
 	if len(thresholds) > 0 {
@@ -572,11 +570,12 @@ func (p *measureParser) gridArgs(args []string, thumbChain string) []string {
 	if p.o.SceneFrames > 0 {
 		fmt.Fprintf(&g, "gte(scene,%s)", ffFloat(p.o.SceneFrames))
 	}
-	w := p.o.Frame.Width
-	fmt.Fprintf(&g, "',scale=w=%d:h='max(2,2*trunc(%d/dar/2+0.5))',setsar=1,showinfo[fwf]", w, w)
+	g.WriteString("',")
+	writePictureScale(&g, p.o.Frame.Width)
+	g.WriteString("[fwf]")
 	// -filter_complex_threads is the -threads of a complex graph (see args).
-	return append(args, "-filter_complex_threads", "1", "-filter_complex", g.String(),
-		"-map", "[fwt]", "-fps_mode", "passthrough", "-threads", "1", "-flush_packets", "0", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:3",
+	args = append(args, "-filter_complex_threads", "1", "-filter_complex", g.String(), "-map", "[fwt]")
+	return append(append(args, thumbOutput...),
 		"-map", "[fwf]", "-fps_mode", "passthrough", "-threads", "1",
 		"-c:v", "mjpeg", "-q:v", strconv.Itoa(p.o.Frame.Quality), "-f", "image2pipe", "pipe:4")
 }

@@ -322,20 +322,11 @@ func sampleArgs(path string, seek float64, times []float64, o SampleOptions) []s
 
 	var chain strings.Builder
 	if len(times) > 0 {
-		var thresholds []string
-		prev := math.NaN()
-		for _, v := range times {
-			if a := sampleThreshold(v); a != prev {
-				thresholds = append(thresholds, ffFloat(a))
-				prev = a
-			}
-		}
 		chain.WriteString("select='")
-		writeSelectExpr(&chain, thresholds)
+		writeSelectExpr(&chain, selectThresholds(times, 0))
 		chain.WriteString("',")
 	}
-	// Width fixed, height from the display aspect ratio, both even.
-	fmt.Fprintf(&chain, "scale=w=%d:h='max(2,2*trunc(%d/dar/2+0.5))',setsar=1,showinfo", o.Width, o.Width)
+	writePictureScale(&chain, o.Width)
 
 	return append(args, "-map", "0:V:0", "-an", "-sn", "-dn",
 		"-filter:v", chain.String(), "-fps_mode", "passthrough",
@@ -345,6 +336,28 @@ func sampleArgs(path string, seek float64, times []float64, o SampleOptions) []s
 		// streamFrames could not stop FFmpeg early (bench/vlm).
 		"-threads:v", "1",
 		"-c:v", "mjpeg", "-q:v", strconv.Itoa(o.Quality), "-f", "image2pipe", "pipe:1")
+}
+
+// selectThresholds turns times (ascending, seconds on the file's
+// timeline) into the select filter's thresholds on a timeline that starts
+// at origin: each time less SampleTolerance, duplicates once.
+func selectThresholds(times []float64, origin float64) []string {
+	var out []string
+	prev := math.NaN()
+	for _, v := range times {
+		if a := sampleThreshold(v - origin); a != prev {
+			out = append(out, ffFloat(a))
+			prev = a
+		}
+	}
+	return out
+}
+
+// writePictureScale writes the end of a picture chain: width fixed, height
+// from the display aspect ratio, both even, then showinfo to log each
+// picture's time.
+func writePictureScale(b *strings.Builder, width int) {
+	fmt.Fprintf(b, "scale=w=%d:h='max(2,2*trunc(%d/dar/2+0.5))',setsar=1,showinfo", width, width)
 }
 
 // writeSelectExpr writes a select filter expression that passes frame k
