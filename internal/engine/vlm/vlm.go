@@ -444,10 +444,9 @@ const sceneFrames = 0.05
 // FrameTimes says.
 func (e *Engine) prepare(ctx context.Context, in engine.Input, step, cs, ce float64, progress func(seconds float64)) chunk {
 	c := chunk{start: cs, end: ce}
-	grid := FrameTimes(cs, ce, step, nil)
 	// Cuts only: the engine uses nothing else.
 	m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: cs, End: ce, CutsOnly: true,
-		FrameTimes: grid, SceneFrames: sceneFrames, Frame: media.SampleOptions{Width: e.cfg.FrameWidth},
+		FrameTimes: FrameTimes(cs, ce, step, nil), SceneFrames: sceneFrames, Frame: media.SampleOptions{Width: e.cfg.FrameWidth},
 		Progress: func(p float64) { progress((ce - cs) * p / 100) }})
 	if err != nil {
 		c.err = err
@@ -475,25 +474,20 @@ func (e *Engine) prepare(ctx context.Context, in engine.Input, step, cs, ce floa
 	if v := in.Info; v != nil && v.Video != nil && v.Video.FPS > 0 {
 		frameDur = 1 / v.Video.FPS
 	}
-	var shots, missing []float64
+	// FrameTimes with the cuts is the plan: shot times (cut + shotOffset)
+	// and the grid times that did not give way to them. The measuring run
+	// encoded the whole grid, so every grid time finds its frame.
+	var missing []float64
 	for _, t := range FrameTimes(cs, ce, step, c.cuts) {
-		cut, ok := nearest(c.cuts, t-shotOffset, 1e-6)
-		if !ok {
-			continue
+		f, ok := frameAt(t)
+		if cut, shot := nearest(c.cuts, t-shotOffset, 1e-6); shot {
+			f, ok = frameAt(cut - frameDur/2)
+			if !ok || f.Time > cut+frameDur/2 {
+				missing = append(missing, t)
+				continue
+			}
 		}
-		shots = append(shots, t)
-		if f, ok := frameAt(cut - frameDur/2); ok && f.Time <= cut+frameDur/2 {
-			c.frames = append(c.frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
-		} else {
-			missing = append(missing, t)
-		}
-	}
-	for _, t := range grid {
-		i := sort.SearchFloat64s(shots, t)
-		if (i < len(shots) && shots[i]-t < step/3) || (i > 0 && t-shots[i-1] < step/3) {
-			continue
-		}
-		if f, ok := frameAt(t); ok {
+		if ok {
 			c.frames = append(c.frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
 		}
 	}
