@@ -33,7 +33,7 @@ const EvidenceKey = "framewise_evidence"
 //     are left out (never null); a repeated field name is written once. metadata is {} when nothing is left.
 //
 // HTML characters are not escaped. It fails only when a start or end time
-// cannot be formatted (NaN, ±Inf, |t| > 1e15).
+// cannot be formatted (NaN, ±Inf, |t| > 1e10).
 func Render(defs []task.SegmentDefinition, byID map[string][]Segment, r Rules) (string, error) {
 	var b bytes.Buffer
 	seen := make(map[string]bool, len(defs))

@@ -15,9 +15,10 @@ const (
 	FormatHMSms   = "hh:mm:ss.fff"
 )
 
-// maxAbsSeconds bounds what FormatTime accepts (far beyond any video, far
-// below where milliseconds overflow int64).
-const maxAbsSeconds = 1e15
+// maxAbsSeconds bounds what FormatTime accepts: about 317 years, far beyond
+// any video, and small enough that a clock string it writes parses back to
+// the same millisecond (float64 keeps ~2 µs there).
+const maxAbsSeconds = 1e10
 
 // FormatTime formats sec per format:
 //
@@ -30,7 +31,7 @@ const maxAbsSeconds = 1e15
 //
 // Both string formats clamp negative values to zero. Hours have at least two
 // digits and grow beyond 99 (360000 s → "100:00:00"). It returns nil for NaN,
-// ±Inf and |sec| > 1e15.
+// ±Inf and |sec| > 1e10.
 func FormatTime(sec float64, format string) any {
 	if math.IsNaN(sec) || math.Abs(sec) > maxAbsSeconds {
 		return nil
@@ -95,7 +96,7 @@ func ParseTime(v any) (float64, bool) {
 			if !allDigits(p) {
 				return 0, false
 			}
-			n, err := strconv.ParseUint(p, 10, 32)
+			n, err := strconv.ParseUint(p, 10, 64)
 			if err != nil {
 				return 0, false
 			}

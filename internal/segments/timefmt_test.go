@@ -40,6 +40,8 @@ func TestFormatTime(t *testing.T) {
 		{math.Inf(1), "hh:mm:ss", nil},
 		{math.Inf(-1), "hh:mm:ss.fff", nil},
 		{2e15, "seconds", nil},
+		{1.7e10, "hh:mm:ss.fff", nil},
+		{9999999999.999, "hh:mm:ss.fff", "2777777:46:39.999"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -79,6 +81,7 @@ func TestParseTime(t *testing.T) {
 		{"02:05", 125, true},
 		{"75:30", 4530, true},
 		{"100:00:00", 360000, true},
+		{"4722222222:13:20.000", 17000000000000, true},
 		{"00:00:00", 0, true},
 		{"12s", 0, false},
 		{"", 0, false},
