@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: Go unit and end-to-end tests (real ffmpeg, SQLite, HTTP),
-# bounded fuzzing of the request decoder, and the conformance suite that
+# bounded fuzzing of the decoders, validators and the HTTP API, and the conformance suite that
 # drives a running server with the official twelvelabs-js SDK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +25,6 @@ fuzz ./internal/task FuzzValidateJSONSchema 200000
 fuzz ./internal/segments FuzzApply 200000
 fuzz ./internal/segments FuzzCoerceField 200000
 fuzz ./internal/engine/vlm FuzzParseWindow 100000
+fuzz ./internal/httpapi FuzzAPI 50000
 echo "== conformance (twelvelabs-js)"
 (cd conformance && npm test)

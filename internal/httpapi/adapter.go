@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -79,6 +80,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Log(r.Context(), level, "http", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rw.status, "took", time.Since(start).Round(time.Microsecond))
 		}()
+		// ServeMux answers a path with "//", "." or ".." segments or a
+		// trailing slash with a redirect and an HTML body. Serve the
+		// canonical path instead: a client whose base URL ends in "/"
+		// still reaches the endpoint, and every answer stays JSON.
+		if p := r.URL.Path; p != "/" && path.Clean("/"+p) != p {
+			u := *r.URL
+			u.Path, u.RawPath = path.Clean("/"+p), ""
+			r.URL = &u
+		}
 		next.ServeHTTP(rw, r)
 	})
 }

@@ -105,6 +105,9 @@ func TestErrorsByEndpoint(t *testing.T) {
 		{"wrong method", "PUT", "/v1.3/analyze/tasks", ``, 405, "method_not_allowed", "flat"},
 		{"wrong method on task", "POST", "/v1.3/analyze/tasks/abc", ``, 405, "method_not_allowed", "flat"},
 		{"no route", "GET", "/v1.3/nothing", ``, 404, "not_found", "flat"},
+		{"trailing slash is served", "GET", "/v1.3/analyze/tasks/", ``, 200, "", "flat"},
+		{"double slash is served", "GET", "//v1.3//analyze/tasks/nope", ``, 404, "resource_not_exist", "nested"},
+		{"dot segments are served", "DELETE", "/v1.3/analyze/./x/../tasks/nope", ``, 404, "resource_not_exist", "nested"},
 	} {
 		resp, m := do(t, tc.method, u+tc.path, tc.body, "Content-Type", "application/json")
 		c, sh := code(m)

@@ -58,7 +58,7 @@ func (r resolver) ResolveAsset(ctx context.Context, id string) (*task.AssetInfo,
 	return info, nil
 }
 
-func newAssetServer(t *testing.T) *assetServer {
+func newAssetServer(t testing.TB) *assetServer {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "db.sqlite"))
