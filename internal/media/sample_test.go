@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -255,6 +256,16 @@ func ffmpegChildren(t *testing.T) []int {
 	return pids
 }
 
+// childrenCPU is the user+system CPU time of this process's reaped children.
+func childrenCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // Not parallel: it counts this process's ffmpeg children, and parallel
 // tests only start once the sequential ones are done.
 func TestSampleAtStopsEarly(t *testing.T) {
@@ -332,18 +343,29 @@ func TestSampleAtStopsEarly(t *testing.T) {
 	t.Run("single frame does not decode to the end", func(t *testing.T) {
 		// The run must stop as soon as its last picture is out: an encoder
 		// that holds pictures back (frame threads) would make FFmpeg
-		// decode the whole rest of the file first.
-		start := time.Now()
-		cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-")
-		if err := cmd.Run(); err != nil {
-			t.Fatal(err)
+		// decode the whole rest of the file first. Judged on the CPU time
+		// of the FFmpeg processes, not on wall time, which a loaded
+		// machine stretches (this test is not parallel, so every child
+		// this process reaps meanwhile is ours), against both outcomes
+		// measured in the same run: FFmpeg taking one frame at 1 s, and
+		// FFmpeg decoding the whole file.
+		long := testVideo(t, "long600.mp4", "320x180", "600")
+		cpu := func(args ...string) time.Duration {
+			cmd := exec.Command("ffmpeg", append([]string{"-nostdin", "-v", "error"}, args...)...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
+			}
+			return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}
-		full := time.Since(start)
-		start = time.Now()
-		got := sampleAll(t, tool, path, []float64{1}, SampleOptions{Exact: true})
-		one := time.Since(start)
-		if got[0].Time != 1 || one > full*6/10 {
-			t.Errorf("one frame at 1 s took %v (frame at %.3f s); decoding the whole file takes %v", one, got[0].Time, full)
+		full := cpu("-i", long, "-f", "null", "-")
+		first := cpu("-ss", "1", "-i", long, "-frames:v", "1", "-f", "null", "-")
+		before := childrenCPU(t)
+		got := sampleAll(t, tool, long, []float64{1}, SampleOptions{Exact: true})
+		one := childrenCPU(t) - before
+		t.Logf("SampleAt one frame: %v CPU; ffmpeg one frame: %v; whole file: %v", one, first, full)
+		if got[0].Time != 1 || one <= 0 || one > (first+full)/2 {
+			t.Errorf("one frame at 1 s cost %v of FFmpeg CPU (frame at %.3f s): nearer decoding the whole file (%v) than taking one frame (%v)",
+				one, got[0].Time, full, first)
 		}
 	})
 
