@@ -831,3 +831,24 @@ describe("other invalid requests", () => {
     assert.equal(notFound.headers.get("x-api-version"), "1.3");
   });
 });
+
+describe("Idempotency-Key (spec Q4; the SDK sends it through requestOptions.headers)", () => {
+  test("the same key and body give the same task; another body under the key → 422", async () => {
+    const body = { video: { type: "url", url: `${okUrl}?idem=1` }, prompt: "Describe." };
+    const opts = { ...NO_RETRY, headers: { "Idempotency-Key": "conformance-idem-1" } };
+    const first = await client.analyzeAsync.tasks.create(body, opts).withRawResponse();
+    assert.equal(first.rawResponse.status, 202);
+    const again = await client.analyzeAsync.tasks.create(body, opts).withRawResponse();
+    assert.equal(again.rawResponse.status, 202);
+    assert.equal(again.data.taskId, first.data.taskId);
+    assert.equal(again.rawResponse.headers.get("idempotent-replayed"), "true");
+
+    const err = await rejection(client.analyzeAsync.tasks.create({ ...body, prompt: "Summarize." }, opts));
+    assert.ok(err instanceof TwelvelabsApiError, String(err));
+    assert.equal(err.statusCode, 422);
+    assert.equal(err.body?.error?.code, "idempotency_key_reused", JSON.stringify(err.body));
+
+    const listed = await raw("GET", `/analyze/tasks?video_url=${encodeURIComponent(body.video.url)}`);
+    assert.equal(listed.json.data.length, 1, "one task for the key");
+  });
+});

@@ -300,3 +300,45 @@ func TestListFiltersAndPagination(t *testing.T) {
 		t.Errorf("pager saw %d tasks", n)
 	}
 }
+
+// TestIdempotencyKeyAcrossClients: the Go client and the CLI send
+// Idempotency-Key, and the real server creates one task per key.
+func TestIdempotencyKeyAcrossClients(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	c := srv.client()
+	ctx := waitCtx(t, time.Minute)
+	req := &api.CreateTaskRequest{Video: &api.VideoContext{Type: api.SourceURL, URL: "https://media.example/cat.mp4"}, Prompt: api.String("What happens?")}
+	a, err := c.CreateTask(ctx, req, client.WithIdempotencyKey("job-7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.CreateTask(ctx, req, client.WithIdempotencyKey("job-7"))
+	if err != nil || b.TaskID != a.TaskID {
+		t.Fatalf("second create with the key: %+v %v, want task %s", b, err, a.TaskID)
+	}
+	req.Prompt = api.String("Who is there?")
+	if _, err := c.CreateTask(ctx, req, client.WithIdempotencyKey("job-7")); err == nil || !strings.Contains(err.Error(), "idempotency_key_reused") {
+		t.Fatalf("other body with the key: %v", err)
+	}
+
+	cli := func(extra ...string) string {
+		t.Helper()
+		args := append([]string{"analyze", "https://media.example/dog.mp4", "--prompt", "p", "--server", "http://" + srv.addr, "--api-key", testKey}, extra...)
+		out, err := runBinary(t, args...)
+		if err != nil {
+			t.Fatalf("analyze %v: %v\n%s", extra, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	if x, y := cli("--idempotency-key", "cli-1"), cli("--idempotency-key", "cli-1"); x != y || len(x) != 24 {
+		t.Errorf("CLI with one key made %q and %q", x, y)
+	}
+	if x, y := cli(), cli(); x == y {
+		t.Errorf("CLI without a key reused task %s: each run must get its own key", x)
+	}
+	list, err := c.ListTasks(ctx, client.ListOptions{})
+	if err != nil || len(list.Data) != 4 {
+		t.Fatalf("%d tasks, want 4 (client, CLI keyed, two CLI unkeyed): %v", len(list.Data), err)
+	}
+}

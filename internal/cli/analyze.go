@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,6 +42,7 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 	start := fs.Float64("start", 0, "analyze from this second of the video (pegasus1.5)")
 	end := fs.Float64("end", 0, "analyze up to this second of the video (pegasus1.5)")
 	wait := fs.Bool("wait", false, "wait for the task, show progress and print the result")
+	idemKey := fs.String("idempotency-key", "", "Idempotency-Key of the create request: the server creates one task per key within 24 h (default: a new random key, so that retries never create a second task)")
 	pos, err := parseFlags(fs, analyzeUsage, args, env)
 	if err != nil {
 		return err
@@ -98,8 +101,13 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 		}
 		req.Video = &api.VideoContext{Type: api.SourceAssetID, AssetID: a.ID}
 	}
+	if *idemKey == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		*idemKey = "framewise-cli-" + hex.EncodeToString(b[:])
+	}
 	var raw json.RawMessage
-	created, err := c.CreateTask(ctx, req, client.WithRawResponse(&raw))
+	created, err := c.CreateTask(ctx, req, client.WithRawResponse(&raw), client.WithIdempotencyKey(*idemKey))
 	if err != nil {
 		return cf.explain(err)
 	}

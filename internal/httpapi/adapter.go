@@ -30,6 +30,12 @@ const (
 // an error that the adapter maps to the endpoint's wire shape.
 type handlerFunc func(r *http.Request) (status int, body any, err error)
 
+// withHeader is a response body that also sets one response header.
+type withHeader struct {
+	body        any
+	name, value string
+}
+
 // apiError is an error with a status and code for the client.
 type apiError struct {
 	status  int
@@ -105,6 +111,10 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 		if err != nil {
 			s.writeError(w, r, sh, err)
 			return
+		}
+		if wh, ok := body.(withHeader); ok {
+			w.Header().Set(wh.name, wh.value)
+			body = wh.body
 		}
 		if body == nil {
 			w.WriteHeader(status)

@@ -160,3 +160,107 @@ func TestCreateEnqueuesOnceAndEchoes(t *testing.T) {
 		t.Errorf("wrong key: %d %v", resp.StatusCode, m)
 	}
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	srv, jobs := newServer(t, "k1", "k2")
+	u := srv.URL + "/v1.3/analyze/tasks"
+	body := `{"video":{"type":"url","url":"https://media.example/v.mp4"},"prompt":"What happens?"}`
+	post := func(body, apiKey string, idem ...string) (*http.Response, map[string]any) {
+		hdr := []string{"x-api-key", apiKey}
+		for _, k := range idem {
+			hdr = append(hdr, "Idempotency-Key", k)
+		}
+		return do(t, "POST", u, body, hdr...)
+	}
+
+	resp, first := post(body, "k1", "order-42")
+	if resp.StatusCode != 202 || resp.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first: %d %v %v", resp.StatusCode, resp.Header, first)
+	}
+	resp, again := post(body, "k1", "order-42")
+	if resp.StatusCode != 202 || again["task_id"] != first["task_id"] || again["status"] != "queued" ||
+		resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %v, want task %v", resp.StatusCode, again, first["task_id"])
+	}
+	if *jobs != 1 {
+		t.Fatalf("%d jobs after a replay, want 1", *jobs)
+	}
+
+	// Another body under the same key is refused and creates nothing.
+	resp, m := post(strings.Replace(body, "What", "Who", 1), "k1", "order-42")
+	if c, sh := code(m); resp.StatusCode != 422 || c != "idempotency_key_reused" || sh != "nested" ||
+		!strings.Contains(m["error"].(map[string]any)["message"].(string), first["task_id"].(string)) {
+		t.Fatalf("other body: %d %v", resp.StatusCode, m)
+	}
+	// Keys belong to the API key that sent them.
+	resp, other := post(body, "k2", "order-42")
+	if resp.StatusCode != 202 || other["task_id"] == first["task_id"] {
+		t.Fatalf("other API key: %d %v", resp.StatusCode, other)
+	}
+	// A refused request does not use up its key.
+	if resp, m := post(`{"prompt":"p"}`, "k1", "fresh"); resp.StatusCode != 400 {
+		t.Fatalf("bad body: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := post(body, "k1", "fresh"); resp.StatusCode != 202 || resp.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("key after a refused request: %d %v", resp.StatusCode, m)
+	}
+	// Malformed keys.
+	for _, k := range []string{"", strings.Repeat("x", 256), "tab\there"} {
+		resp, m := post(body, "k1", k)
+		if c, _ := code(m); resp.StatusCode != 400 || c != "parameter_invalid" {
+			t.Errorf("key %q: %d %v", k, resp.StatusCode, m)
+		}
+	}
+	req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+	req.Header.Set("x-api-key", "k1")
+	req.Header.Add("Idempotency-Key", "a")
+	req.Header.Add("Idempotency-Key", "b")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Errorf("two keys: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if *jobs != 3 {
+		t.Errorf("%d jobs, want 3 (first, other API key, fresh)", *jobs)
+	}
+}
+
+// Concurrent requests with one key create one task: the store's unique
+// record decides, and the losers answer with the winner's task.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	t.Parallel()
+	srv, jobs := newServer(t)
+	body := `{"video":{"type":"url","url":"https://media.example/v.mp4"},"prompt":"p"}`
+	const n = 8
+	ids := make(chan any, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("POST", srv.URL+"/v1.3/analyze/tasks", strings.NewReader(body))
+			req.Header.Set("Idempotency-Key", "same")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				ids <- err
+				return
+			}
+			defer resp.Body.Close()
+			var m map[string]any
+			json.NewDecoder(resp.Body).Decode(&m)
+			ids <- m["task_id"]
+		}()
+	}
+	var first any
+	for i := range n {
+		id := <-ids
+		if i == 0 {
+			first = id
+		}
+		if _, ok := id.(string); !ok || id != first {
+			t.Fatalf("answer %d: %v, first %v", i, id, first)
+		}
+	}
+	_, list := do(t, "GET", srv.URL+"/v1.3/analyze/tasks", "")
+	if got := len(list["data"].([]any)); got != 1 || *jobs != 1 {
+		t.Fatalf("%d tasks and %d jobs, want 1 and 1", got, *jobs)
+	}
+}

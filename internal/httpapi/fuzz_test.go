@@ -32,10 +32,10 @@ var fuzzTypes = []string{"application/json", "multipart/form-data; boundary=B", 
 	"", "text/plain", "multipart/form-data", "application/octet-stream"}
 
 // FuzzAPI sends arbitrary requests (method, route, id, query, body,
-// content type) through the whole handler over the real SQLite stores and
-// checks the contract every endpoint shares: never a 5xx, every error is
-// JSON with a code and a message in a documented shape, and a refused
-// request stores nothing.
+// content type, Idempotency-Key) through the whole handler over the real
+// SQLite stores and checks the contract every endpoint shares: never a 5xx,
+// every error is JSON with a code and a message in a documented shape, and
+// a refused request stores nothing.
 func FuzzAPI(f *testing.F) {
 	s := newAssetServer(f)
 	h := s.Config.Handler
@@ -75,7 +75,7 @@ func FuzzAPI(f *testing.F) {
 	mw.Close()
 
 	add := func(method uint8, route uint8, id, query string, body []byte, ctype uint8, key bool) {
-		f.Add(method, route, id, query, body, ctype, key)
+		f.Add(method, route, id, query, body, ctype, key, "")
 	}
 	add(1, 0, "", "", []byte(`{"video":{"type":"url","url":"https://x.test/a.mp4"},"prompt":"p","response_format":{"type":"json_schema","json_schema":{"type":"object"}}}`), 0, true)
 	add(1, 0, "", "", []byte(`{"model_name":"pegasus1.5","video":{"type":"asset_id","asset_id":"`+assetID+`"},"analysis_mode":"time_based_metadata","response_format":{"type":"segment_definitions","segment_definitions":[{"id":"a","description":"d","fields":[{"name":"n","type":"timestamp"}]}]}}`), 0, true)
@@ -96,8 +96,9 @@ func FuzzAPI(f *testing.F) {
 	add(4, 8, uploadID, "", nil, 3, false)
 	add(0, 9, "", "", nil, 3, false)
 	add(0, 10, "", "", nil, 3, false)
+	f.Add(uint8(1), uint8(0), "", "", []byte(`{"video":{"type":"url","url":"https://x.test/b.mp4"},"prompt":"p"}`), uint8(0), true, "order-1")
 
-	f.Fuzz(func(t *testing.T, method, route uint8, id, query string, body []byte, ctype uint8, withKey bool) {
+	f.Fuzz(func(t *testing.T, method, route uint8, id, query string, body []byte, ctype uint8, withKey bool, idem string) {
 		path := strings.ReplaceAll(fuzzRoutes[int(route)%len(fuzzRoutes)], "X", url.PathEscape(id))
 		target := path
 		if query != "" {
@@ -113,6 +114,9 @@ func FuzzAPI(f *testing.F) {
 		}
 		if withKey {
 			req.Header.Set("x-api-key", key)
+		}
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
 		}
 		if ct := fuzzTypes[int(ctype)%len(fuzzTypes)]; ct != "" {
 			req.Header.Set("Content-Type", ct)

@@ -16,7 +16,9 @@ import (
 
 // Tasks is what the API needs of the task service.
 type Tasks interface {
-	Create(ctx context.Context, body []byte) (*task.Task, error)
+	// Create creates a task; with idem set, a repeated key returns the
+	// task it created before, with replayed true.
+	Create(ctx context.Context, body []byte, idem *task.Idempotency) (t *task.Task, replayed bool, err error)
 	Get(ctx context.Context, id string) (*task.Task, error)
 	List(ctx context.Context, f task.Filter) ([]*task.Task, int, error)
 	Delete(ctx context.Context, id string) error

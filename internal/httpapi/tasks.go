@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,15 +18,42 @@ import (
 const maxPageLimit = 50
 
 func (s *Server) createTask(r *http.Request) (int, any, error) {
+	idem, err := s.idempotency(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.maxBody))
 	if err != nil {
 		return 0, nil, err
 	}
-	t, err := s.tasks.Create(r.Context(), body)
+	t, replayed, err := s.tasks.Create(r.Context(), body, idem)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusAccepted, api.CreateTaskResponse{TaskID: t.ID, Status: string(t.Status)}, nil
+	out := api.CreateTaskResponse{TaskID: t.ID, Status: string(t.Status)}
+	if replayed {
+		return http.StatusAccepted, withHeader{out, "Idempotent-Replayed", "true"}, nil
+	}
+	return http.StatusAccepted, out, nil
+}
+
+// idempotency reads the Idempotency-Key header (spec Q4). Keys are scoped
+// to the API key that sent them, stored as a hash.
+func (s *Server) idempotency(r *http.Request) (*task.Idempotency, error) {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	if len(vals) > 1 || !task.ValidIdempotencyKey(vals[0]) {
+		return nil, &task.ValidationError{Status: http.StatusBadRequest, Code: api.CodeParameterInvalid, Param: "Idempotency-Key",
+			Message: fmt.Sprintf("The Idempotency-Key header must be sent once, with 1 to %d printable ASCII characters (a UUID is a good key).", task.MaxIdempotencyKey)}
+	}
+	scope := ""
+	if len(s.keys) > 0 {
+		sum := sha256.Sum256([]byte(r.Header.Get("x-api-key")))
+		scope = hex.EncodeToString(sum[:16])
+	}
+	return &task.Idempotency{Scope: scope, Key: vals[0]}, nil
 }
 
 func (s *Server) getTask(r *http.Request) (int, any, error) {

@@ -214,6 +214,13 @@ func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: 
 
 // Create inserts the task and its job in one transaction.
 func (s *Tasks) Create(ctx context.Context, t *task.Task) error {
+	return s.create(ctx, t, nil)
+}
+
+// create inserts the task and its job in one transaction. before, when
+// set, runs first in that transaction; returning false (or an error) it
+// leaves everything unwritten.
+func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx) (bool, error)) error {
 	args, err := taskArgs(t)
 	if err != nil {
 		return err
@@ -223,6 +230,11 @@ func (s *Tasks) Create(ctx context.Context, t *task.Task) error {
 		return fmt.Errorf("create task: %w", err)
 	}
 	defer tx.Rollback()
+	if before != nil {
+		if ok, err := before(tx); !ok || err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}

@@ -27,6 +27,7 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, id, key string, value []byte) error
 	Checkpoints(ctx context.Context, id string) (map[string][]byte, error)
 	DropCheckpoints(ctx context.Context, id string) error
+	KeyStore
 }
 
 // Filter selects a page of tasks, newest first. Empty fields match all.
@@ -88,16 +89,31 @@ func SourceKey(id string) string { return "tasks/" + id + "/source" }
 // job. A base64 video is decoded, stored and checked against the input
 // requirements before anything is persisted; one that fails is a
 // *ValidationError.
-func (s *Service) Create(ctx context.Context, body []byte) (*Task, error) {
+//
+// With idem set, a request whose key was used in the last IdempotencyTTL
+// creates nothing: it returns the task that key created, with replayed
+// true, or a 422 *ValidationError when its body differs. Requests that fail
+// do not use up their key.
+func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t *Task, replayed bool, err error) {
+	if idem != nil {
+		rec, err := s.store.LookupKey(ctx, idem.Scope, idem.Key, s.now().Add(-IdempotencyTTL))
+		if err != nil {
+			return nil, false, err
+		}
+		if rec != nil {
+			t, err := replay(rec, idem.Key, body)
+			return t, err == nil, err
+		}
+	}
 	spec, err := DecodeCreate(body, s.limits)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := s.now()
-	t := &Task{ID: NewID(now), Spec: *spec, Status: Queued, CreatedAt: now, UpdatedAt: now}
+	t = &Task{ID: NewID(now), Spec: *spec, Status: Queued, CreatedAt: now, UpdatedAt: now}
 
 	if err := s.resolveAssets(ctx, t); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	switch spec.Source.Type {
 	case SourceBase64:
@@ -105,32 +121,44 @@ func (s *Service) Create(ctx context.Context, body []byte) (*Task, error) {
 		t.Spec.Source.Data = nil
 		key := SourceKey(t.ID)
 		if _, err := s.blobs.Put(ctx, key, bytes.NewReader(data)); err != nil {
-			return nil, fmt.Errorf("store base64 video: %w", err)
+			return nil, false, fmt.Errorf("store base64 video: %w", err)
 		}
 		dur, err := s.checkBlob(ctx, key)
 		if err != nil {
 			_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
 			var ve *VideoError
 			if errors.As(err, &ve) {
-				return nil, &ValidationError{Status: 400, Code: "video_invalid", Param: "video.base64_string", Message: ve.Message}
+				return nil, false, &ValidationError{Status: 400, Code: "video_invalid", Param: "video.base64_string", Message: ve.Message}
 			}
-			return nil, err
+			return nil, false, err
 		}
 		if err := CheckWindow(t.Spec, dur); err != nil {
 			_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
-			return nil, &ValidationError{Status: 400, Code: "parameter_invalid", Param: err.Rule, Message: err.Message}
+			return nil, false, &ValidationError{Status: 400, Code: "parameter_invalid", Param: err.Rule, Message: err.Message}
 		}
 		t.BlobKey = key
 		t.Duration = &dur
 	}
-	if err := s.store.Create(ctx, t); err != nil {
+	var rec *KeyRecord
+	if idem != nil {
+		rec, err = s.store.CreateWithKey(ctx, t, idem.Scope, idem.Key,
+			KeyRecord{TaskID: t.ID, BodySHA256: bodyHash(body), CreatedAt: now}, now.Add(-IdempotencyTTL))
+	} else {
+		err = s.store.Create(ctx, t)
+	}
+	if err != nil || rec != nil {
 		if t.BlobKey != "" {
 			_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
 		}
-		return nil, err
+		if err != nil {
+			return nil, false, err
+		}
+		// A request with the same key won the race to the store.
+		t, err := replay(rec, idem.Key, body)
+		return t, err == nil, err
 	}
 	s.log.Info("task created", "task_id", t.ID, "source", t.Spec.Source.Type, "mode", t.Spec.Mode, "model", t.Spec.Model)
-	return t, nil
+	return t, false, nil
 }
 
 func (s *Service) checkBlob(ctx context.Context, key string) (float64, error) {
