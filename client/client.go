@@ -118,7 +118,9 @@ type callConfig struct {
 }
 
 // WithIdempotencyKey sends key in the Idempotency-Key header, so that the
-// server creates at most one task for all requests carrying the same key.
+// server creates at most one task for all requests carrying the same key
+// (framewise remembers a key for 24 hours, per API key, and answers a repeat
+// with the first task; the same key with another body is refused with 422).
 // It also makes CreateTask safe to retry, which it otherwise is not.
 func WithIdempotencyKey(key string) CallOption {
 	return func(cc *callConfig) { cc.idempotencyKey = key }
