@@ -91,7 +91,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
 	}
 
-	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL})
+	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -26,6 +26,9 @@ type Config struct {
 	LogFormat        string
 	MaxVideoBytes    int64
 	ShutdownTimeout  time.Duration
+	// RateLimit is the requests per minute each API key may send to the
+	// API endpoints; 0 means no limit.
+	RateLimit int
 
 	// PublicURL is the server's URL as clients reach it, used in
 	// presigned upload URLs; empty means the Host of each request.
@@ -96,6 +99,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.Workers, "workers", c.Workers, "analysis jobs run at once (env FRAMEWISE_WORKERS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each API key may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for presigned upload URLs, e.g. https://fw.example.com (env FRAMEWISE_PUBLIC_URL; default: each request's Host)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long running jobs may finish at shutdown before they are snoozed")
@@ -179,6 +183,11 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_WORKERS", err))
 		c.Workers = n
 	}
+	if v := getenv("FRAMEWISE_RATE_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_RATE_LIMIT", err))
+		c.RateLimit = n
+	}
 	if v := getenv("FRAMEWISE_MAX_VIDEO_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_VIDEO_BYTES", err))
@@ -205,6 +214,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		return errors.New("--workers must be 0 or more")
+	}
+	if c.RateLimit < 0 {
+		return errors.New("--rate-limit must be 0 (no limit) or more")
 	}
 	if c.DefaultModel != "pegasus1.2" && c.DefaultModel != "pegasus1.5" {
 		return fmt.Errorf("--default-model %q: use pegasus1.2 or pegasus1.5", c.DefaultModel)

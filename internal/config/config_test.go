@@ -18,6 +18,7 @@ func TestPrecedenceFlagsEnvFile(t *testing.T) {
 addr: 127.0.0.1:9001
 data_dir: /from/file
 workers: 7
+rate_limit: 60
 api_keys: ["${KEY_FROM_ENV}"]
 limits: {segment_definitions: 20, enum_values: 100, max_tokens: 98304}
 models:
@@ -38,6 +39,9 @@ asr: {base_url: "http://127.0.0.1:9000/v1", model: whisper-1}
 	}
 	if c.Addr != "127.0.0.1:9001" || c.DataDir != "/from/env" || c.Workers != 3 {
 		t.Errorf("precedence: addr %s (file) data %s (env) workers %d (flag)", c.Addr, c.DataDir, c.Workers)
+	}
+	if c.RateLimit != 60 {
+		t.Errorf("rate limit %d from the file, want 60", c.RateLimit)
 	}
 	if len(c.APIKeys) != 1 || c.APIKeys[0] != "k-secret" {
 		t.Errorf("api keys %v: ${VAR} not expanded", c.APIKeys)
@@ -87,6 +91,8 @@ func TestRefusals(t *testing.T) {
 		"unknown model name":      {[]string{"--config", unknownModel}, nil, "gpt"},
 		"vlm without model":       {[]string{"--vlm-url", "http://x/v1"}, nil, "needs base_url and model"},
 		"bad env number":          {nil, map[string]string{"FRAMEWISE_WORKERS": "many"}, "FRAMEWISE_WORKERS"},
+		"negative rate limit":     {[]string{"--rate-limit", "-1"}, nil, "rate-limit"},
+		"bad env rate limit":      {nil, map[string]string{"FRAMEWISE_RATE_LIMIT": "fast"}, "FRAMEWISE_RATE_LIMIT"},
 		"bad default model":       {[]string{"--default-model", "gpt-4"}, nil, "default-model"},
 		"missing config file":     {[]string{"--config", "/nonexistent.yaml"}, nil, "config file"},
 		"positional argument":     {[]string{"extra"}, nil, "unexpected argument"},

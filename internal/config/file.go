@@ -111,6 +111,7 @@ type fileConfig struct {
 	LogFormat        *string                 `yaml:"log_format"`
 	MaxVideoBytes    *int64                  `yaml:"max_video_bytes"`
 	ShutdownTimeout  *time.Duration          `yaml:"shutdown_timeout"`
+	RateLimit        *int                    `yaml:"rate_limit"`
 	DefaultModel     *string                 `yaml:"default_model"`
 	Limits           *fileLimits             `yaml:"limits"`
 	Models           map[string]ModelProfile `yaml:"models"`
@@ -161,6 +162,9 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.ShutdownTimeout != nil {
 		c.ShutdownTimeout = *f.ShutdownTimeout
+	}
+	if f.RateLimit != nil {
+		c.RateLimit = *f.RateLimit
 	}
 	if l := f.Limits; l != nil {
 		if l.SegmentDefinitions != nil {

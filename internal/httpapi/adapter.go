@@ -3,14 +3,17 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,6 +110,9 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 				"The API key is missing or invalid. Send a valid key in the x-api-key header."))
 			return
 		}
+		if !s.admit(w, r, sh) {
+			return
+		}
 		status, body, err := h(r)
 		if err != nil {
 			s.writeError(w, r, sh, err)
@@ -122,6 +128,40 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 		}
 		writeJSON(w, status, body)
 	})
+}
+
+// admit applies the rate limit of the request's API key: it sets the
+// X-Ratelimit-* headers (spec §2.3) and, when the key has used up the
+// current minute, answers 429 too_many_requests with Retry-After.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, sh shape) bool {
+	if s.limiter == nil {
+		return true
+	}
+	d := s.limiter.Take(keyScope(r, len(s.keys) > 0))
+	h := w.Header()
+	h.Set("X-Ratelimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("X-Ratelimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("X-Ratelimit-Used", strconv.Itoa(d.Used))
+	h.Set("X-Ratelimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
+	if d.Allowed {
+		return true
+	}
+	wait := max(1, int(math.Ceil(d.Reset.Sub(s.now()).Seconds())))
+	h.Set("Retry-After", strconv.Itoa(wait))
+	s.writeError(w, r, sh, errorf(http.StatusTooManyRequests, api.CodeTooManyRequests,
+		"You have exceeded the rate limit (%d requests per minute). Retry after %d seconds.", d.Limit, wait))
+	return false
+}
+
+// keyScope names the sender of a request for per-key state (rate limits,
+// idempotency keys): a hash of its API key, or "" when the server has no
+// keys.
+func keyScope(r *http.Request, keyed bool) string {
+	if !keyed {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(r.Header.Get("x-api-key")))
+	return hex.EncodeToString(sum[:16])
 }
 
 func (s *Server) authorized(r *http.Request) bool {

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framewise/framewise/internal/analysis"
 	"github.com/framewise/framewise/internal/blob"
@@ -23,6 +25,12 @@ import (
 // newServer builds the API over the real service, SQLite store and media
 // tools, without a queue: jobs are counted instead of enqueued.
 func newServer(t *testing.T, keys ...string) (*httptest.Server, *int) {
+	t.Helper()
+	return newServerOpts(t, httpapi.Options{APIKeys: keys})
+}
+
+// newServerOpts is newServer with options (Log and MaxBodyBytes are set).
+func newServerOpts(t *testing.T, opts httpapi.Options) (*httptest.Server, *int) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "db.sqlite"))
@@ -39,7 +47,8 @@ func newServer(t *testing.T, keys ...string) (*httptest.Server, *int) {
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { *jobs++; return nil })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, task.DefaultLimits(), log)
-	api := httpapi.New(svc, httpapi.Options{APIKeys: keys, Log: log, MaxBodyBytes: 1 << 20})
+	opts.Log, opts.MaxBodyBytes = log, 1<<20
+	api := httpapi.New(svc, opts)
 	api.SetReady(true)
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
@@ -262,5 +271,57 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 	_, list := do(t, "GET", srv.URL+"/v1.3/analyze/tasks", "")
 	if got := len(list["data"].([]any)); got != 1 || *jobs != 1 {
 		t.Fatalf("%d tasks and %d jobs, want 1 and 1", got, *jobs)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 10, 0, 15, 0, time.UTC) // 45 s before the window resets
+	srv, _ := newServerOpts(t, httpapi.Options{APIKeys: []string{"k1", "k2"}, RateLimit: 3, Now: func() time.Time { return now }})
+	list := srv.URL + "/v1.3/analyze/tasks"
+	for i := 1; i <= 3; i++ {
+		resp, m := do(t, "GET", list, "", "x-api-key", "k1")
+		h := resp.Header
+		if resp.StatusCode != 200 || h.Get("X-Ratelimit-Limit") != "3" || h.Get("X-Ratelimit-Used") != strconv.Itoa(i) ||
+			h.Get("X-Ratelimit-Remaining") != strconv.Itoa(3-i) {
+			t.Fatalf("request %d: %d %v %v", i, resp.StatusCode, h, m)
+		}
+		if reset := h.Get("X-Ratelimit-Reset"); reset != strconv.FormatInt(now.Add(45*time.Second).Unix(), 10) {
+			t.Fatalf("X-Ratelimit-Reset %q", reset)
+		}
+	}
+	// The fourth in the minute is refused, in each endpoint's shape.
+	resp, m := do(t, "GET", list, "", "x-api-key", "k1")
+	if c, sh := code(m); resp.StatusCode != 429 || c != "too_many_requests" || sh != "flat" ||
+		!strings.Contains(m["message"].(string), "3 requests per minute") {
+		t.Fatalf("over the limit: %d %v", resp.StatusCode, m)
+	}
+	if resp.Header.Get("Retry-After") != "45" || resp.Header.Get("X-Ratelimit-Remaining") != "0" {
+		t.Fatalf("Retry-After %q, headers %v", resp.Header.Get("Retry-After"), resp.Header)
+	}
+	resp, m = do(t, "POST", list, `{"video":{"type":"url","url":"https://x.test/a.mp4"},"prompt":"p"}`, "x-api-key", "k1")
+	if c, sh := code(m); resp.StatusCode != 429 || c != "too_many_requests" || sh != "nested" {
+		t.Fatalf("create over the limit: %d %v", resp.StatusCode, m)
+	}
+	// Another key has its own budget; a wrong key is refused before it
+	// counts; /healthz is not limited.
+	if resp, m := do(t, "GET", list, "", "x-api-key", "k2"); resp.StatusCode != 200 || resp.Header.Get("X-Ratelimit-Used") != "1" {
+		t.Fatalf("other key: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := do(t, "GET", list, "", "x-api-key", "nope"); resp.StatusCode != 401 || resp.Header.Get("X-Ratelimit-Used") != "" {
+		t.Fatalf("wrong key: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := do(t, "GET", srv.URL+"/healthz", ""); resp.StatusCode != 200 || resp.Header.Get("X-Ratelimit-Limit") != "" {
+		t.Fatalf("healthz: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The next minute starts afresh.
+	now = now.Add(45 * time.Second)
+	if resp, m := do(t, "GET", list, "", "x-api-key", "k1"); resp.StatusCode != 200 || resp.Header.Get("X-Ratelimit-Used") != "1" {
+		t.Fatalf("next minute: %d %v", resp.StatusCode, m)
+	}
+	// Without a limit there are no rate-limit headers.
+	open, _ := newServer(t)
+	if resp, _ := do(t, "GET", open.URL+"/v1.3/analyze/tasks", ""); resp.Header.Get("X-Ratelimit-Limit") != "" {
+		t.Fatalf("headers without a limit: %v", resp.Header)
 	}
 }

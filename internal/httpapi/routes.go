@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
+	"github.com/framewise/framewise/internal/ratelimit"
 	"github.com/framewise/framewise/internal/task"
 )
 
@@ -33,6 +35,8 @@ type Server struct {
 	ready     atomic.Bool
 	maxBody   int64
 	publicURL string
+	limiter   *ratelimit.Limiter // nil: no rate limit
+	now       func() time.Time
 }
 
 // Options configure a Server.
@@ -47,6 +51,12 @@ type Options struct {
 	// Assets serves /v1.3/assets* and the presigned upload URLs; nil
 	// leaves those routes out.
 	Assets Assets
+	// RateLimit is how many requests per minute each API key may send to
+	// the API endpoints (not /healthz, not presigned chunk PUTs); 0 means
+	// no limit.
+	RateLimit int
+	// Now is the clock of the rate limit; nil is time.Now.
+	Now func() time.Time
 	// PublicURL is this server's URL as clients reach it, for presigned
 	// upload URLs ("https://fw.example.com"); empty means the request's
 	// scheme and Host.
@@ -57,6 +67,13 @@ type Options struct {
 func New(tasks Tasks, opts Options) *Server {
 	s := &Server{tasks: tasks, assets: opts.Assets, log: opts.Log, maxBody: opts.MaxBodyBytes,
 		publicURL: strings.TrimRight(opts.PublicURL, "/")}
+	s.now = opts.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.RateLimit > 0 {
+		s.limiter = ratelimit.New(opts.RateLimit, time.Minute, s.now)
+	}
 	if s.maxBody <= 0 {
 		s.maxBody = 48 << 20
 	}

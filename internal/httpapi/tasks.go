@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,12 +46,7 @@ func (s *Server) idempotency(r *http.Request) (*task.Idempotency, error) {
 		return nil, &task.ValidationError{Status: http.StatusBadRequest, Code: api.CodeParameterInvalid, Param: "Idempotency-Key",
 			Message: fmt.Sprintf("The Idempotency-Key header must be sent once, with 1 to %d printable ASCII characters (a UUID is a good key).", task.MaxIdempotencyKey)}
 	}
-	scope := ""
-	if len(s.keys) > 0 {
-		sum := sha256.Sum256([]byte(r.Header.Get("x-api-key")))
-		scope = hex.EncodeToString(sum[:16])
-	}
-	return &task.Idempotency{Scope: scope, Key: vals[0]}, nil
+	return &task.Idempotency{Scope: keyScope(r, len(s.keys) > 0), Key: vals[0]}, nil
 }
 
 func (s *Server) getTask(r *http.Request) (int, any, error) {
