@@ -8,8 +8,12 @@ scripts/setup.sh --test
 
 echo "== go vet"
 go vet ./...
-echo "== go test"
-go test -count=1 -timeout 20m ./...
+echo "== go test -race (every package but the end-to-end suites)"
+# e2e and bench drive the built binary, so the race detector would only
+# watch their test harness; they run without it below.
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/bench/')
+echo "== go test (end-to-end)"
+go test -count=1 -timeout 20m ./e2e ./bench/...
 echo "== fuzz (bounded)"
 # Budgets are counts of executions, not durations: with a duration, Go
 # 1.26's fuzz coordinator can report a spurious "context deadline exceeded"
