@@ -117,7 +117,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if len(cfg.APIKeys) == 0 {
 		log.Warn("no API key configured: the API is open to every local process", "addr", addr)
 	}
-	log.Info("framewise is listening", "url", "http://"+addr, "api", "http://"+addr+"/v1.3", "data_dir", cfg.DataDir, "workers", cfg.Workers)
+	log.Info("framewise is listening", "url", "http://"+addr, "api", "http://"+addr+"/v1.3", "data_dir", cfg.DataDir, "workers", cfg.Workers,
+		"rate_limit_per_minute", cfg.RateLimit)
 	if listening != nil {
 		listening(addr)
 	}
