@@ -93,13 +93,19 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		// trailing slash with a redirect and an HTML body. Serve the
 		// canonical path instead: a client whose base URL ends in "/"
 		// still reaches the endpoint, and every answer stays JSON.
-		if p := r.URL.Path; p != "/" && path.Clean("/"+p) != p {
+		if p := r.URL.Path; !canonicalPath(p) {
 			u := *r.URL
 			u.Path, u.RawPath = path.Clean("/"+p), ""
 			r.URL = &u
 		}
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// canonicalPath reports whether p is absolute and already clean; it
+// allocates nothing, as it runs on every request.
+func canonicalPath(p string) bool {
+	return strings.HasPrefix(p, "/") && path.Clean(p) == p
 }
 
 // endpoint adapts a handlerFunc: auth, error mapping, JSON encoding.

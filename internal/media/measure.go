@@ -575,9 +575,8 @@ func (p *measureParser) gridArgs(args []string, thumbChain string) []string {
 	g.WriteString("[fwf]")
 	// -filter_complex_threads is the -threads of a complex graph (see args).
 	args = append(args, "-filter_complex_threads", "1", "-filter_complex", g.String(), "-map", "[fwt]")
-	return append(append(args, thumbOutput...),
-		"-map", "[fwf]", "-fps_mode", "passthrough", "-threads", "1",
-		"-c:v", "mjpeg", "-q:v", strconv.Itoa(p.o.Frame.Quality), "-f", "image2pipe", "pipe:4")
+	args = append(append(args, thumbOutput...), "-map", "[fwf]")
+	return append(args, pictureOutput(p.o.Frame.Quality, "pipe:4")...)
 }
 
 // readPictures reads the pictures on r, each with its time from shown,

@@ -328,14 +328,19 @@ func sampleArgs(path string, seek float64, times []float64, o SampleOptions) []s
 	}
 	writePictureScale(&chain, o.Width)
 
-	return append(args, "-map", "0:V:0", "-an", "-sn", "-dn",
-		"-filter:v", chain.String(), "-fps_mode", "passthrough",
-		// One encoder thread: a frame-threaded MJPEG encoder holds each
-		// picture back until the next ones arrive, so the last picture of
-		// a run would reach the pipe only at the end of the file, and
-		// streamFrames could not stop FFmpeg early (bench/vlm).
-		"-threads:v", "1",
-		"-c:v", "mjpeg", "-q:v", strconv.Itoa(o.Quality), "-f", "image2pipe", "pipe:1")
+	args = append(args, "-map", "0:V:0", "-an", "-sn", "-dn", "-filter:v", chain.String())
+	return append(args, pictureOutput(o.Quality, "pipe:1")...)
+}
+
+// pictureOutput is the output of sampled pictures: MJPEG at quality to
+// pipe, one picture per selected frame, one encoder thread. A
+// frame-threaded MJPEG encoder holds each picture back until the next ones
+// arrive, so the last picture of a run would reach the pipe only at the
+// end of the file, and streamFrames could not stop FFmpeg early
+// (bench/vlm).
+func pictureOutput(quality int, pipe string) []string {
+	return []string{"-fps_mode", "passthrough", "-threads:v", "1",
+		"-c:v", "mjpeg", "-q:v", strconv.Itoa(quality), "-f", "image2pipe", pipe}
 }
 
 // selectThresholds turns times (ascending, seconds on the file's

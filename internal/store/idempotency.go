@@ -35,17 +35,18 @@ func lookupKey(ctx context.Context, q queryer, scope, key string, since time.Tim
 	return &rec, nil
 }
 
-// CreateWithKey inserts the task, its job and the idempotency record in one
-// transaction, after dropping records older than since. When an unexpired
-// record of scope and key exists, it writes nothing and returns it.
-func (s *Tasks) CreateWithKey(ctx context.Context, t *task.Task, scope, key string, rec task.KeyRecord, since time.Time) (*task.KeyRecord, error) {
+// CreateWithKey inserts the task, its job and the idempotency record (the
+// task's id and creation time, the body's hash) in one transaction, after
+// dropping records older than since. When an unexpired record of scope and
+// key exists, it writes nothing and returns it.
+func (s *Tasks) CreateWithKey(ctx context.Context, t *task.Task, scope, key, bodySHA256 string, since time.Time) (*task.KeyRecord, error) {
 	var existing *task.KeyRecord
 	err := s.create(ctx, t, func(tx *sql.Tx) (bool, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, since.UnixMicro()); err != nil {
 			return false, fmt.Errorf("expire idempotency keys: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, task_id, body_sha256, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`, scope, key, rec.TaskID, rec.BodySHA256, rec.CreatedAt.UnixMicro())
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`, scope, key, t.ID, bodySHA256, t.CreatedAt.UnixMicro())
 		if err != nil {
 			return false, fmt.Errorf("store idempotency key: %w", err)
 		}

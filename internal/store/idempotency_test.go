@@ -17,15 +17,12 @@ func TestCreateWithKey(t *testing.T) {
 	s := openTest(t, func(ctx context.Context, tx *sql.Tx, id string) error { jobs++; return nil })
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	since := now.Add(-task.IdempotencyTTL)
-	rec := func(id, hash string, at time.Time) task.KeyRecord {
-		return task.KeyRecord{TaskID: id, BodySHA256: hash, CreatedAt: at}
-	}
 
-	if got, err := s.CreateWithKey(ctx, newTask("a", now), "s", "k", rec("a", "h1", now), since); err != nil || got != nil {
+	if got, err := s.CreateWithKey(ctx, newTask("a", now), "s", "k", "h1", since); err != nil || got != nil {
 		t.Fatalf("first: %v %v", got, err)
 	}
 	// The same scope and key: nothing is written, the first record returned.
-	got, err := s.CreateWithKey(ctx, newTask("b", now), "s", "k", rec("b", "h2", now), since)
+	got, err := s.CreateWithKey(ctx, newTask("b", now), "s", "k", "h2", since)
 	if err != nil || got == nil || got.TaskID != "a" || got.BodySHA256 != "h1" || !got.CreatedAt.Equal(now) {
 		t.Fatalf("second: %+v %v", got, err)
 	}
@@ -33,7 +30,7 @@ func TestCreateWithKey(t *testing.T) {
 		t.Fatalf("losing create wrote its task (%v) or job (%d jobs)", err, jobs)
 	}
 	// Another scope is another key.
-	if got, err := s.CreateWithKey(ctx, newTask("c", now), "t", "k", rec("c", "h1", now), since); err != nil || got != nil {
+	if got, err := s.CreateWithKey(ctx, newTask("c", now), "t", "k", "h1", since); err != nil || got != nil {
 		t.Fatalf("other scope: %v %v", got, err)
 	}
 	if got, err := s.LookupKey(ctx, "s", "k", since); err != nil || got == nil || got.TaskID != "a" {
@@ -44,7 +41,7 @@ func TestCreateWithKey(t *testing.T) {
 	if got, err := s.LookupKey(ctx, "s", "k", later.Add(-task.IdempotencyTTL)); err != nil || got != nil {
 		t.Fatalf("expired lookup: %+v %v", got, err)
 	}
-	if got, err := s.CreateWithKey(ctx, newTask("d", later), "s", "k", rec("d", "h3", later), later.Add(-task.IdempotencyTTL)); err != nil || got != nil {
+	if got, err := s.CreateWithKey(ctx, newTask("d", later), "s", "k", "h3", later.Add(-task.IdempotencyTTL)); err != nil || got != nil {
 		t.Fatalf("after expiry: %+v %v", got, err)
 	}
 	if got, _ := s.LookupKey(ctx, "s", "k", later.Add(-task.IdempotencyTTL)); got == nil || got.TaskID != "d" {

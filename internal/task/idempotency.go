@@ -37,11 +37,12 @@ type KeyStore interface {
 	// LookupKey returns the record of scope and key created at or after
 	// since, or nil when there is none.
 	LookupKey(ctx context.Context, scope, key string, since time.Time) (*KeyRecord, error)
-	// CreateWithKey is Create that also stores rec under scope and key in
-	// the same transaction, after dropping records older than since. When
-	// an unexpired record of scope and key exists it creates nothing and
-	// returns that record.
-	CreateWithKey(ctx context.Context, t *Task, scope, key string, rec KeyRecord, since time.Time) (*KeyRecord, error)
+	// CreateWithKey is Create that also stores, under scope and key, the
+	// record of t (its id and creation time) and of the body that created
+	// it, in the same transaction, after dropping records older than since.
+	// When an unexpired record of scope and key exists it creates nothing
+	// and returns that record.
+	CreateWithKey(ctx context.Context, t *Task, scope, key, bodySHA256 string, since time.Time) (*KeyRecord, error)
 }
 
 // ValidIdempotencyKey reports whether key may be used: 1 to 255 printable

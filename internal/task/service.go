@@ -141,8 +141,7 @@ func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t
 	}
 	var rec *KeyRecord
 	if idem != nil {
-		rec, err = s.store.CreateWithKey(ctx, t, idem.Scope, idem.Key,
-			KeyRecord{TaskID: t.ID, BodySHA256: bodyHash(body), CreatedAt: now}, now.Add(-IdempotencyTTL))
+		rec, err = s.store.CreateWithKey(ctx, t, idem.Scope, idem.Key, bodyHash(body), now.Add(-IdempotencyTTL))
 	} else {
 		err = s.store.Create(ctx, t)
 	}

@@ -244,7 +244,6 @@ func (e *Engine) short(ctx context.Context, in engine.Input, step float64, u *us
 
 // chunk is one piece of the video measured and sampled at once.
 type chunk struct {
-	start, end float64
 	cuts       []float64
 	frames     []sampledFrame
 	transcript []inference.TranscriptSegment
@@ -443,7 +442,7 @@ const sceneFrames = 0.05
 // Grid frames closer than step/3 to a shot frame give way to it, as
 // FrameTimes says.
 func (e *Engine) prepare(ctx context.Context, in engine.Input, step, cs, ce float64, progress func(seconds float64)) chunk {
-	c := chunk{start: cs, end: ce}
+	var c chunk
 	// Cuts only: the engine uses nothing else.
 	m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: cs, End: ce, CutsOnly: true,
 		FrameTimes: FrameTimes(cs, ce, step, nil), SceneFrames: sceneFrames, Frame: media.SampleOptions{Width: e.cfg.FrameWidth},
