@@ -187,3 +187,37 @@ func JPEG(data []byte) Part { return Part{Image: &Image{MIME: "image/jpeg", Data
 
 // PNG returns an image part holding PNG bytes.
 func PNG(data []byte) Part { return Part{Image: &Image{MIME: "image/png", Data: data}} }
+
+// Servers a backend can be identified as (Limits.Server).
+const (
+	ServerVLLM     = "vllm"
+	ServerSGLang   = "sglang"
+	ServerLlamaCpp = "llamacpp"
+	ServerOllama   = "ollama"
+	ServerOpenAI   = "openai"
+)
+
+// Limits are what an engine must respect when it sizes a call to one
+// backend. They come from probing the server (openai.Client.Probe) and from
+// the profile, whose settings win. Zero values mean unknown.
+type Limits struct {
+	// Server is the kind of server (ServerVLLM, …), "" when unknown.
+	Server string
+	// ContextTokens is the context length the server enforces for one
+	// request: prompt plus answer (vLLM max_model_len, llama.cpp n_ctx of a
+	// slot, Ollama num_ctx).
+	ContextTokens int
+	// ContextSource says where ContextTokens came from, for messages
+	// ("max_model_len of /v1/models", "profile context_tokens", …).
+	ContextSource string
+	// ImageTokens is what the server counts for one image when it decides
+	// whether a prompt fits (Ollama estimates 768 whatever the image); 0
+	// leaves the engine's own estimate.
+	ImageTokens int
+	// MaxImages is the most images the server takes in one request; 0 when
+	// unknown or unlimited.
+	MaxImages int
+	// DropsOldest reports a server that does not refuse a prompt too long
+	// for its context but silently drops its oldest parts (Ollama).
+	DropsOldest bool
+}
