@@ -28,6 +28,7 @@ fuzz ./internal/task FuzzDecodeCreateFields 200000
 fuzz ./internal/task FuzzValidateJSONSchema 200000
 fuzz ./internal/segments FuzzApply 200000
 fuzz ./internal/segments FuzzCoerceField 200000
+fuzz ./internal/inference FuzzExtractJSON 200000
 fuzz ./internal/engine/vlm FuzzParseWindow 100000
 fuzz ./internal/httpapi FuzzAPI 50000
 echo "== conformance (twelvelabs-js)"
