@@ -47,9 +47,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	defer s.begin()()
 	call := Call{Kind: KindChat}
 	defer func() { s.record(call) }()
-	fail := func(status int, msg string) {
-		call.Status = status
-		writeError(w, status, msg)
+	fail := func(e apiError) {
+		call.Status = e.status
+		s.writeError(w, e)
 	}
 
 	var req chatRequest
@@ -58,7 +58,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(body, &req)
 	}
 	if err != nil {
-		fail(http.StatusBadRequest, "request body is not valid JSON: "+err.Error())
+		fail(errorf(http.StatusBadRequest, "request body is not valid JSON: %s", err))
 		return
 	}
 	call.Model = req.Model
@@ -68,34 +68,68 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		call.Kind = KindStructured
 	}
 	if f := s.gate(r.Context(), r, req.Model); f != nil {
-		if f.retryAfter != "" {
-			w.Header().Set("Retry-After", f.retryAfter)
-		}
-		fail(f.status, f.message)
+		fail(s.gateError(f, req.Model))
+		return
+	}
+	s.mu.Lock()
+	transient := s.transientNext > 0
+	if transient {
+		s.transientNext--
+	}
+	s.mu.Unlock()
+	if transient {
+		fail(s.transient())
 		return
 	}
 	switch {
 	case req.Stream:
-		fail(http.StatusBadRequest, "stream is not supported by inferencetest")
+		fail(errorf(http.StatusBadRequest, "stream is not supported by inferencetest"))
 		return
 	case len(req.Messages) == 0:
-		fail(http.StatusBadRequest, "messages must not be empty")
+		fail(errorf(http.StatusBadRequest, "messages must not be empty"))
 		return
 	case req.ResponseFormat != nil && req.ResponseFormat.Type == "json_schema" &&
 		(req.ResponseFormat.JSONSchema == nil || len(req.ResponseFormat.JSONSchema.Schema) == 0):
-		fail(http.StatusBadRequest, "response_format json_schema needs json_schema.schema")
+		fail(errorf(http.StatusBadRequest, "response_format json_schema needs json_schema.schema"))
+		return
+	case s.pers.Name == nameVLLM && req.ResponseFormat != nil && req.ResponseFormat.Type == "json_schema" &&
+		req.ResponseFormat.JSONSchema.Name == "":
+		fail(errorf(http.StatusBadRequest, "1 validation error for ChatCompletionRequest\nresponse_format.json_schema.name\n  Field required [type=missing]"))
 		return
 	}
 
-	p, err := perceive(&req)
+	parts, err := s.flatten(&req)
 	if err != nil {
-		fail(http.StatusBadRequest, err.Error())
+		fail(errorf(http.StatusBadRequest, "%s", err))
 		return
 	}
-	call.Images = p.images
+	for _, pt := range parts {
+		if pt.image {
+			call.Images++
+		}
+	}
+	if n := s.pers.MaxImages; !s.friendly() && n > 0 && call.Images > n {
+		fail(errorf(http.StatusBadRequest, "At most %d image(s) may be provided in one prompt.", n))
+		return
+	}
+	acc := s.account(&req, parts, call.MaxTokens)
+	call.PromptTokens, call.DroppedParts = acc.prompt, acc.dropped
+	call.Overflow = acc.dropped > 0
+	if acc.refuse != nil {
+		call.Overflow = call.Overflow || acc.refuse.status == http.StatusBadRequest
+		fail(*acc.refuse)
+		return
+	}
+
+	p := perceive(parts, acc.keep)
 	call.Frames = len(p.frames)
+	first := 0.0
 	if len(p.frames) > 0 {
-		call.FirstFrame, call.LastFrame = p.frames[0].t, p.frames[len(p.frames)-1].t
+		first = p.frames[0].t
+		call.FirstFrame, call.LastFrame = first, p.frames[len(p.frames)-1].t
+		if s.imprecise() {
+			s.blurRuns(p.runs, first)
+		}
 	}
 
 	var answer string
@@ -103,7 +137,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	case req.ResponseFormat != nil && req.ResponseFormat.Type == "json_schema":
 		doc, err := p.fillSchema(req.ResponseFormat.JSONSchema.Schema)
 		if err != nil {
-			fail(http.StatusBadRequest, "response_format json_schema: "+err.Error())
+			fail(errorf(http.StatusBadRequest, "response_format json_schema: %s", err))
 			return
 		}
 		answer = doc
@@ -124,18 +158,54 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	id := s.seq
 	s.mu.Unlock()
 
+	loose := structured && !s.friendly() && !s.pers.Structured
+	if loose {
+		answer = s.loosen(answer, first)
+	}
+	if malformed {
+		answer = answer[:len(answer)/2]
+		call.Malformed = true
+	}
+	if loose && s.fenceThis(body) {
+		answer = fence(answer)
+		call.Fenced = true
+	}
+	var reasoning string
+	switch {
+	case s.friendly() || s.pers.Reasoning == "":
+	case s.pers.Reasoning == ReasoningInline:
+		answer = thinkInline + answer
+		call.Reasoning = true
+	default:
+		reasoning = thinking
+		call.Reasoning = true
+	}
+
+	// The answer's budget: max_tokens, and the room the context leaves.
+	// Thinking spends it first.
 	finish := inference.FinishStop
+	budget, byRoom := -1, false
+	if call.MaxTokens > 0 {
+		budget = call.MaxTokens
+	}
+	if acc.room >= 0 && (budget < 0 || acc.room < budget) {
+		budget, byRoom = acc.room, true
+	}
+	thought := len(wordEnds(reasoning))
 	words := wordEnds(answer)
 	switch {
 	case malformed:
-		answer = answer[:len(answer)/2]
-		call.Malformed = true
 	case forced && len(words) > 0:
 		answer = answer[:words[(len(words)-1)/2]]
 		finish, call.Truncated = inference.FinishLength, true
-	case call.MaxTokens > 0 && len(words) > call.MaxTokens:
-		answer = answer[:words[call.MaxTokens-1]]
+	case budget >= 0 && thought+len(words) > budget:
+		if n := budget - thought; n > 0 {
+			answer = answer[:words[n-1]]
+		} else {
+			answer = ""
+		}
 		finish, call.Truncated = inference.FinishLength, true
+		call.Overflow = call.Overflow || byRoom
 	}
 
 	call.Status = http.StatusOK
@@ -143,6 +213,15 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if model == "" {
 		model = "inferencetest"
 	}
+	message := map[string]any{"role": "assistant", "content": answer}
+	switch {
+	case reasoning == "":
+	case s.pers.Reasoning == ReasoningField:
+		message["reasoning"] = reasoning
+	default:
+		message["reasoning_content"] = reasoning
+	}
+	completion := len(wordEnds(answer)) + thought
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id":      "chatcmpl-inferencetest-" + strconv.Itoa(id),
 		"object":  "chat.completion",
@@ -150,14 +229,14 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		"model":   model,
 		"choices": []any{map[string]any{
 			"index":         0,
-			"message":       map[string]any{"role": "assistant", "content": answer},
+			"message":       message,
 			"finish_reason": finish,
 			"logprobs":      nil,
 		}},
 		"usage": map[string]any{
-			"prompt_tokens":     p.promptTokens,
-			"completion_tokens": len(wordEnds(answer)),
-			"total_tokens":      p.promptTokens + len(wordEnds(answer)),
+			"prompt_tokens":     acc.prompt,
+			"completion_tokens": completion,
+			"total_tokens":      acc.prompt + completion,
 		},
 	})
 }
@@ -187,61 +266,90 @@ type reference struct{ name, colour string }
 
 // percept is everything the double took from a request.
 type percept struct {
-	frames       []frame // timed, by time
-	untimed      []frame
-	refs         []reference
-	markers      []string // <@name> markers in the prompt, in order, unique
-	runs         []run
-	images       int
-	promptTokens int
+	frames  []frame // timed, by time
+	untimed []frame
+	refs    []reference
+	markers []string // <@name> markers in the prompt, in order, unique
+	runs    []run
+	images  int
 }
 
 var markerRE = regexp.MustCompile(`<@([^<>\s]+)>`)
 
-// perceive decodes the messages: every image with the label before it, and
-// the prompt text.
-func perceive(req *chatRequest) (*percept, error) {
-	p := &percept{}
-	var chars int
-	var text strings.Builder
+// part is one content part of a request, images decoded.
+type part struct {
+	msg, idx int // message and part index
+	role     string
+	contentPart
+	image  bool
+	colour string // dominant colour of an image
+	w, h   int    // size of an image
+	detail string // image_url.detail
+}
+
+// flatten decodes the messages into their content parts, seeing every
+// image.
+func (s *Server) flatten(req *chatRequest) ([]part, error) {
+	var parts []part
 	for mi, m := range req.Messages {
-		parts, err := decodeContent(m.Content)
+		cps, err := decodeContent(m.Content)
 		if err != nil {
 			return nil, fmt.Errorf("messages[%d].content: %w", mi, err)
 		}
-		for pi, part := range parts {
-			switch part.Type {
+		for pi, cp := range cps {
+			pt := part{msg: mi, idx: pi, role: m.Role, contentPart: cp}
+			switch cp.Type {
 			case "text":
-				chars += len(part.Text)
-				text.WriteString(part.Text + "\n")
-				for _, mm := range markerRE.FindAllStringSubmatch(part.Text, -1) {
-					if !slices.Contains(p.markers, mm[1]) {
-						p.markers = append(p.markers, mm[1])
-					}
-				}
 			case "image_url":
-				p.images++
-				colour, err := seeImage(part.ImageURL)
+				pt.image = true
+				pt.colour, pt.w, pt.h, pt.detail, err = s.seeImage(cp.ImageURL)
+				if errors.Is(err, errOllamaImageURL) {
+					return nil, err
+				}
 				if err != nil {
 					return nil, fmt.Errorf("messages[%d].content[%d]: %w", mi, pi, err)
 				}
-				label := ""
-				if pi > 0 && parts[pi-1].Type == "text" {
-					label = parts[pi-1].Text
-				}
-				if t, ok := inference.ParseFrameTime(label); ok {
-					p.frames = append(p.frames, frame{t: t, colour: colour})
-				} else if name, ok := inference.ParseReferenceImage(label); ok {
-					p.refs = append(p.refs, reference{name: name, colour: colour})
-				} else {
-					p.untimed = append(p.untimed, frame{colour: colour})
-				}
 			default:
-				return nil, fmt.Errorf("messages[%d].content[%d]: part type %q is not supported by inferencetest", mi, pi, part.Type)
+				return nil, fmt.Errorf("messages[%d].content[%d]: part type %q is not supported by inferencetest", mi, pi, cp.Type)
 			}
+			parts = append(parts, pt)
 		}
 	}
-	p.promptTokens = (chars+3)/4 + 85*p.images
+	return parts, nil
+}
+
+// perceive reads the kept parts (all when keep is nil): every image with
+// the label before it, and the prompt text.
+func perceive(parts []part, keep []bool) *percept {
+	p := &percept{}
+	kept := func(i int) bool { return keep == nil || keep[i] }
+	var text strings.Builder
+	for i, pt := range parts {
+		if !kept(i) {
+			continue
+		}
+		if !pt.image {
+			text.WriteString(pt.Text + "\n")
+			for _, mm := range markerRE.FindAllStringSubmatch(pt.Text, -1) {
+				if !slices.Contains(p.markers, mm[1]) {
+					p.markers = append(p.markers, mm[1])
+				}
+			}
+			continue
+		}
+		p.images++
+		label := ""
+		if i > 0 && kept(i-1) && parts[i-1].msg == pt.msg && parts[i-1].idx == pt.idx-1 && !parts[i-1].image {
+			label = parts[i-1].Text
+		}
+		if t, ok := inference.ParseFrameTime(label); ok {
+			p.frames = append(p.frames, frame{t: t, colour: pt.colour})
+		} else if name, ok := inference.ParseReferenceImage(label); ok {
+			p.refs = append(p.refs, reference{name: name, colour: pt.colour})
+		} else {
+			p.untimed = append(p.untimed, frame{colour: pt.colour})
+		}
+	}
 	sort.SliceStable(p.frames, func(i, j int) bool { return p.frames[i].t < p.frames[j].t })
 	p.runs = colourRuns(p.frames)
 	if len(p.frames) == 0 {
@@ -249,7 +357,7 @@ func perceive(req *chatRequest) (*percept, error) {
 		// of earlier calls that it quotes: "red from 0.0s to 10.0s".
 		p.runs = runsFromNotes(text.String())
 	}
-	return p, nil
+	return p
 }
 
 var noteRunRE = regexp.MustCompile(`([a-z]+) from ([0-9]+(?:\.[0-9]+)?)s to ([0-9]+(?:\.[0-9]+)?)s`)
@@ -293,32 +401,44 @@ func decodeContent(raw json.RawMessage) ([]contentPart, error) {
 	return parts, nil
 }
 
-// seeImage decodes an image_url part (an object with url, or a bare string)
-// and names its dominant colour.
-func seeImage(raw json.RawMessage) (string, error) {
+// errOllamaImageURL is Ollama's answer to an image that is not a base64
+// data URL.
+var errOllamaImageURL = errors.New("image URLs are not currently supported, please use base64 encoded data instead")
+
+// seeImage decodes an image_url part (an object with url, or a bare string),
+// names its dominant colour and measures it.
+func (s *Server) seeImage(raw json.RawMessage) (colour string, w, h int, detail string, err error) {
 	var u struct {
-		URL string `json:"url"`
+		URL    string `json:"url"`
+		Detail string `json:"detail"`
 	}
 	if json.Unmarshal(raw, &u) != nil {
 		_ = json.Unmarshal(raw, &u.URL)
 	}
 	rest, ok := strings.CutPrefix(u.URL, "data:")
 	if !ok {
-		return "", errors.New("image_url must be a data URL (inferencetest fetches nothing)")
+		if s.pers.Name == nameOllama {
+			return "", 0, 0, "", errOllamaImageURL
+		}
+		return "", 0, 0, "", errors.New("image_url must be a data URL (inferencetest fetches nothing)")
 	}
 	meta, payload, ok := strings.Cut(rest, ",")
 	if !ok || !strings.HasSuffix(meta, ";base64") {
-		return "", errors.New("image data URL must be base64 encoded")
+		if s.pers.Name == nameOllama {
+			return "", 0, 0, "", errOllamaImageURL
+		}
+		return "", 0, 0, "", errors.New("image data URL must be base64 encoded")
 	}
 	data, err := base64.StdEncoding.DecodeString(payload)
 	if err != nil {
-		return "", fmt.Errorf("image data URL: %w", err)
+		return "", 0, 0, "", fmt.Errorf("image data URL: %w", err)
 	}
 	img, err := decodeImage(data)
 	if err != nil {
-		return "", fmt.Errorf("image could not be decoded: %w", err)
+		return "", 0, 0, "", fmt.Errorf("image could not be decoded: %w", err)
 	}
-	return DominantColour(img), nil
+	b := img.Bounds()
+	return DominantColour(img), b.Dx(), b.Dy(), u.Detail, nil
 }
 
 // colourRuns groups timed frames into runs; see the package doc for the

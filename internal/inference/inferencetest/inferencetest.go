@@ -111,6 +111,8 @@ type Server struct {
 	truncate      bool
 	apiKey        string
 	models        []string
+	pers          Personality
+	transientNext int
 
 	calls         []Call
 	inFlight      int
@@ -131,6 +133,17 @@ type Call struct {
 	MaxTokens             int // max_tokens or max_completion_tokens; 0 if unset
 	Truncated             bool
 	Malformed             bool
+	// PromptTokens is what the server counted for the prompt, after any
+	// dropping; DroppedParts the content parts Ollama silently dropped.
+	PromptTokens int
+	DroppedParts int
+	// Overflow: the call hit the context (refused, answer cut at the
+	// context, or parts dropped).
+	Overflow bool
+	// Fenced: a JSON answer came in a ```json fence with prose around;
+	// Reasoning: the answer carried thinking (inline or in its own field).
+	Fenced    bool
+	Reasoning bool
 }
 
 // Window is the time span of the frames of one answered call.
@@ -173,6 +186,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		mux.HandleFunc("POST "+prefix+"/audio/transcriptions", s.handleTranscription)
 		mux.HandleFunc("GET "+prefix+"/models", s.handleModels)
 	}
+	s.routeNative(mux)
 	s.srv = httptest.NewServer(mux)
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -297,9 +311,10 @@ func (s *Server) record(c Call) {
 
 // injected is a fault decided for one call.
 type injected struct {
-	status     int
-	retryAfter string
-	message    string
+	status       int
+	retryAfter   string
+	message      string
+	unknownModel bool
 }
 
 // gate waits out the latency and decides whether the call fails: wrong key,
@@ -322,7 +337,7 @@ func (s *Server) gate(ctx context.Context, r *http.Request, model string) *injec
 	case s.apiKey != "" && r.Header.Get("Authorization") != "Bearer "+s.apiKey:
 		return &injected{status: http.StatusUnauthorized, message: "Incorrect API key provided."}
 	case len(s.models) > 0 && !slices.Contains(s.models, model):
-		return &injected{status: http.StatusNotFound, message: fmt.Sprintf("model %q not found", model)}
+		return &injected{status: http.StatusNotFound, message: fmt.Sprintf("model %q not found", model), unknownModel: true}
 	case s.down:
 		return &injected{status: http.StatusServiceUnavailable, message: "the model backend is down (inferencetest)"}
 	case s.failNext > 0:
@@ -334,28 +349,6 @@ func (s *Server) gate(ctx context.Context, r *http.Request, model string) *injec
 		return f
 	}
 	return nil
-}
-
-func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	names := slices.Clone(s.models)
-	s.mu.Unlock()
-	if len(names) == 0 {
-		names = []string{"inferencetest"}
-	}
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		OwnedBy string `json:"owned_by"`
-	}
-	list := struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{Object: "list"}
-	for _, n := range names {
-		list.Data = append(list.Data, model{n, "model", "inferencetest"})
-	}
-	writeJSON(w, http.StatusOK, list)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
