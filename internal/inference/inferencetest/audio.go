@@ -27,7 +27,7 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 	defer func() { s.record(call) }()
 	fail := func(status int, msg string) {
 		call.Status = status
-		writeError(w, status, msg)
+		s.writeError(w, apiError{status: status, message: msg})
 	}
 	if err := r.ParseMultipartForm(32 << 20); err != nil {
 		fail(http.StatusBadRequest, "expected a multipart/form-data body: "+err.Error())
@@ -35,10 +35,9 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Model = r.FormValue("model")
 	if f := s.gate(r.Context(), r, call.Model); f != nil {
-		if f.retryAfter != "" {
-			w.Header().Set("Retry-After", f.retryAfter)
-		}
-		fail(f.status, f.message)
+		e := s.gateError(f, call.Model)
+		call.Status = e.status
+		s.writeError(w, e)
 		return
 	}
 	file, _, err := r.FormFile("file")

@@ -66,7 +66,89 @@
 // are relative to the file.
 //
 // Usage reports prompt_tokens as text characters / 4 plus 85 per image, and
-// completion_tokens as the words of the answer.
+// completion_tokens as the words of the answer (a personality counts the
+// prompt its own way, below).
+//
+// # Personalities
+//
+// WithPersonality makes the double behave like one real server rather than
+// a friend (the behaviours are those of the project's notes on vLLM,
+// SGLang, llama.cpp, Ollama and OpenAI). Without one (Name "") it is the
+// friendly double described above, whatever the other fields say. VLLM,
+// SGLang, LlamaCpp, Ollama and OpenAI return the personalities with the
+// limits those servers have by default; Personalities lists them. Any other
+// Name gets the fields' behaviours with OpenAI's rules and error bodies.
+//
+// Prompt tokens are counted as the server does: ceil(bytes/4) per text
+// part, 4 per message, and per image what the vision encoder uses: for
+// Qwen2.5-VL (every personality but openai) the sides rounded to multiples
+// of 28 (at least 28), a token per 28×28, plus 2 (182 for 512×288); for
+// openai 85 + 170 per 512-pixel tile (255 up to 512×512; 85 for detail
+// "low"). Call.PromptTokens records the count. With ContextTokens N, prompt
+// P and requested output M (max_tokens or max_completion_tokens; unset, the
+// rest of the context, at least 1):
+//
+//   - vllm: P+M > N is a 400 "You passed P input tokens and requested M
+//     output tokens…"; more than MaxImages images a 400 "At most N
+//     image(s) may be provided in one prompt."; a json_schema without a
+//     name a 400.
+//   - sglang: P > N is a 400 "The input (P tokens) is longer than the
+//     model's context length (N tokens).", P+M > N a 400 "Requested token
+//     count exceeds…"; bodies are flat ({"object":"error",…}).
+//   - llamacpp: P ≥ N is a 400 of type exceed_context_size_error with
+//     n_prompt_tokens and n_ctx; max_tokens is never checked: an answer
+//     longer than N−P is cut there with finish_reason "length".
+//   - ollama: never an error. Each content part counts as a message of its
+//     own, an image estimated at 768 tokens; the oldest parts are dropped
+//     until the estimate fits N (system messages and the last part kept).
+//     The double sees only what was kept (an image whose label was dropped
+//     is untimed), reports the real count of the kept parts in usage, and
+//     Call.DroppedParts the dropped ones. Answers longer than the room left
+//     are cut with "length". Images that are not base64 data URLs are a
+//     400 "image URLs are not currently supported…".
+//   - openai: P+M > TPMLimit is the never-retryable 429 "Request too large
+//     … (TPM)" (type tokens, no Retry-After); P+M > N a 400
+//     context_length_exceeded.
+//
+// Call.Overflow marks a call that hit the context: refused, cut at the
+// context, or parts dropped.
+//
+// Structured personalities answer a json_schema or json_object request
+// with the bare document. Without Structured (openai) the document is
+// indented in a ```json fence between "Here is the JSON for the frames you
+// sent:" and "Let me know if you need anything else." (one answer in
+// FenceEvery; Call.Fenced), and in some segment items the times are clock
+// strings ("0:00:12.5", "00:12.5") or every number a numeric string
+// ("12.5").
+//
+// Reasoning puts the sentence "I look at each frame in turn and compare
+// colours." in content as "<think>…</think>" (ReasoningInline), in
+// message.reasoning_content (ReasoningContent: sglang, llamacpp) or in
+// message.reasoning (ReasoningField: ollama); the thinking spends
+// max_tokens first. Call.Reasoning records it.
+//
+// Perception is imprecise unless Exact: every boundary of a run seen in
+// frames (segment times, the spans of plain answers and of summaries) is
+// moved by a pseudo-random offset in ±Jitter, rounded to a multiple of
+// Rounding and kept ≥ 0, the offset a hash of the Seed, the exact time and
+// the call's first frame time: reproducible, yet the same boundary may be
+// seen differently by two calls. A run keeps at least one Rounding step;
+// colours are seen as ever.
+//
+// Error bodies take the server's style (nested {"error":{message, type,
+// param, code}}: vLLM with type BadRequestError… and the status as code,
+// llama.cpp with its own types, Ollama with code null, OpenAI; flat for
+// SGLang), for FailNext and SetDown too. FailNextTransient makes calls fail
+// with the server's own 503 ("Loading model", "server busy, please try
+// again.  maximum pending requests exceeded", …).
+//
+// A prober finds at the root of the host (URL without /v1): /v1/models
+// with max_model_len (vllm, sglang), meta.n_ctx_train (llamacpp) and each
+// server's owned_by; llama.cpp's GET /props (n_ctx, total_slots,
+// modalities) and GET /health; Ollama's GET /api/version, POST /api/show
+// (capabilities, model_info, parameters "num_ctx N" when N is not 4096),
+// GET /api/ps (context_length) and GET /; vLLM's and SGLang's GET /health.
+// A server without such an endpoint answers 404.
 //
 // # Faults and counters
 //

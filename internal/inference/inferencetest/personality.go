@@ -346,15 +346,20 @@ func (s *Server) blur(t, first float64) float64 {
 // imprecise reports whether the server blurs what it sees.
 func (s *Server) imprecise() bool { return !s.friendly() && !s.pers.Exact }
 
-// blurRuns moves the bounds of runs seen in frames (see blur); a run keeps
-// at least one Rounding step.
+// blurRuns moves the bounds of runs seen in frames (see blur). A run whose
+// blurred end would not be a Rounding step after its start gets its exact
+// bounds rounded instead (end at least one step after start), so no bound
+// moves by more than Jitter + Rounding/2 when runs last a step or more.
 func (s *Server) blurRuns(runs []run, first float64) {
+	step := s.pers.Rounding
 	for i := range runs {
 		r := &runs[i]
-		r.start, r.end = s.blur(r.start, first), s.blur(r.end, first)
-		if r.end < r.start+s.pers.Rounding {
-			r.end = round3(r.start + s.pers.Rounding)
+		start, end := s.blur(r.start, first), s.blur(r.end, first)
+		if end < start+step-1e-9 {
+			start = round3(max(math.Round(r.start/step)*step, 0))
+			end = round3(max(math.Round(r.end/step)*step, start+step))
 		}
+		r.start, r.end = start, end
 	}
 }
 
