@@ -110,6 +110,18 @@ type BackendError struct {
 	Temporary bool
 	// RetryAfter is the wait the backend asked for, if it asked.
 	RetryAfter time.Duration
+	// Overflow reports a request too large for the model: prompt plus
+	// answer beyond its context (any of the bodies of BACKENDS.md §1), or
+	// beyond a hosted API's tokens per request. The same request never
+	// succeeds; a smaller one may.
+	Overflow bool
+	// PromptTokens and ContextTokens are the numbers the server gave with
+	// an overflow (0 when it gave none): what it counted for the prompt, and
+	// its limit.
+	PromptTokens, ContextTokens int
+	// ImageLimit is the most images per request the server said it takes
+	// ("At most 8 image(s) may be provided in one prompt."), 0 if it did not.
+	ImageLimit int
 	// Err is the underlying cause (a transport error), if any.
 	Err error
 }
@@ -129,6 +141,17 @@ func (e *BackendError) Unwrap() error { return e.Err }
 func IsTemporary(err error) bool {
 	var be *BackendError
 	return errors.As(err, &be) && be.Temporary
+}
+
+// AsTooLarge returns the *BackendError in err's chain when it says the
+// request was too large for the backend (Overflow or an ImageLimit): a
+// smaller request may succeed.
+func AsTooLarge(err error) (*BackendError, bool) {
+	var be *BackendError
+	if errors.As(err, &be) && (be.Overflow || be.ImageLimit > 0) {
+		return be, true
+	}
+	return nil, false
 }
 
 // Validate checks the shape of a request before it is sent: at least one

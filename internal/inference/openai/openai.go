@@ -334,15 +334,19 @@ func (c *Client) classify(err error, a *attempt, timedOut bool) *inference.Backe
 			Message: fmt.Sprintf("no answer within %s", c.timeout)}
 	case a.status >= 400:
 		msg := fmt.Sprintf("HTTP %d", a.status)
-		if s := errorMessage(a.body); s != "" {
-			msg += ": " + s
+		text, typ, _ := errorInfo(a.body)
+		if text != "" {
+			msg += ": " + text
 		}
-		be := &inference.BackendError{Backend: c.name, StatusCode: a.status, Message: msg, Temporary: retryableStatus(a.status)}
+		size := sizeOf(a.status, a.body, text, typ)
+		be := &inference.BackendError{Backend: c.name, StatusCode: a.status, Message: msg,
+			Temporary: retryableStatus(a.status) && !size.neverRetry429Tokens}
 		if d, ok := retryAfter(a.header, time.Now()); ok {
 			be.RetryAfter = d
 		}
 		if !be.Temporary {
-			return c.permanent(a.status, msg, nil)
+			be = c.permanent(a.status, msg, nil)
+			be.Overflow, be.PromptTokens, be.ContextTokens, be.ImageLimit = size.overflow, size.prompt, size.context, size.imageLimit
 		}
 		return be
 	case a.status != 0 && !isTransportError(err):

@@ -131,6 +131,10 @@ func chatResponse(c *sdk.ChatCompletion) (*inference.ChatResponse, error) {
 		InputTokens:  int(c.Usage.PromptTokens),
 		OutputTokens: int(c.Usage.CompletionTokens),
 	}
+	// A reasoning model on a server without a reasoning parser thinks
+	// aloud in the content; servers with one put the thinking in
+	// reasoning_content or reasoning, which are not the answer either.
+	r.Text = inference.StripReasoning(r.Text)
 	if r.Text == "" && ch.Message.Refusal != "" {
 		r.Text, r.FinishReason = ch.Message.Refusal, "refusal"
 	}
@@ -160,39 +164,133 @@ func transcriptSegments(t *sdk.AudioTranscriptionNewResponseUnion, offset float6
 	return out
 }
 
-// errorMessage extracts the server's own explanation from an error body in
-// the dialects seen in the wild: OpenAI and vLLM {"error":{"message"}},
-// Ollama {"error":"…"}, SGLang {"message"}, FastAPI {"detail"}; anything
-// else is quoted as short plain text.
-func errorMessage(body []byte) string {
+// errorInfo reads an error body in the dialects seen in the wild: OpenAI,
+// vLLM ≥ 0.10.1, llama.cpp and Ollama nested {"error":{"message","type",
+// "code"}}, Ollama {"error":"…"}, SGLang and old vLLM flat {"message",
+// "type","code"}, FastAPI {"detail"}; anything else is quoted as short plain
+// text. code is a string whether the server sent a string or a number.
+func errorInfo(body []byte) (message, typ, code string) {
+	type fields struct {
+		Message       string          `json:"message"`
+		Type          string          `json:"type"`
+		Code          json.RawMessage `json:"code"`
+		NPromptTokens int             `json:"n_prompt_tokens"`
+		NCtx          int             `json:"n_ctx"`
+	}
 	var v struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-		Detail  json.RawMessage `json:"detail"`
+		fields
+		Error  json.RawMessage `json:"error"`
+		Detail json.RawMessage `json:"detail"`
+	}
+	codeText := func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		if len(raw) > 0 && string(raw) != "null" {
+			return string(raw)
+		}
+		return ""
 	}
 	if json.Unmarshal(body, &v) == nil {
-		var nested struct {
-			Message string `json:"message"`
-		}
+		var nested fields
 		var s string
 		switch {
 		case json.Unmarshal(v.Error, &nested) == nil && nested.Message != "":
-			return clip(nested.Message)
+			return clip(nested.Message), nested.Type, codeText(nested.Code)
 		case json.Unmarshal(v.Error, &s) == nil && s != "":
-			return clip(s)
+			return clip(s), "", ""
 		case v.Message != "":
-			return clip(v.Message)
+			return clip(v.Message), v.Type, codeText(v.Code)
 		case json.Unmarshal(v.Detail, &s) == nil && s != "":
-			return clip(s)
+			return clip(s), "", ""
 		case len(v.Detail) > 0 && string(v.Detail) != "null":
-			return clip(string(v.Detail))
+			return clip(string(v.Detail)), "", ""
 		}
 	}
 	text := strings.TrimSpace(string(body))
 	if strings.HasPrefix(text, "<") { // an HTML error page says nothing useful
-		return ""
+		return "", "", ""
 	}
-	return clip(strings.Join(strings.Fields(text), " "))
+	return clip(strings.Join(strings.Fields(text), " ")), "", ""
+}
+
+// errorMessage is errorInfo's message.
+func errorMessage(body []byte) string {
+	m, _, _ := errorInfo(body)
+	return m
+}
+
+// tooLarge is what an error answer says about the size of the request.
+type tooLarge struct {
+	overflow            bool
+	prompt, context     int
+	imageLimit          int
+	neverRetry429Tokens bool
+}
+
+var (
+	// Phrases of context overflow across servers and versions (BACKENDS.md
+	// §1, §5); several, so that a reworded message is still recognised.
+	overflowPhrases = []string{"context length", "context size", "maximum context", "context window",
+		"context_length_exceeded", "exceed_context_size", "maximum input length", "too many tokens", "prompt is too long"}
+	contextNumberRE = []*regexp.Regexp{
+		regexp.MustCompile(`context length is (?:only )?(\d+)`),
+		regexp.MustCompile(`maximum context length (?:is|of) (\d+)`),
+		regexp.MustCompile(`context size \((\d+) tokens\)`),
+		regexp.MustCompile(`context length \((\d+) tokens\)`),
+		regexp.MustCompile(`"n_ctx":\s*(\d+)`),
+		regexp.MustCompile(`\(TPM\): Limit (\d+)`),
+	}
+	promptNumberRE = []*regexp.Regexp{
+		regexp.MustCompile(`You passed (\d+) input tokens`),
+		regexp.MustCompile(`request has (\d+) input tokens`),
+		regexp.MustCompile(`request \((\d+) tokens\)`),
+		regexp.MustCompile(`The input \((\d+) tokens\)`),
+		regexp.MustCompile(`(\d+) tokens from the input messages`),
+		regexp.MustCompile(`messages resulted in (\d+) tokens`),
+		regexp.MustCompile(`\((\d+) in the messages`),
+		regexp.MustCompile(`"n_prompt_tokens":\s*(\d+)`),
+	}
+	imageLimitRE = regexp.MustCompile(`(?i)at most (\d+) image`)
+)
+
+// sizeOf reads an error answer for what it says about the request's size:
+// a context overflow (status 400 or 413 and one of several phrases, with
+// the numbers when given), an image limit, or OpenAI's 429 "Request too
+// large" (type "tokens"), which no retry cures.
+func sizeOf(status int, body []byte, message, typ string) tooLarge {
+	var t tooLarge
+	lower := strings.ToLower(message + " " + typ)
+	firstNumber := func(res []*regexp.Regexp, text string) int {
+		for _, re := range res {
+			if m := re.FindStringSubmatch(text); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				return n
+			}
+		}
+		return 0
+	}
+	switch {
+	case status == http.StatusTooManyRequests && (typ == "tokens" || strings.Contains(lower, "request too large")):
+		t.overflow, t.neverRetry429Tokens = true, true
+	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge:
+		for _, p := range overflowPhrases {
+			if strings.Contains(lower, p) {
+				t.overflow = true
+				break
+			}
+		}
+		if m := imageLimitRE.FindStringSubmatch(message); m != nil {
+			t.imageLimit, _ = strconv.Atoi(m[1])
+		}
+	}
+	if t.overflow {
+		full := message + " " + string(body)
+		t.context = firstNumber(contextNumberRE, full)
+		t.prompt = firstNumber(promptNumberRE, full)
+	}
+	return t
 }
 
 func clip(s string) string {

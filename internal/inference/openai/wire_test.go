@@ -321,3 +321,45 @@ func TestSchemaName(t *testing.T) {
 		}
 	}
 }
+
+// TestSizeOf: every overflow body of BACKENDS.md §1 and §5 is recognised,
+// with the numbers when the server gives them; other errors are not.
+func TestSizeOf(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		status int
+		body   string
+		want   tooLarge
+	}{
+		{"vllm ≤0.10 flat", 400, `{"object":"error","message":"This model's maximum context length is 32768 tokens. However, you requested 35995 tokens (3227 in the messages, 32768 in the completion). Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}`,
+			tooLarge{overflow: true, context: 32768, prompt: 3227}},
+		{"vllm 0.10–0.17", 400, `{"error":{"message":"'max_tokens' or 'max_completion_tokens' is too large: 32768. This model's maximum context length is 32768 tokens and your request has 3227 input tokens (32768 > 32768 - 3227).","type":"BadRequestError","param":null,"code":400}}`,
+			tooLarge{overflow: true, context: 32768, prompt: 3227}},
+		{"vllm 0.17+", 400, `{"error":{"message":"You passed 3227 input tokens and requested 32768 output tokens. However, the model's context length is only 32768 tokens, resulting in a maximum input length of 0 tokens. Please reduce the length of the input prompt. (parameter=input_tokens, value=3227)","type":"BadRequestError","param":"input_tokens","code":400}}`,
+			tooLarge{overflow: true, context: 32768, prompt: 3227}},
+		{"sglang total", 400, `{"object":"error","message":"Requested token count exceeds the model's maximum context length of 32768 tokens. You requested a total of 35995 tokens: 3227 tokens from the input messages and 32768 tokens for the completion. Please reduce the number of tokens in the input messages or the completion to fit within the limit.","type":"BadRequestError","param":null,"code":400}`,
+			tooLarge{overflow: true, context: 32768, prompt: 3227}},
+		{"sglang input", 400, `{"object":"error","message":"The input (40000 tokens) is longer than the model's context length (32768 tokens).","type":"BadRequestError","param":null,"code":400}`,
+			tooLarge{overflow: true, context: 32768, prompt: 40000}},
+		{"llama.cpp", 400, `{"error":{"code":400,"message":"request (5000 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5000,"n_ctx":4096}}`,
+			tooLarge{overflow: true, context: 4096, prompt: 5000}},
+		{"openai", 400, `{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
+			tooLarge{overflow: true, context: 128000, prompt: 130000}},
+		{"openai request too large", 429, `{"error":{"message":"Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Requested 45000. The input or output tokens must be reduced in order to run successfully.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`,
+			tooLarge{overflow: true, context: 30000, neverRetry429Tokens: true}},
+		{"vllm image limit", 400, `{"error":{"message":"At most 8 image(s) may be provided in one prompt.","type":"BadRequestError","param":null,"code":400}}`,
+			tooLarge{imageLimit: 8}},
+		{"429 rate limit", 429, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, tooLarge{}},
+		{"503 loading", 503, `{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}`, tooLarge{}},
+		{"other 400", 400, `{"error":{"message":"Unknown parameter","type":"invalid_request_error"}}`, tooLarge{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			msg, typ, _ := errorInfo([]byte(c.body))
+			if got := sizeOf(c.status, []byte(c.body), msg, typ); got != c.want {
+				t.Fatalf("sizeOf = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
