@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/framewise/framewise/internal/inference"
 	"github.com/framewise/framewise/internal/segments"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -24,7 +25,11 @@ const (
 // their types and removed when they do not fit; nothing is guessed.
 func parseWindow(text string, defs []task.SegmentDefinition, w Window) (map[string][]segments.Segment, error) {
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+	doc, err := inference.ExtractJSON(text)
+	if err != nil {
+		return nil, fmt.Errorf("the model's answer is not a JSON object: %w", err)
+	}
+	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
 		return nil, fmt.Errorf("the model's answer is not a JSON object: %w", err)
 	}
 	out := make(map[string][]segments.Segment, len(defs))
@@ -60,48 +65,180 @@ func parseWindow(text string, defs []task.SegmentDefinition, w Window) (map[stri
 	return out, nil
 }
 
-// mergeWindows joins the segments of one definition found by several
-// windows: segments that overlap (as the same segment seen by two
-// overlapping windows does) become one, keeping the metadata of the longer.
-func mergeWindows(segs []segments.Segment) []segments.Segment {
-	sort.Slice(segs, func(i, j int) bool { return segs[i].Start < segs[j].Start })
-	var out []segments.Segment
-	for _, s := range segs {
-		if n := len(out); n > 0 && s.Start < out[n-1].End-1e-9 {
-			last := &out[n-1]
-			if s.End-s.Start > last.End-last.Start {
-				last.Metadata = s.Metadata
+// instances turns the answers of every call into the instances of one
+// definition, as a model reports them: instances seen by one call stay
+// distinct even when its imprecise times make them touch or overlap (they
+// then meet halfway); only the same instance seen by two calls is merged —
+// the two overlap and both contain a frame both calls were sent, or overlap
+// by at least half the shorter, or the earlier reaches the end of its call
+// and the later begins at the start of its own (each within imprecision).
+// The merged instance begins where the
+// earlier call saw it begin and ends where the later call saw it end,
+// unless that boundary is only the edge of the call's span (the instance
+// went on beyond what that call saw).
+func instances(pieces []piece, id string, imprecision float64) []segments.Segment {
+	type inst struct {
+		seg              segments.Segment
+		piece            int // the latest call it was seen in
+		startOpen        bool
+		endOpen          bool
+		mergedFromPieces map[int]bool
+	}
+	var all []*inst
+	for pi, p := range pieces {
+		segs := append([]segments.Segment(nil), p.Segments[id]...)
+		sort.SliceStable(segs, func(i, j int) bool { return segs[i].Start < segs[j].Start })
+		segs = separate(segs)
+		var added []*inst
+		for _, sg := range segs {
+			b := &inst{seg: sg, piece: pi, startOpen: sg.Start <= p.Start+imprecision, endOpen: sg.End >= p.End-imprecision}
+			var same *inst
+			for _, a := range all {
+				crosses := a.endOpen && b.startOpen // seen up to one call's edge and from the next one's
+				if a.mergedFromPieces[pi] || !(sameInstance(a.seg, sg, pieces[a.piece].Frames, p.Frames) || crosses && a.seg.End > sg.Start) {
+					continue
+				}
+				same = a
+				break
 			}
-			last.End = math.Max(last.End, s.End)
-			continue
+			if same == nil {
+				b.mergedFromPieces = map[int]bool{pi: true}
+				added = append(added, b)
+				continue
+			}
+			a := same
+			// The earlier call saw where the instance began, the later one
+			// where it ended — unless that boundary was just its edge.
+			start, startOpen := a.seg.Start, a.startOpen
+			if a.startOpen && sg.Start < a.seg.Start {
+				start, startOpen = sg.Start, b.startOpen
+			}
+			end, endOpen := sg.End, b.endOpen
+			if b.endOpen && a.seg.End > sg.End {
+				end, endOpen = a.seg.End, a.endOpen
+			}
+			if sg.Len() > a.seg.Len() {
+				a.seg.Metadata = sg.Metadata
+			}
+			a.seg.Start, a.seg.End, a.startOpen, a.endOpen = start, end, startOpen, endOpen
+			a.piece = pi
+			a.mergedFromPieces[pi] = true
+		}
+		all = append(all, added...)
+	}
+	out := make([]segments.Segment, len(all))
+	for i, a := range all {
+		out[i] = a.seg
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return separate(out)
+}
+
+// sameInstance says whether a and b, seen by two calls sent framesA and
+// framesB, are one instance.
+func sameInstance(a, b segments.Segment, framesA, framesB []float64) bool {
+	lo, hi := math.Max(a.Start, b.Start), math.Min(a.End, b.End)
+	if hi <= lo {
+		return false
+	}
+	if hi-lo >= 0.5*math.Min(a.Len(), b.Len()) {
+		return true
+	}
+	for _, f := range framesB {
+		if f >= lo-1e-6 && f <= hi+1e-6 && contains(framesA, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(sorted []float64, t float64) bool {
+	i := sort.SearchFloat64s(sorted, t-1e-6)
+	return i < len(sorted) && sorted[i] <= t+1e-6
+}
+
+// separate makes sorted instances of one definition disjoint without
+// losing any: two that overlap meet halfway through their overlap; one that
+// lies inside another is the same instance and is dropped.
+func separate(segs []segments.Segment) []segments.Segment {
+	out := segs[:0]
+	for _, s := range segs {
+		if n := len(out); n > 0 && s.Start < out[n-1].End {
+			last := &out[n-1]
+			if s.End <= last.End {
+				continue
+			}
+			mid := (s.Start + last.End) / 2
+			last.End, s.Start = mid, mid
 		}
 		out = append(out, s)
 	}
 	return out
 }
 
-// snapToCuts moves each boundary to the nearest detected cut within tol
-// seconds and records how the boundaries were derived. A segment may not
-// collapse: a boundary that would make it empty stays where it was.
-func snapToCuts(segs []segments.Segment, cuts []float64, tol float64) {
-	for i := range segs {
-		s := &segs[i]
-		startSnapped, endSnapped := false, false
-		if c, ok := nearest(cuts, s.Start, tol); ok && c < s.End {
-			s.Start, startSnapped = c, true
+// snapToCuts moves boundaries to the cuts that separate the frames a model
+// described from the frames it did not, and records how each segment's
+// boundaries were derived. A model places a boundary somewhere between the
+// frame before a change and the frame after it, off by up to imprecision
+// seconds: so a boundary at t may belong to any cut from the last frame
+// sent at or before t−imprecision to the first frame sent at or after
+// t+imprecision — and to no cut beyond a frame it saw on the other side.
+// Boundaries take their nearest candidate, closest pairs first; a cut takes
+// at most one start and one end of a definition, and no segment collapses.
+func snapToCuts(segs []segments.Segment, cuts, sent []float64, imprecision float64) {
+	type cand struct {
+		seg  int
+		end  bool
+		cut  float64
+		dist float64
+	}
+	var cands []cand
+	for i, s := range segs {
+		for _, end := range []bool{false, true} {
+			t := s.Start
+			if end {
+				t = s.End
+			}
+			lo, hi := t-imprecision, t+imprecision
+			if j := sort.SearchFloat64s(sent, lo+1e-9); j > 0 {
+				lo = sent[j-1]
+			}
+			if j := sort.SearchFloat64s(sent, hi-1e-9); j < len(sent) {
+				hi = sent[j]
+			}
+			for k := sort.SearchFloat64s(cuts, lo-1e-9); k < len(cuts) && cuts[k] <= hi+1e-9; k++ {
+				cands = append(cands, cand{seg: i, end: end, cut: cuts[k], dist: math.Abs(cuts[k] - t)})
+			}
 		}
-		if c, ok := nearest(cuts, s.End, tol); ok && c > s.Start {
-			s.End, endSnapped = c, true
-		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].dist < cands[j].dist })
+	startDone, endDone := make([]bool, len(segs)), make([]bool, len(segs))
+	startUsed, endUsed := map[float64]bool{}, map[float64]bool{}
+	for _, c := range cands {
+		s := &segs[c.seg]
 		switch {
-		case startSnapped && endSnapped:
-			s.Evidence = EvidenceSnapped
-		case startSnapped:
-			s.Evidence = EvidenceStartSnaped
-		case endSnapped:
-			s.Evidence = EvidenceEndSnapped
+		case !c.end && !startDone[c.seg] && !startUsed[c.cut] && c.cut < s.End:
+			if c.seg > 0 && c.cut < segs[c.seg-1].Start {
+				continue
+			}
+			s.Start, startDone[c.seg], startUsed[c.cut] = c.cut, true, true
+		case c.end && !endDone[c.seg] && !endUsed[c.cut] && c.cut > s.Start:
+			if c.seg+1 < len(segs) && c.cut > segs[c.seg+1].End {
+				continue
+			}
+			s.End, endDone[c.seg], endUsed[c.cut] = c.cut, true, true
+		}
+	}
+	for i := range segs {
+		switch {
+		case startDone[i] && endDone[i]:
+			segs[i].Evidence = EvidenceSnapped
+		case startDone[i]:
+			segs[i].Evidence = EvidenceStartSnaped
+		case endDone[i]:
+			segs[i].Evidence = EvidenceEndSnapped
 		default:
-			s.Evidence = EvidenceModel
+			segs[i].Evidence = EvidenceModel
 		}
 	}
 }

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/framewise/framewise/internal/inference"
 	"github.com/framewise/framewise/internal/segments"
 )
 
@@ -16,8 +20,13 @@ import (
 // validated against that (JSON Schema 2020-12), then timestamps and
 // start_time/end_time properties are converted as the spec says (§6).
 type Schema struct {
+	// ModelSchema is what is sent to the model: the user's schema with
+	// timestamps as numbers and without the keywords some backend refuses
+	// or silently drops (BACKENDS.md §3); the validator still holds the
+	// answer to all of them.
 	ModelSchema json.RawMessage
 	validator   *jsonschema.Schema
+	model       map[string]any // the rewritten schema (with every keyword), walked to coerce numbers
 	// conv lists the properties to convert: path of property names from the
 	// root ("*" stands for array items), and how.
 	conv []conversion
@@ -34,13 +43,15 @@ func CompileSchema(raw json.RawMessage) (*Schema, error) {
 	if err := json.Unmarshal(raw, &root); err != nil {
 		return nil, err
 	}
-	s := &Schema{}
+	s := &Schema{model: root}
 	s.rewrite(root, nil)
 	b, err := json.Marshal(root)
 	if err != nil {
 		return nil, err
 	}
-	s.ModelSchema = b
+	if s.ModelSchema, err = json.Marshal(portable(root)); err != nil {
+		return nil, err
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
@@ -87,16 +98,28 @@ func (s *Schema) rewrite(node map[string]any, path []string) {
 	}
 }
 
-// Finish validates a model's answer and converts it; it returns the JSON
-// text for result.data.
+// Finish reads a model's answer (the JSON of it, out of fences or prose
+// when unambiguous; see inference.ExtractJSON), accepts times as numbers,
+// numeric strings and clock strings and other numbers as numeric strings,
+// validates the result strictly and converts it; it returns the JSON text
+// for result.data.
 func (s *Schema) Finish(text string) (string, error) {
+	doc, err := inference.ExtractJSON(text)
+	if err != nil {
+		return "", fmt.Errorf("not JSON: %w", err)
+	}
 	var v any
-	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec := json.NewDecoder(bytes.NewReader([]byte(doc)))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
 		return "", fmt.Errorf("not JSON: %w", err)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(text)))
+	v = s.coerce(s.model, v, nil)
+	coerced, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(coerced))
 	if err != nil {
 		return "", fmt.Errorf("not JSON: %w", err)
 	}
@@ -108,6 +131,98 @@ func (s *Schema) Finish(text string) (string, error) {
 	}
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// coerce walks the value beside its schema (properties and items) and
+// turns strings where the schema wants a number into that number: a
+// decimal string anywhere, a clock string ("00:12.5") only where a time is
+// wanted. Anything else is left for the validator to refuse.
+func (s *Schema) coerce(schema map[string]any, v any, path []string) any {
+	switch x := v.(type) {
+	case string:
+		t, _ := schema["type"].(string)
+		if t != "number" && t != "integer" {
+			return v
+		}
+		if s.isTime(path) {
+			if sec, ok := segments.ParseTime(x); ok {
+				return json.Number(strconv.FormatFloat(sec, 'f', -1, 64))
+			}
+			return v
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return json.Number(strconv.FormatFloat(f, 'f', -1, 64))
+		}
+	case map[string]any:
+		props, _ := schema["properties"].(map[string]any)
+		for k, val := range x {
+			if ps, ok := props[k].(map[string]any); ok {
+				x[k] = s.coerce(ps, val, append(append([]string{}, path...), k))
+			}
+		}
+	case []any:
+		if items, ok := schema["items"].(map[string]any); ok {
+			for i, it := range x {
+				x[i] = s.coerce(items, it, append(append([]string{}, path...), "*"))
+			}
+		}
+	}
+	return v
+}
+
+func (s *Schema) isTime(path []string) bool {
+	for _, c := range s.conv {
+		if slices.Equal(c.path, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// unportable are the keywords that some backend refuses (vLLM with a
+// forced xgrammar, OpenAI strict mode) or silently drops (llama.cpp and
+// Ollama grammars: uniqueItems, contains, not, if/then/else,
+// patternProperties; minimum and maximum except on integers). They are left
+// out of what the model is sent, and enforced by validation afterwards.
+var unportable = []string{"uniqueItems", "contains", "minContains", "maxContains", "not", "if", "then", "else",
+	"patternProperties", "dependentSchemas", "dependentRequired", "unevaluatedProperties", "unevaluatedItems",
+	"propertyNames", "$comment", "format", "pattern", "multipleOf", "exclusiveMinimum", "exclusiveMaximum"}
+
+// portable returns a copy of a schema without the unportable keywords, and
+// without minimum and maximum on numbers that are not integers.
+func portable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			if slices.Contains(unportable, k) {
+				continue
+			}
+			if k == "properties" || k == "$defs" || k == "definitions" {
+				if m, ok := val.(map[string]any); ok {
+					props := make(map[string]any, len(m))
+					for name, sub := range m {
+						props[name] = portable(sub) // property names are not keywords
+					}
+					out[k] = props
+					continue
+				}
+			}
+			out[k] = portable(val)
+		}
+		if t, _ := out["type"].(string); t == "number" {
+			delete(out, "minimum")
+			delete(out, "maximum")
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = portable(val)
+		}
+		return out
+	}
+	return v
 }
 
 func convert(v any, path []string, format string) {

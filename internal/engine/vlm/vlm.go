@@ -36,11 +36,18 @@ type Config struct {
 	// of each frame in pixels.
 	FramesPerCall int
 	FrameWidth    int
-	// ContextTokens is the model's context window (0: unknown). The frames
-	// of one call may take at most half of it, the rest being for the
-	// instructions, the transcript and the answer: FramesPerCall is
-	// lowered to fit (see FrameTokens).
+	// ContextTokens is the model's context window as the profile sets it;
+	// 0 takes what Limits reports, else DefaultContextTokens. Every call is
+	// sized to fit it (budget.go): FramesPerCall is lowered per task when
+	// frames, instructions and an answer would not fit.
 	ContextTokens int
+	// Limits reports what the backend enforces (probed; may be nil). It is
+	// asked once per task.
+	Limits func(context.Context) inference.Limits
+	// Imprecision is how far (seconds) a model's boundary may lie from the
+	// frames it describes, beyond the spacing of the frames: about a
+	// second, rounded to whole seconds. Default 1.5.
+	Imprecision float64
 	// MaxParallel bounds the windows in flight (the Chatter bounds calls).
 	MaxParallel int
 	// ChunkSeconds is how much video is measured and sampled at a time, so
@@ -68,11 +75,8 @@ func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if fit := FramesFit(cfg.ContextTokens, cfg.FrameWidth); cfg.ContextTokens > 0 && fit < cfg.FramesPerCall {
-		cfg.Log.Warn("frames per call lowered to fit the model's context window",
-			"backend", cfg.Name, "context_tokens", cfg.ContextTokens, "frame_width", cfg.FrameWidth,
-			"frames_per_call", cfg.FramesPerCall, "lowered_to", fit)
-		cfg.FramesPerCall = fit
+	if cfg.Imprecision <= 0 {
+		cfg.Imprecision = 1.5
 	}
 	if cfg.MaxParallel <= 0 {
 		cfg.MaxParallel = 4
@@ -96,12 +100,6 @@ func FrameTokens(width int) int {
 	return max(patches, 255) + 16
 }
 
-// FramesFit is how many frames fit half of a context window of
-// contextTokens, at least overlapFrames+1 (a window must move forward).
-func FramesFit(contextTokens, width int) int {
-	return max(overlapFrames+1, contextTokens/2/FrameTokens(width))
-}
-
 // Name implements engine.Engine.
 func (e *Engine) Name() string { return "vlm:" + e.cfg.Name }
 
@@ -119,19 +117,46 @@ func (u *usage) add(r *inference.ChatResponse) {
 	u.mu.Unlock()
 }
 
-// windowResult is what one window's call produced, as checkpointed.
+// windowResult is what one window's calls produced, as checkpointed. A
+// window the server found too large is split, so it may hold the answers of
+// several calls.
 type windowResult struct {
-	Notes    string                        `json:"notes,omitempty"`
+	Notes  string  `json:"notes,omitempty"`
+	Pieces []piece `json:"pieces,omitempty"`
+	// Segments is the single answer of checkpoints written before pieces.
 	Segments map[string][]segments.Segment `json:"segments,omitempty"`
 	Input    int                           `json:"input_tokens"`
 	Output   int                           `json:"output_tokens"`
 	Length   bool                          `json:"length,omitempty"`
 }
 
+// piece is one call's segments and the frames (times) it was sent.
+type piece struct {
+	Start    float64                       `json:"start"`
+	End      float64                       `json:"end"`
+	Frames   []float64                     `json:"frames"`
+	Segments map[string][]segments.Segment `json:"segments,omitempty"`
+}
+
+// add appends the result of another call of the same window.
+func (r *windowResult) add(o windowResult) {
+	if o.Notes != "" {
+		r.Notes = strings.TrimSpace(r.Notes + "\n" + o.Notes)
+	}
+	r.Pieces = append(r.Pieces, o.Pieces...)
+	r.Input += o.Input
+	r.Output += o.Output
+	r.Length = r.Length || o.Length
+}
+
 // Analyze implements engine.Engine.
 func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, error) {
-	step := Interval(in.End-in.Start, e.cfg.FramesPerCall)
 	tbm := in.Spec.Mode == task.ModeTimeBasedMetadata
+	sz, err := e.newSizer(ctx, estimate(e.instructionMessages(in), FrameTokens(e.cfg.FrameWidth)))
+	if err != nil {
+		return nil, err
+	}
+	step := Interval(in.End-in.Start, sz.frames())
 	var (
 		u       usage
 		cutsMu  sync.Mutex
@@ -145,6 +170,9 @@ func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, 
 			if b, ok := in.Checkpoints.Load(key); ok {
 				var r windowResult
 				if json.Unmarshal(b, &r) == nil {
+					if len(r.Pieces) == 0 && r.Segments != nil {
+						r.Pieces = []piece{{Start: w.Start, End: w.End, Frames: w.Frames, Segments: r.Segments}}
+					}
 					resMu.Lock()
 					results[w.Index] = r
 					resMu.Unlock()
@@ -152,13 +180,7 @@ func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, 
 				}
 			}
 		}
-		var r windowResult
-		var err error
-		if tbm {
-			r, err = e.segmentsCall(ctx, in, w, frames, transcript)
-		} else {
-			r, err = e.notesCall(ctx, in, w, frames, transcript)
-		}
+		r, err := e.windowCall(ctx, in, sz, w, frames, transcript, step)
 		if err != nil {
 			return err
 		}
@@ -173,13 +195,13 @@ func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, 
 		resMu.Unlock()
 		return nil
 	}
-	if !tbm && (in.End-in.Start)/step <= float64(e.cfg.FramesPerCall) {
+	if !tbm && (in.End-in.Start)/step <= float64(sz.frames()) {
 		// Short video: one call that sees every frame and answers the prompt.
-		if out, ok, err := e.short(ctx, in, step, &u); ok || err != nil {
+		if out, ok, err := e.short(ctx, in, sz, step, &u); ok || err != nil {
 			return out, err
 		}
 	}
-	total, err := e.stream(ctx, in, step, e.cfg.FramesPerCall, work, func(c []float64) {
+	total, err := e.stream(ctx, in, step, sz, work, func(c []float64) {
 		cutsMu.Lock()
 		cuts = append(cuts, c...)
 		cutsMu.Unlock()
@@ -193,15 +215,27 @@ func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, 
 		u.output += r.Output
 	}
 	if tbm {
-		return e.finishSegments(in, results, total, cuts, step, &u)
+		return e.finishSegments(in, results, total, cuts, &u)
 	}
-	return e.finishGeneral(ctx, in, results, total, &u)
+	return e.finishGeneral(ctx, in, sz, results, total, &u)
+}
+
+// instructionMessages are the messages of a window call without its
+// frames: what every call costs before its first frame.
+func (e *Engine) instructionMessages(in engine.Input) []inference.Message {
+	var parts []inference.Part
+	if in.Spec.Mode == task.ModeTimeBasedMetadata {
+		parts = segmentsInstruction(in.Spec.ResponseFormat.SegmentDefinitions, in.References, Window{})
+	} else {
+		parts = append(promptParts(in.Spec, in.References), inference.Text(notesInstruction(Window{})))
+	}
+	return []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}}
 }
 
 // short answers a short video in one call when its grid and shot frames
 // fit one call's budget (the grid is thinned if needed); ok is false when
 // they cannot, and the caller takes the windowed path.
-func (e *Engine) short(ctx context.Context, in engine.Input, step float64, u *usage) (*engine.Output, bool, error) {
+func (e *Engine) short(ctx context.Context, in engine.Input, sz *sizer, step float64, u *usage) (*engine.Output, bool, error) {
 	m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: in.Start, End: in.End, CutsOnly: true,
 		Progress: func(p float64) {
 			if in.Progress != nil {
@@ -216,11 +250,11 @@ func (e *Engine) short(ctx context.Context, in engine.Input, step float64, u *us
 		cuts = append(cuts, c.Time)
 	}
 	times := FrameTimes(in.Start, in.End, step, cuts)
-	for len(times) > e.cfg.FramesPerCall && step < in.End-in.Start {
+	for len(times) > sz.frames() && step < in.End-in.Start {
 		step *= 1.25
 		times = FrameTimes(in.Start, in.End, step, cuts)
 	}
-	if len(times) > e.cfg.FramesPerCall {
+	if len(times) > sz.frames() {
 		return nil, false, nil
 	}
 	frames, err := e.sampleFrames(ctx, in.VideoPath, times, cuts)
@@ -238,7 +272,14 @@ func (e *Engine) short(ctx context.Context, in engine.Input, step float64, u *us
 	}
 	parts := promptParts(in.Spec, in.References)
 	parts = append(parts, framesParts(frames, tr, in.Start, in.End)...)
-	out, err := e.answer(ctx, in, parts, u)
+	out, err := e.answer(ctx, in, sz, parts, u)
+	if be, ok := inference.AsTooLarge(err); ok {
+		// The server found the one call too large: learn from it and take
+		// the windowed path, whose calls are smaller.
+		sz.learn(be, []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}}, len(frames))
+		e.cfg.Log.Info("one call was too large for the model; using windows", "backend", e.cfg.Name, "error", be.Message)
+		return nil, false, nil
+	}
 	return out, true, err
 }
 
@@ -276,7 +317,7 @@ func chunks(start, end, size float64) [][2]float64 {
 // one FFmpeg decode of small video keeps about 1.4 of 2 cores busy (its
 // filters and output run on one thread), two keep both busy. The chunks
 // prepared ahead are bounded, so memory stays flat however long the video.
-func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perCall int,
+func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, sz *sizer,
 	work func(context.Context, Window, []sampledFrame, []inference.TranscriptSegment) error,
 	onCuts func([]float64)) (int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -323,10 +364,8 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 			if in.Progress != nil {
 				// Windows are planned as the video is decoded: until then the
 				// total is estimated from the frame grid.
-				est := int(math.Ceil((dur/step - overlapFrames) / float64(perCall-overlapFrames)))
-				if perCall == math.MaxInt {
-					est = 1
-				}
+				perCall := sz.frames()
+				est := int(math.Ceil((dur/step - float64(overlap(perCall))) / float64(perCall-overlap(perCall))))
 				doneMu.Lock()
 				total := max(est, windows)
 				doneMu.Unlock()
@@ -400,13 +439,13 @@ func (e *Engine) stream(ctx context.Context, in engine.Input, step float64, perC
 				continue
 			}
 			pending = append(pending, f)
-			if len(pending) == perCall {
-				dispatch(pending, in.End)
-				pending = append([]sampledFrame(nil), pending[len(pending)-overlapFrames:]...)
+			for perCall := sz.frames(); len(pending) >= perCall; perCall = sz.frames() {
+				dispatch(append([]sampledFrame(nil), pending[:perCall]...), in.End)
+				pending = append([]sampledFrame(nil), pending[perCall-overlap(perCall):]...)
 			}
 		}
 	}
-	if ctx.Err() == nil && (len(pending) > overlapFrames || (windows == 0 && len(pending) > 0)) {
+	if ctx.Err() == nil && (len(pending) > overlap(sz.frames()) || (windows == 0 && len(pending) > 0)) {
 		dispatch(pending, in.End)
 	}
 	wg.Wait()
@@ -565,43 +604,133 @@ func (e *Engine) transcribe(ctx context.Context, path string, start, end float64
 	return tr, err
 }
 
-// chat makes one call. A backend that still fails after the adapter's own
-// retries (with backoff, honouring Retry-After) fails the task with a
-// message naming the backend, rather than waiting for job retries.
-func (e *Engine) chat(ctx context.Context, req inference.ChatRequest) (*inference.ChatResponse, error) {
-	resp, err := e.cfg.Chat.Chat(ctx, req)
-	var be *inference.BackendError
-	if errors.As(err, &be) && ctx.Err() == nil {
-		return nil, &engine.Refusal{Message: "The analysis failed: " + be.Error()}
-	}
-	return resp, err
-}
-
 func system() inference.Message {
 	return inference.Message{Role: inference.RoleSystem, Parts: []inference.Part{inference.Text(systemPrompt)}}
 }
 
-// notesCall asks, for one window, what the prompt needs: the answer itself
-// when the whole video is one window, notes for the reduce step otherwise.
-func (e *Engine) notesCall(ctx context.Context, in engine.Input, w Window, frames []sampledFrame, tr []inference.TranscriptSegment) (windowResult, error) {
+// windowCall makes the calls of one window. A call the server finds too
+// large (a context overflow or an image limit, refused or detected as a
+// silent truncation) is split in two smaller calls, and so is one whose
+// answer was cut at its max_tokens, so that no task fails, and no answer is
+// cut, that smaller calls would have served. A window of minFrames that
+// still does not fit fails the task with the numbers and the fix.
+func (e *Engine) windowCall(ctx context.Context, in engine.Input, sz *sizer, w Window, frames []sampledFrame, tr []inference.TranscriptSegment, step float64) (windowResult, error) {
+	var (
+		r    windowResult
+		msgs []inference.Message
+		err  error
+	)
+	if in.Spec.Mode == task.ModeTimeBasedMetadata {
+		r, msgs, err = e.segmentsCall(ctx, in, sz, w, frames, tr)
+	} else {
+		r, msgs, err = e.notesCall(ctx, in, sz, w, frames, tr)
+	}
+	be, tooLarge := inference.AsTooLarge(err)
+	switch {
+	case tooLarge:
+		sz.learn(be, msgs, len(frames))
+		if len(frames) <= minFrames {
+			return r, &engine.Refusal{Message: sz.advice(fmt.Sprintf("%d frames of %.1f–%.1f s (about %d tokens with the instructions) and an answer do not fit (%s)",
+				len(frames), w.Start, w.End, estimate(msgs, sz.imageTokens), be.Message))}
+		}
+		e.cfg.Log.Info("model call too large, splitting the window", "backend", e.cfg.Name,
+			"window", w.Index, "frames", len(frames), "error", be.Message)
+	case err != nil:
+		return r, err
+	case r.Length && len(frames) > minFrames:
+		e.cfg.Log.Info("window answer cut at max_tokens, splitting the window", "backend", e.cfg.Name,
+			"window", w.Index, "frames", len(frames))
+	default:
+		return r, nil
+	}
+	// Two halves that share the middle frame (when there are three or more).
+	k := len(frames) / 2
+	a, b := frames[:k], frames[k:]
+	if len(frames) >= 3 {
+		a = frames[:k+1]
+	}
+	wa := Window{Index: w.Index, Frames: frameTimes(a), Start: w.Start, End: math.Min(w.End, b[0].Time+step/2)}
+	wb := Window{Index: w.Index, Frames: frameTimes(b), Start: b[0].Time, End: w.End}
+	if len(frames) >= 3 {
+		wa.End = math.Min(w.End, b[0].Time+step)
+	}
+	ra, err := e.windowCall(ctx, in, sz, wa, a, tr, step)
+	if err != nil {
+		return r, err
+	}
+	rb, err := e.windowCall(ctx, in, sz, wb, b, tr, step)
+	if err != nil {
+		return r, err
+	}
+	out := windowResult{Input: r.Input, Output: r.Output}
+	out.add(ra)
+	out.add(rb)
+	return out, nil
+}
+
+func frameTimes(frames []sampledFrame) []float64 {
+	out := make([]float64, len(frames))
+	for i, f := range frames {
+		out[i] = f.Time
+	}
+	return out
+}
+
+// send makes one sized call: max_tokens is want capped by the room the
+// prompt leaves in the context; a prompt that leaves less than least is too
+// large and is not sent. An answer whose prompt the server silently cut is
+// reported as too large too.
+func (e *Engine) send(ctx context.Context, sz *sizer, req inference.ChatRequest, want, least int) (*inference.ChatResponse, error) {
+	req.MaxTokens = sz.output(req.Messages, want)
+	if req.MaxTokens < least {
+		return nil, &inference.BackendError{Backend: e.cfg.Name, Overflow: true, Message: fmt.Sprintf(
+			"a prompt of about %d tokens leaves %d of the %d-token context for the answer, less than %d",
+			estimate(req.Messages, sz.imageTokens), max(req.MaxTokens, 0), sz.context, least)}
+	}
+	resp, err := e.cfg.Chat.Chat(ctx, req)
+	if err == nil {
+		if be := sz.truncated(req.Messages, resp); be != nil {
+			return resp, be
+		}
+	}
+	return resp, err
+}
+
+// failed maps a failed call: a backend that still fails after the
+// adapter's own retries (with backoff) fails the task with a message naming
+// the backend, rather than waiting for job retries; a request too large is
+// returned as it is, for the caller to shrink.
+func (e *Engine) failed(ctx context.Context, err error) error {
+	var be *inference.BackendError
+	if _, tooLarge := inference.AsTooLarge(err); !tooLarge && errors.As(err, &be) && ctx.Err() == nil {
+		return &engine.Refusal{Message: "The analysis failed: " + be.Error()}
+	}
+	return err
+}
+
+func notesInstruction(w Window) string {
+	return fmt.Sprintf("Write notes on what these frames (%.1f–%.1f s) show that helps answer the question, with times.", w.Start, w.End)
+}
+
+// notesCall asks, for one window, notes on what the prompt needs, for the
+// reduce step.
+func (e *Engine) notesCall(ctx context.Context, in engine.Input, sz *sizer, w Window, frames []sampledFrame, tr []inference.TranscriptSegment) (windowResult, []inference.Message, error) {
 	parts := []inference.Part{inference.Text("Question about the video: ")}
 	parts = append(parts, promptParts(in.Spec, in.References)...)
-	parts = append(parts, inference.Text(fmt.Sprintf("Write notes on what these frames (%.1f–%.1f s) show that helps answer the question, with times.", w.Start, w.End)))
+	parts = append(parts, inference.Text(notesInstruction(w)))
 	parts = append(parts, framesParts(frames, tr, w.Start, w.End)...)
-	resp, err := e.chat(ctx, inference.ChatRequest{
-		Messages:    []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}},
-		Temperature: &in.Spec.Temperature,
-		MaxTokens:   min(in.Spec.MaxTokens, 2048),
-	})
+	msgs := []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}}
+	resp, err := e.send(ctx, sz, inference.ChatRequest{Messages: msgs, Temperature: &in.Spec.Temperature},
+		min(in.Spec.MaxTokens, 2048), min(in.Spec.MaxTokens, 256))
 	if err != nil {
-		return windowResult{}, err
+		return windowResult{}, msgs, e.failed(ctx, err)
 	}
-	return windowResult{Notes: resp.Text, Input: resp.InputTokens, Output: resp.OutputTokens, Length: resp.FinishReason == inference.FinishLength}, nil
+	return windowResult{Notes: resp.Text, Input: resp.InputTokens, Output: resp.OutputTokens, Length: resp.FinishReason == inference.FinishLength}, msgs, nil
 }
 
 // finishGeneral reduces the windows' notes to one answer (text, or JSON
 // following the user's schema, validated and repaired once).
-func (e *Engine) finishGeneral(ctx context.Context, in engine.Input, results map[int]windowResult, total int, u *usage) (*engine.Output, error) {
+func (e *Engine) finishGeneral(ctx context.Context, in engine.Input, sz *sizer, results map[int]windowResult, total int, u *usage) (*engine.Output, error) {
 	var notes strings.Builder
 	for i := 0; i < total; i++ {
 		fmt.Fprintf(&notes, "Notes %d:\n%s\n\n", i+1, strings.TrimSpace(results[i].Notes))
@@ -609,16 +738,20 @@ func (e *Engine) finishGeneral(ctx context.Context, in engine.Input, results map
 	parts := []inference.Part{inference.Text("Notes taken on consecutive parts of a video, in order:\n\n" + notes.String())}
 	parts = append(parts, inference.Text("Using only these notes, answer:"))
 	parts = append(parts, promptParts(in.Spec, in.References)...)
-	return e.answer(ctx, in, parts, u)
+	out, err := e.answer(ctx, in, sz, parts, u)
+	if be, ok := inference.AsTooLarge(err); ok {
+		return nil, &engine.Refusal{Message: sz.advice("the notes of the video's windows and an answer do not fit (" + be.Message + ")")}
+	}
+	return out, err
 }
 
 // answer makes the call that answers the prompt, in text or as JSON that
-// follows the user's schema (validated, with one repair attempt).
-func (e *Engine) answer(ctx context.Context, in engine.Input, parts []inference.Part, u *usage) (*engine.Output, error) {
+// follows the user's schema (validated, with one repair attempt). It asks
+// for the task's max_tokens, capped by what fits the context.
+func (e *Engine) answer(ctx context.Context, in engine.Input, sz *sizer, parts []inference.Part, u *usage) (*engine.Output, error) {
 	req := inference.ChatRequest{
 		Messages:    []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}},
 		Temperature: &in.Spec.Temperature,
-		MaxTokens:   in.Spec.MaxTokens,
 	}
 	var schema *Schema
 	if rf := in.Spec.ResponseFormat; rf != nil && rf.Type == "json_schema" {
@@ -628,15 +761,19 @@ func (e *Engine) answer(ctx context.Context, in engine.Input, parts []inference.
 		}
 		req.JSONSchema, req.SchemaName = schema.ModelSchema, "response"
 	}
-	resp, err := e.chat(ctx, req)
+	least := min(in.Spec.MaxTokens, 256)
+	resp, err := e.send(ctx, sz, req, in.Spec.MaxTokens, least)
 	if err != nil {
-		return nil, err
+		return nil, e.failed(ctx, err)
 	}
 	u.add(resp)
 	out := &engine.Output{Data: resp.Text, FinishReason: "stop"}
 	if resp.FinishReason == inference.FinishLength {
 		out.FinishReason = "length"
-		out.Warning = fmt.Sprintf("The answer was cut at max_tokens (%d); raise max_tokens for a complete answer.", in.Spec.MaxTokens)
+		out.Warning = fmt.Sprintf("The answer was cut at %d tokens; raise max_tokens (or the model's context) for a complete answer.", sz.output(req.Messages, in.Spec.MaxTokens))
+	}
+	if strings.TrimSpace(resp.Text) == "" {
+		return nil, &engine.Refusal{Message: fmt.Sprintf("The model %s returned an empty answer (finish reason %q).", e.cfg.Name, resp.FinishReason)}
 	}
 	if schema != nil && out.FinishReason == "stop" {
 		data, verr := schema.Finish(resp.Text)
@@ -646,9 +783,9 @@ func (e *Engine) answer(ctx context.Context, in engine.Input, parts []inference.
 				inference.Message{Role: inference.RoleAssistant, Parts: []inference.Part{inference.Text(resp.Text)}},
 				inference.Message{Role: inference.RoleUser, Parts: []inference.Part{inference.Text(
 					"That answer does not follow the JSON schema: " + verr.Error() + ". Answer again with only JSON that follows the schema.")}})
-			resp, err = e.chat(ctx, req)
+			resp, err = e.send(ctx, sz, req, in.Spec.MaxTokens, least)
 			if err != nil {
-				return nil, err
+				return nil, e.failed(ctx, err)
 			}
 			u.add(resp)
 			if data, verr = schema.Finish(resp.Text); verr != nil {
@@ -663,63 +800,87 @@ func (e *Engine) answer(ctx context.Context, in engine.Input, parts []inference.
 	return out, nil
 }
 
-// segmentsCall asks one window for the segments of every definition.
-func (e *Engine) segmentsCall(ctx context.Context, in engine.Input, w Window, frames []sampledFrame, tr []inference.TranscriptSegment) (windowResult, error) {
+// segmentsCall asks one window for the segments of every definition, with
+// one repair attempt when the answer is not valid.
+func (e *Engine) segmentsCall(ctx context.Context, in engine.Input, sz *sizer, w Window, frames []sampledFrame, tr []inference.TranscriptSegment) (windowResult, []inference.Message, error) {
 	defs := in.Spec.ResponseFormat.SegmentDefinitions
 	parts := segmentsInstruction(defs, in.References, w)
 	parts = append(parts, framesParts(frames, tr, w.Start, w.End)...)
 	req := inference.ChatRequest{
 		Messages:    []inference.Message{system(), {Role: inference.RoleUser, Parts: parts}},
 		Temperature: &in.Spec.Temperature,
-		MaxTokens:   in.Spec.MaxTokens,
 		JSONSchema:  segmentSchema(defs),
 		SchemaName:  "segments",
 	}
+	want := min(in.Spec.MaxTokens, windowOutput(defs, len(frames)))
+	least := min(in.Spec.MaxTokens, minWindowOutput)
 	var r windowResult
-	resp, err := e.chat(ctx, req)
+	resp, err := e.send(ctx, sz, req, want, least)
 	if err != nil {
-		return r, err
+		return r, req.Messages, e.failed(ctx, err)
 	}
 	r.Input, r.Output = resp.InputTokens, resp.OutputTokens
 	segs, perr := parseWindow(resp.Text, defs, w)
-	if perr != nil {
+	if perr != nil && resp.FinishReason != inference.FinishLength {
+		first := req.Messages
 		req.Messages = append(req.Messages,
 			inference.Message{Role: inference.RoleAssistant, Parts: []inference.Part{inference.Text(resp.Text)}},
 			inference.Message{Role: inference.RoleUser, Parts: []inference.Part{inference.Text(
 				"That answer is not valid: " + perr.Error() + ". Answer again with only JSON that follows the schema.")}})
-		resp, err = e.chat(ctx, req)
+		resp, err = e.send(ctx, sz, req, want, least)
 		if err != nil {
-			return r, err
+			return r, first, e.failed(ctx, err)
 		}
 		r.Input += resp.InputTokens
 		r.Output += resp.OutputTokens
-		if segs, perr = parseWindow(resp.Text, defs, w); perr != nil {
-			return r, &engine.Refusal{Message: fmt.Sprintf("The model %s did not answer with valid segments for %.1f–%.1f s, even after one repair attempt: %v", e.cfg.Name, w.Start, w.End, perr)}
-		}
+		segs, perr = parseWindow(resp.Text, defs, w)
 	}
-	r.Segments = segs
 	r.Length = resp.FinishReason == inference.FinishLength
-	return r, nil
+	if perr != nil && !r.Length {
+		return r, req.Messages, &engine.Refusal{Message: fmt.Sprintf("The model %s did not answer with valid segments for %.1f–%.1f s, even after one repair attempt: %v", e.cfg.Name, w.Start, w.End, perr)}
+	}
+	r.Pieces = []piece{{Start: w.Start, End: w.End, Frames: w.Frames, Segments: segs}}
+	return r, req.Messages, nil
+}
+
+// windowOutput is the answer a window call asks for: room for about one
+// segment per frame of every definition with its fields, twice over (a
+// model that thinks aloud spends tokens before answering), within
+// [minWindowOutput, maxWindowOutput].
+func windowOutput(defs []task.SegmentDefinition, frames int) int {
+	need := 64
+	for _, d := range defs {
+		need += (frames + 1) * (24 + 16*len(d.Fields))
+	}
+	return min(maxWindowOutput, max(minWindowOutput, 2*need))
 }
 
 // finishSegments merges the windows' segments, snaps them to cuts and
 // applies the shared segment rules.
-func (e *Engine) finishSegments(in engine.Input, results map[int]windowResult, total int, cuts []float64, step float64, u *usage) (*engine.Output, error) {
+func (e *Engine) finishSegments(in engine.Input, results map[int]windowResult, total int, cuts []float64, u *usage) (*engine.Output, error) {
 	defs := in.Spec.ResponseFormat.SegmentDefinitions
 	rules := segments.RulesFor(in.Spec, in.Info.Duration)
-	byID := make(map[string][]segments.Segment, len(defs))
+	var pieces []piece
 	truncated := false
+	for i := 0; i < total; i++ {
+		pieces = append(pieces, results[i].Pieces...)
+		truncated = truncated || results[i].Length
+	}
+	var sent []float64
+	for _, p := range pieces {
+		sent = append(sent, p.Frames...)
+	}
+	sent = sortedCopy(sent)
+	// The ends of the analysed range are boundaries too: a segment the
+	// model starts a second late at the start of the video starts there.
+	bounds := sortedCopy(append(append([]float64{}, cuts...), in.Start, in.End))
+	byID := make(map[string][]segments.Segment, len(defs))
 	for _, d := range defs {
-		var all []segments.Segment
-		for i := 0; i < total; i++ {
-			all = append(all, results[i].Segments[d.ID]...)
-			truncated = truncated || results[i].Length
-		}
-		merged := mergeWindows(all)
+		segs := instances(pieces, d.ID, e.cfg.Imprecision)
 		if !e.cfg.NoSnap {
-			snapToCuts(merged, sortedCopy(cuts), math.Max(0.5, step/2))
+			snapToCuts(segs, bounds, sent, e.cfg.Imprecision)
 		}
-		byID[d.ID] = segments.Apply(d, merged, rules)
+		byID[d.ID] = segments.Apply(d, segs, rules)
 	}
 	data, err := segments.Render(defs, byID, rules)
 	if err != nil {
@@ -730,7 +891,7 @@ func (e *Engine) finishSegments(in engine.Input, results map[int]windowResult, t
 	out.InputTokens = &in2
 	if truncated {
 		out.FinishReason = "length"
-		out.Warning = fmt.Sprintf("At least one model call was cut at max_tokens (%d); some segments may be missing. Raise max_tokens.", in.Spec.MaxTokens)
+		out.Warning = "At least one model answer was cut at its max_tokens even with the fewest frames per call; some segments may be missing. Raise max_tokens or the model's context."
 	}
 	return out, nil
 }

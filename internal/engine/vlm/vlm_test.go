@@ -1,11 +1,15 @@
 package vlm
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
 
+	"github.com/framewise/framewise/internal/engine"
+	"github.com/framewise/framewise/internal/inference"
 	"github.com/framewise/framewise/internal/segments"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -75,23 +79,81 @@ func TestParseWindowDropsAndCoerces(t *testing.T) {
 	}
 }
 
-func TestMergeAndSnap(t *testing.T) {
+// TestInstancesAsReported: instances one call reports stay distinct even
+// when imprecise times make them overlap; the same instance seen by two
+// overlapping calls is merged, taking the boundaries each call observed.
+func TestInstancesAsReported(t *testing.T) {
 	t.Parallel()
-	segs := mergeWindows([]segments.Segment{{Start: 8, End: 12.5}, {Start: 0.2, End: 4}, {Start: 11.5, End: 19.7, Metadata: map[string]any{"k": 1}}})
-	if len(segs) != 2 || segs[1].Start != 8 || segs[1].End != 19.7 || segs[1].Metadata["k"] != 1 {
-		t.Fatalf("merged %+v", segs)
+	seg := func(a, b float64) segments.Segment { return segments.Segment{Start: a, End: b} }
+	// Call 1 (0–10 s, frames every second) sees red twice, its times
+	// overlapping at 4.5–5.5; call 2 (8–20 s) sees the second red go on
+	// until 14.
+	pieces := []piece{
+		{Start: 0, End: 10, Frames: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, Segments: map[string][]segments.Segment{
+			"red": {seg(0, 5.5), seg(4.5, 10)}}},
+		{Start: 8, End: 20, Frames: []float64{8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, Segments: map[string][]segments.Segment{
+			"red": {seg(8, 14)}}},
 	}
-	snapToCuts(segs, []float64{0, 4.3, 8, 20}, 0.5)
-	if segs[0].Start != 0 || segs[0].End != 4.3 || segs[0].Evidence != EvidenceSnapped {
-		t.Errorf("first %+v", segs[0])
+	got := instances(pieces, "red", 1.5)
+	want := []segments.Segment{seg(0, 5), seg(5, 14)}
+	if len(got) != len(want) {
+		t.Fatalf("instances %+v, want %+v", got, want)
 	}
-	if segs[1].Start != 8 || segs[1].End != 20 || segs[1].Evidence != EvidenceSnapped {
-		t.Errorf("second %+v", segs[1])
+	for i := range want {
+		if got[i].Start != want[i].Start || got[i].End != want[i].End {
+			t.Errorf("instance %d: %+v, want %+v", i, got[i], want[i])
+		}
 	}
-	one := []segments.Segment{{Start: 3, End: 5}}
-	snapToCuts(one, []float64{10}, 0.5)
-	if one[0].Evidence != EvidenceModel {
-		t.Errorf("no cut near: %+v", one[0])
+	// The earlier call saw the start, the later the end; their own
+	// imprecise views of the other boundary (9.5, 8.5) do not count.
+	both := []piece{
+		{Start: 0, End: 10, Frames: []float64{0, 4, 8}, Segments: map[string][]segments.Segment{"red": {seg(2, 9.5)}}},
+		{Start: 8, End: 20, Frames: []float64{8, 12, 16}, Segments: map[string][]segments.Segment{"red": {seg(8.5, 14)}}},
+	}
+	if got := instances(both, "red", 1.5); len(got) != 1 || got[0].Start != 2 || got[0].End != 14 {
+		t.Errorf("merged %+v, want one instance 2–14", got)
+	}
+	// A second instance in the next call, past the shared frames, is not
+	// merged with the first.
+	apart := []piece{
+		{Start: 0, End: 10, Frames: []float64{0, 4, 8}, Segments: map[string][]segments.Segment{"red": {seg(0, 3)}}},
+		{Start: 8, End: 20, Frames: []float64{8, 12, 16}, Segments: map[string][]segments.Segment{"red": {seg(2.5, 3.5), seg(12, 20)}}},
+	}
+	if got := instances(apart, "red", 1.5); len(got) != 2 {
+		t.Errorf("instances %+v, want 2", got)
+	}
+}
+
+// TestSnapToFramesAndCuts: a boundary goes to the cut between the frames
+// around it, however imprecise within the model's imprecision, but never
+// past a frame the model saw on the other side of the cut.
+func TestSnapToFramesAndCuts(t *testing.T) {
+	t.Parallel()
+	seg := func(a, b float64) segments.Segment { return segments.Segment{Start: a, End: b} }
+	// Frames every 4 s plus the first frame of each shot (cut + 0.04).
+	sent := []float64{0, 4, 8, 10.04, 12, 16, 20, 21.54, 24}
+	cuts := []float64{0, 10, 21.5, 28}
+	segs := []segments.Segment{seg(1, 11), seg(11, 22), seg(22, 27)}
+	snapToCuts(segs, cuts, sent, 1.5)
+	want := []segments.Segment{seg(0, 10), seg(10, 21.5), seg(21.5, 28)}
+	for i := range want {
+		if segs[i].Start != want[i].Start || segs[i].End != want[i].End || segs[i].Evidence != EvidenceSnapped {
+			t.Errorf("segment %d: %+v, want %v–%v snapped", i, segs[i], want[i].Start, want[i].End)
+		}
+	}
+	// An event inside a shot, 2.5 s after a cut whose next frame the model
+	// saw outside the event: not snapped to that cut.
+	event := []segments.Segment{seg(12.5, 15)}
+	snapToCuts(event, cuts, sent, 1.5)
+	if event[0].Start != 12.5 || event[0].End != 15 || event[0].Evidence != EvidenceModel {
+		t.Errorf("in-shot event %+v, want unchanged", event[0])
+	}
+	// Two short scenes whose imprecise boundaries are each nearer the
+	// other's cut: every cut is taken once per side.
+	short := []segments.Segment{seg(9.5, 11.5), seg(11.5, 13)}
+	snapToCuts(short, []float64{10, 12}, []float64{8, 10.04, 12.04, 14}, 1.5)
+	if short[0].Start != 10 || short[0].End != 12 || short[1].Start != 12 {
+		t.Errorf("short scenes %+v, want 10–12 and 12–…", short)
 	}
 }
 
@@ -157,7 +219,10 @@ func TestSegmentSchemaShape(t *testing.T) {
 	}
 }
 
-func TestFramesFitContext(t *testing.T) {
+// TestSizer: frames per call fit the context as the server counts it
+// (Ollama counts 768 per image), the profile's context_tokens win over the
+// server's, and a context that cannot hold a call fails with the fix.
+func TestSizer(t *testing.T) {
 	t.Parallel()
 	if got := FrameTokens(512); got != 271 {
 		t.Errorf("FrameTokens(512) = %d, want 255+16", got)
@@ -165,17 +230,45 @@ func TestFramesFitContext(t *testing.T) {
 	if got := FrameTokens(1280); got != 46*26+16 {
 		t.Errorf("FrameTokens(1280) = %d, want one token per 28x28 pixels + 16", got)
 	}
-	for _, tc := range []struct{ ctx, width, perCall, want int }{
-		{32768, 512, 16, 16}, // fits: unchanged
-		{4096, 512, 16, 7},   // 2048 / 271
-		{1000, 512, 16, 3},   // never below overlap+1
-		{0, 512, 16, 16},     // unknown context: unchanged
-		{32768, 1280, 32, 13},
+	const fixed = 600
+	for _, tc := range []struct {
+		name          string
+		profile       int
+		limits        inference.Limits
+		perCall, want int
+		source        string
+	}{
+		{"vllm 32k", 0, inference.Limits{Server: inference.ServerVLLM, ContextTokens: 32768, ContextSource: "max_model_len"}, 16, 16, "max_model_len"},
+		{"unknown: default", 0, inference.Limits{}, 16, 16, "default, not reported by the server"},
+		{"ollama 4096 at 768", 0, inference.Limits{Server: inference.ServerOllama, ContextTokens: 4096, ImageTokens: 768, DropsOldest: true}, 16, 3, ""}, // (4096-332-600-256-512)/776
+		{"ollama 32k at 768", 0, inference.Limits{Server: inference.ServerOllama, ContextTokens: 32768, ImageTokens: 768}, 16, 16, ""},
+		{"llama.cpp 4k", 0, inference.Limits{Server: inference.ServerLlamaCpp, ContextTokens: 4096}, 16, 8, ""}, // (4096-332-1368)/279
+		{"vllm image limit", 0, inference.Limits{ContextTokens: 32768, MaxImages: 8}, 16, 8, ""},
+		{"profile wins", 6000, inference.Limits{ContextTokens: 32768}, 16, 15, "profile context_tokens"}, // (6000-428-1368)/279
 	} {
-		e := New(Config{FramesPerCall: tc.perCall, FrameWidth: tc.width, ContextTokens: tc.ctx})
-		if e.cfg.FramesPerCall != tc.want {
-			t.Errorf("context %d, width %d, %d per call: %d frames, want %d", tc.ctx, tc.width, tc.perCall, e.cfg.FramesPerCall, tc.want)
+		e := New(Config{Name: "m", FramesPerCall: tc.perCall, FrameWidth: 512, ContextTokens: tc.profile,
+			Limits: func(context.Context) inference.Limits { return tc.limits }})
+		sz, err := e.newSizer(context.Background(), fixed)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
 		}
+		if sz.frames() != tc.want {
+			t.Errorf("%s: %d frames per call, want %d", tc.name, sz.frames(), tc.want)
+		}
+		if tc.source != "" && sz.limits.ContextSource != tc.source {
+			t.Errorf("%s: context source %q, want %q", tc.name, sz.limits.ContextSource, tc.source)
+		}
+	}
+	// Ollama at its old default of 2048: not even two frames of 768.
+	e := New(Config{Name: "ollama", FramesPerCall: 16, FrameWidth: 512,
+		Limits: func(context.Context) inference.Limits {
+			return inference.Limits{Server: inference.ServerOllama, ContextTokens: 2048, ContextSource: "default num_ctx", ImageTokens: 768}
+		}})
+	_, err := e.newSizer(context.Background(), fixed)
+	var r *engine.Refusal
+	if !errors.As(err, &r) || !strings.Contains(r.Message, "num_ctx") || !strings.Contains(r.Message, "2048") {
+		t.Errorf("2048-token Ollama: %v, want a refusal naming num_ctx and 2048", err)
 	}
 }
 
