@@ -114,7 +114,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&vlm.APIKey, "vlm-api-key", vlm.APIKey, "API key of that server (env FRAMEWISE_VLM_API_KEY)")
 	fs.StringVar(&vlm.Name, "vlm-name", vlm.Name, "a name for that backend in logs and errors (env FRAMEWISE_VLM_NAME)")
 	fs.IntVar(&vlm.MaxParallel, "vlm-max-parallel", 0, "most concurrent calls to that server (default 4)")
-	fs.IntVar(&vlm.ContextTokens, "vlm-context-tokens", 0, "that model's context window in tokens; frames per call are lowered so that one call's frames take at most half (default 32768)")
+	fs.IntVar(&vlm.ContextTokens, "vlm-context-tokens", 0, "that model's context window in tokens (default: what the server reports, else 32768); every call is sized to fit it")
 	fs.StringVar(&asr.BaseURL, "asr-url", asr.BaseURL, "OpenAI-compatible base URL of a speech-to-text server (env FRAMEWISE_ASR_URL)")
 	fs.StringVar(&asr.Model, "asr-model", asr.Model, "speech model name, e.g. whisper-1 (env FRAMEWISE_ASR_MODEL)")
 	fs.StringVar(&asr.APIKey, "asr-api-key", asr.APIKey, "API key of the speech server (env FRAMEWISE_ASR_API_KEY)")

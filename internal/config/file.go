@@ -28,8 +28,9 @@ type ModelProfile struct {
 	FramesPerCall int `yaml:"frames_per_call"`
 	// FrameWidth is the width in pixels of the frames sent.
 	FrameWidth int `yaml:"frame_width"`
-	// ContextTokens is the model's context window: frames_per_call is
-	// lowered so that one call's frames take at most half of it.
+	// ContextTokens is the model's context window. 0 (the default) takes
+	// what the server reports when probed (vLLM max_model_len, llama.cpp
+	// n_ctx, Ollama num_ctx), else 32768. Every call is sized to fit it.
 	ContextTokens int `yaml:"context_tokens"`
 	MaxRetries    int `yaml:"max_retries"`
 }
@@ -67,9 +68,6 @@ func (p ModelProfile) withDefaults() ModelProfile {
 		}
 		if p.FrameWidth <= 0 {
 			p.FrameWidth = 512
-		}
-		if p.ContextTokens <= 0 {
-			p.ContextTokens = 32768
 		}
 		if p.MaxRetries <= 0 {
 			p.MaxRetries = 4
