@@ -27,6 +27,7 @@ Usage:
   framewise analyze VIDEO_FILE_OR_URL ...  create an analysis task
   framewise tasks list|get|delete|wait     manage tasks
   framewise assets upload|list|get|delete  upload files once, analyze them many times
+  framewise models check [--json]          probe the model servers of the configuration
   framewise version
 
 Run "framewise COMMAND -h" for the flags of a command.
@@ -48,6 +49,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runTasks(ctx, args[1:], env)
 	case "assets":
 		err = runAssets(ctx, args[1:], env)
+	case "models":
+		err = runModels(ctx, args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "framewise", Version)
 	case "-h", "-help", "--help", "help":

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/framewise/framewise/internal/config"
+	"github.com/framewise/framewise/internal/inference/inferencetest"
+)
+
+const checkModel = "qwen2.5-vl"
+
+// checkDouble runs "framewise models check" against a double of personality
+// p serving models (checkModel when none), with extra flags.
+func checkDouble(t *testing.T, p inferencetest.Personality, models []string, extra ...string) (code int, stdout, stderr string, srv *inferencetest.Server) {
+	t.Helper()
+	if len(models) == 0 {
+		models = []string{checkModel}
+	}
+	srv = inferencetest.New(t, inferencetest.WithPersonality(p), inferencetest.WithModels(models...))
+	args := append([]string{"models", "check", "--vlm-url", srv.URL(), "--vlm-model", checkModel, "--vlm-name", p.Name}, extra...)
+	code, stdout, stderr = run(t, testEnv(nil), args...)
+	t.Logf("framewise %s\n%s%s", strings.Join(args, " "), stderr, stdout)
+	return code, stdout, stderr, srv
+}
+
+func wantIn(t *testing.T, what, text string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(text, s) {
+			t.Errorf("%s lacks %q:\n%s", what, s, text)
+		}
+	}
+}
+
+func TestModelsCheckReadyVLLM(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr, _ := checkDouble(t, inferencetest.VLLM(), nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	wantIn(t, "progress", stderr, "checking pegasus1.2, pegasus1.5: vllm at ")
+	wantIn(t, "table", stdout,
+		"pegasus1.2, pegasus1.5 — vllm at ",
+		"  CHECK            RESULT\n",
+		"  server           vLLM (owned_by \"vllm\" in /v1/models)\n",
+		"  model            qwen2.5-vl is listed\n",
+		"  context          32,768 tokens (", "max_model_len of /v1/models",
+		"  images per call  16 accepted\n",
+		"  json_schema      honoured",
+		"verdict: ready\n")
+	if strings.Contains(stdout, "warn") || strings.Contains(stdout, "error") {
+		t.Errorf("a ready server with findings:\n%s", stdout)
+	}
+}
+
+func TestModelsCheckOllamaSmallContext(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr, _ := checkDouble(t, inferencetest.Ollama(), nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	wantIn(t, "report", stdout, "Ollama 0.12.6", "4,096", "num_ctx", "`OLLAMA_CONTEXT_LENGTH=32768 ollama serve`",
+		"`PARAMETER num_ctx 32768` in a Modelfile", "  warn ", "verdict: works with warnings\n")
+	// Unless the profile sets context_tokens, the check is of the frames:
+	// 16 × 768 as Ollama counts them, the instructions and the answer.
+	if !strings.Contains(stdout, "(profile context_tokens)") {
+		wantIn(t, "frames fit", stdout, "16 frames × 768 tokens", "= 17,884 tokens > the context of 4,096", "it adapts")
+	}
+}
+
+func TestModelsCheckImageLimit(t *testing.T) {
+	t.Parallel()
+	p := inferencetest.VLLM()
+	p.MaxImages = 8
+	code, stdout, stderr, _ := checkDouble(t, p, nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	wantIn(t, "report", stdout, "images per call  at most 8 (HTTP 400: At most 8 image(s) may be provided in one prompt.)",
+		"at most 8 images per call, frames_per_call is 16",
+		`--limit-mm-per-prompt '{"image":16}'`, "image=16", "verdict: works with warnings\n")
+}
+
+func TestModelsCheckUnreachable(t *testing.T) {
+	t.Parallel()
+	srv := inferencetest.New(t, inferencetest.WithPersonality(inferencetest.VLLM()))
+	srv.Close()
+	code, stdout, stderr := run(t, testEnv(nil), "models", "check", "--vlm-url", srv.URL(), "--vlm-model", checkModel)
+	t.Logf("%s%s", stderr, stdout)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	wantIn(t, "report", stdout, "unreachable: cannot reach "+srv.URL()+"/models", "fix: check base_url", "verdict: will not work\n")
+	wantIn(t, "stderr", stderr, "framewise models: pegasus1.2, pegasus1.5 will not work as configured\n")
+}
+
+func TestModelsCheckModelNotListed(t *testing.T) {
+	t.Parallel()
+	code, stdout, _, _ := checkDouble(t, inferencetest.Ollama(), []string{"llava:7b", "qwen2.5vl:7b"})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	wantIn(t, "report", stdout, "qwen2.5-vl is not listed (it serves llava:7b, qwen2.5vl:7b)", "`ollama pull qwen2.5-vl`", "verdict: will not work\n")
+}
+
+func TestModelsCheckJSON(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr, _ := checkDouble(t, inferencetest.OpenAI(), nil, "--json", "--vlm-context-tokens", "128000")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var checks []struct {
+		ModelNames []string `json:"model_names"`
+		Verdict    string   `json:"verdict"`
+		Report     struct {
+			Server string `json:"server"`
+			Limits struct {
+				ContextTokens int    `json:"context_tokens"`
+				ContextSource string `json:"context_source"`
+			} `json:"limits"`
+			Findings []struct{ Level, Check, Message, Fix string } `json:"findings"`
+		} `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &checks); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if len(checks) != 1 || len(checks[0].ModelNames) != 2 || checks[0].Verdict != "works with warnings" || checks[0].Report.Server != "openai" ||
+		checks[0].Report.Limits.ContextTokens != 128000 || checks[0].Report.Limits.ContextSource != "profile context_tokens" {
+		t.Errorf("JSON: %s", stdout)
+	}
+}
+
+func TestModelsCheckProfiles(t *testing.T) {
+	t.Parallel()
+	// One profile per model name, from the YAML file: a built-in one, and
+	// a llama.cpp one.
+	srv := inferencetest.New(t, inferencetest.WithPersonality(inferencetest.LlamaCpp()), inferencetest.WithModels(checkModel))
+	file := t.TempDir() + "/framewise.yaml"
+	yaml := "models:\n  pegasus1.2: { backend: builtin }\n  pegasus1.5:\n    backend: openai\n    name: llamacpp\n    base_url: " + srv.URL() +
+		"\n    model: " + checkModel + "\n    frames_per_call: 8\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, testEnv(nil), "models", "check", "--config", file)
+	t.Logf("%s%s", stderr, stdout)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	wantIn(t, "report", stdout, "pegasus1.2: built-in engine, nothing to check\nverdict: ready\n",
+		"pegasus1.5 — llamacpp at ", "llama.cpp b6000 (owned_by \"llamacpp\" in /v1/models)", "1 slot(s)", "images per call  8 accepted")
+	if strings.Count(stderr, "checking ") != 1 {
+		t.Errorf("progress: %q", stderr)
+	}
+}
+
+func TestModelsUsage(t *testing.T) {
+	t.Parallel()
+	if code, _, stderr := run(t, testEnv(nil), "models"); code != 2 || !strings.Contains(stderr, "framewise models check") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if code, _, _ := run(t, testEnv(nil), "models", "list"); code != 2 {
+		t.Errorf("unknown subcommand: exit %d", code)
+	}
+}
+
+func TestLogModelChecks(t *testing.T) {
+	t.Parallel()
+	srv := inferencetest.New(t, inferencetest.WithPersonality(inferencetest.Ollama()), inferencetest.WithModels(checkModel))
+	cfg, err := config.ParseServe([]string{"--vlm-url", srv.URL(), "--vlm-model", checkModel, "--vlm-name", "ollama"}, func(string) string { return "" }, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	logModelChecks(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	out := logs.String()
+	t.Log(out)
+	wantIn(t, "logs", out, "level=INFO msg=\"model check: Ollama answers at", "level=WARN msg=\"model check: ", "num_ctx",
+		"level=WARN msg=\"model check: works with warnings\" model_name=pegasus1.2,pegasus1.5 backend=ollama server=Ollama")
+}
