@@ -134,8 +134,10 @@ type Report struct {
 	Model   string       `json:"model"`
 	Options ProbeOptions `json:"options"`
 
-	// Reachable: GET {base}/models answered. Stopped says why the probe
-	// stopped before the chat calls (unreachable, key refused, …).
+	// Reachable: GET {base}/models answered, with a status below 500 (a
+	// server still loading its model is not reachable yet: probe it again
+	// later). Stopped says why the probe stopped before the chat calls
+	// (unreachable, not ready, key refused, no API at the base URL).
 	Reachable bool   `json:"reachable"`
 	Stopped   string `json:"stopped,omitempty"`
 	stopFix   string
@@ -327,6 +329,8 @@ func (p *Prober) probe(ctx context.Context, r *Report, opts ProbeOptions) {
 	}
 }
 
+const fixNotReady = "wait until the server has loaded its model (llama.cpp answers 503 while loading), then run `framewise models check` again"
+
 // reached reads the answer of GET /models; false stops the probe.
 func (p *Prober) reached(r *Report, x exchange) bool {
 	switch {
@@ -348,9 +352,8 @@ func (p *Prober) reached(r *Report, x exchange) bool {
 		r.stopFix = "check base_url: it is the API root including its version, usually ending in /v1 (Ollama http://HOST:11434/v1, vLLM http://HOST:8000/v1, llama.cpp http://HOST:8080/v1)"
 		return false
 	case x.status >= 500:
-		r.Reachable = true
 		r.Stopped = fmt.Sprintf("the server is not ready: GET %s/models answered %s", p.base, x.statusText())
-		r.stopFix = "wait until the server has loaded its model (llama.cpp answers 503 while loading), then run `framewise models check` again"
+		r.stopFix = fixNotReady
 		return false
 	case x.status >= 300:
 		r.Reachable = true
@@ -837,7 +840,7 @@ func (r *Report) judge() {
 
 	if r.Stopped != "" {
 		result := r.Stopped
-		if !r.Reachable {
+		if !r.Reachable && r.stopFix != fixNotReady {
 			result = "unreachable: " + r.Stopped
 		}
 		r.check(CheckServer, result)
@@ -1060,7 +1063,11 @@ func (r *Report) judgeFit() {
 		return
 	}
 	fit := max(0, (ctx-InstructionTokens-AnswerTokens)/per)
-	r.check(CheckFit, fmt.Sprintf("no: %d × %s + %s + %s = %s > %s (%d fit)", f, thousands(per), thousands(InstructionTokens), thousands(AnswerTokens), thousands(need), thousands(ctx), fit))
+	row := fmt.Sprintf("no: %d × %s + %s + %s = %s > %s", f, thousands(per), thousands(InstructionTokens), thousands(AnswerTokens), thousands(need), thousands(ctx))
+	if fit > 0 {
+		row += fmt.Sprintf(" (%d fit)", fit)
+	}
+	r.check(CheckFit, row)
 	suggest := 8192
 	for suggest < need {
 		suggest *= 2
@@ -1079,13 +1086,18 @@ func (r *Report) judgeFit() {
 	if fit > 0 {
 		msg += fmt.Sprintf(" (about %d fit)", fit)
 	}
-	lower := fmt.Sprintf("lower frames_per_call (to %d) or frame_width", max(fit, minFrames))
-	if r.Server == inference.ServerOllama {
-		lower = fmt.Sprintf("lower frames_per_call (to %d; frame_width does not change Ollama's count)", max(fit, minFrames))
+	// Fewer frames help only while some fit with the full answer.
+	var lower string
+	switch {
+	case fit < minFrames:
+	case r.Server == inference.ServerOllama:
+		lower = fmt.Sprintf("; or lower frames_per_call to %d (frame_width does not change Ollama's count)", fit)
+	default:
+		lower = fmt.Sprintf("; or lower frames_per_call to %d, or frame_width", fit)
 	}
-	fix := raiseContext(r.Server, suggest, r.Slots) + "; or " + lower
+	fix := raiseContext(r.Server, suggest, r.Slots) + lower
 	if r.Options.ContextTokens > 0 && r.ServerContext > r.Options.ContextTokens && r.ContextConfirmed {
-		fix = fmt.Sprintf("raise context_tokens in the profile (the server enforces %s); or %s", thousands(r.ServerContext), lower)
+		fix = fmt.Sprintf("raise context_tokens in the profile (the server enforces %s)%s", thousands(r.ServerContext), lower)
 	}
 	level := LevelWarn
 	if least := minFrames*per + InstructionTokens + minAnswerTokens; least > ctx {

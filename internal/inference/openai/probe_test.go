@@ -254,10 +254,13 @@ func TestProbeFramesDoNotFit(t *testing.T) {
 		{"ollama default 4096", inferencetest.Ollama(), ProbeOptions{FramesPerCall: 16}, LevelWarn,
 			[]string{"16 frames × 768 tokens (Ollama counts 768 per image whatever its size) + ~1,500 instructions + 4,096 answer = 17,884 tokens > the context of 4,096",
 				"silently drops the oldest frames", "the engine sends fewer frames per call to fit (it adapts)"},
-			[]string{"`OLLAMA_CONTEXT_LENGTH=32768 ollama serve`", "`PARAMETER num_ctx 32768` in a Modelfile", "lower frames_per_call"}},
+			[]string{"`OLLAMA_CONTEXT_LENGTH=32768 ollama serve`", "`PARAMETER num_ctx 32768` in a Modelfile"}},
+		{"ollama 8192", small(inferencetest.Ollama()), ProbeOptions{FramesPerCall: 16}, LevelWarn,
+			[]string{"17,884 tokens > the context of 8,192 (context_length of the loaded model, GET /api/ps)", "(about 3 fit)"},
+			[]string{"`OLLAMA_CONTEXT_LENGTH=32768 ollama serve`", "lower frames_per_call to 3 (frame_width does not change Ollama's count)"}},
 		{"vllm 8192", small(inferencetest.VLLM()), ProbeOptions{FramesPerCall: 16, FrameTokens: 271}, LevelWarn,
 			[]string{"16 frames × 271 tokens (the engine's estimate at 512 px) + ~1,500 instructions + 4,096 answer = 9,932 tokens > the context of 8,192 (max_model_len of /v1/models)", "HTTP 400"},
-			[]string{"`--max-model-len 16384`", "lower frames_per_call (to 9) or frame_width"}},
+			[]string{"`--max-model-len 16384`", "lower frames_per_call to 9, or frame_width"}},
 		{"sglang 8192", small(inferencetest.SGLang()), ProbeOptions{FramesPerCall: 16}, LevelWarn,
 			[]string{"9,932 tokens > the context of 8,192"}, []string{"`--context-length 16384`"}},
 		{"llama.cpp 8192", small(inferencetest.LlamaCpp()), ProbeOptions{FramesPerCall: 16}, LevelWarn,
@@ -265,6 +268,9 @@ func TestProbeFramesDoNotFit(t *testing.T) {
 			[]string{"`-c 16384`", "shared by the `--parallel` slots", "this server has 1"}},
 		{"profile context too small", inferencetest.VLLM(), ProbeOptions{FramesPerCall: 16, ContextTokens: 2048}, LevelError,
 			[]string{"not even 2 frames, the instructions and a short answer (2,554 tokens) fit the context of 2,048"}, []string{"raise context_tokens in the profile (the server enforces 32,768)"}},
+		{"profile context 7000", inferencetest.VLLM(), ProbeOptions{FramesPerCall: 16, ContextTokens: 7000}, LevelWarn,
+			[]string{"9,932 tokens > the context of 7,000 (profile context_tokens)"},
+			[]string{"raise context_tokens in the profile (the server enforces 32,768); or lower frames_per_call to 5, or frame_width"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -411,6 +417,32 @@ func TestJudge(t *testing.T) {
 	r.Images, r.ImagesDetail, r.ManyImages, r.Structured = OutcomeFailed, "no answer in time", OutcomeNotTried, OutcomeFailed
 	r.judge()
 	wantFinding(t, r, LevelWarn, CheckImages, []string{"failed: no answer in time"}, []string{"may still be loading"})
+}
+
+func TestProbeStopped(t *testing.T) {
+	t.Parallel()
+	p, _ := NewProber(Config{BaseURL: "http://gpu-1:8080/v1", Model: "m"})
+	cases := []struct {
+		x         exchange
+		reachable bool
+		row, fix  string
+	}{
+		{exchange{status: 503, body: []byte(`{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}`)}, false,
+			"the server is not ready: GET http://gpu-1:8080/v1/models answered HTTP 503: Loading model", "wait until the server has loaded its model"},
+		{exchange{status: 401, body: []byte(`{"error":{"message":"Invalid API Key"}}`)}, true,
+			"the server refused the API key", "this server wants an API key"},
+	}
+	for _, tc := range cases {
+		r := &Report{Options: ProbeOptions{}.withDefaults()}
+		if p.reached(r, tc.x) || r.Reachable != tc.reachable {
+			t.Errorf("%d: reachable %v", tc.x.status, r.Reachable)
+		}
+		r.judge()
+		if len(r.Checks) != 1 || !strings.HasPrefix(r.Checks[0].Result, tc.row) || r.Verdict() != VerdictBroken {
+			t.Errorf("%d: checks %v, verdict %s", tc.x.status, r.Checks, r.Verdict())
+		}
+		wantFinding(t, r, LevelError, CheckServer, nil, []string{tc.fix})
+	}
 }
 
 func TestReportJSON(t *testing.T) {
