@@ -182,7 +182,8 @@ func separate(segs []segments.Segment) []segments.Segment {
 // frame before a change and the frame after it, off by up to imprecision
 // seconds: so a boundary at t may belong to any cut from the last frame
 // sent at or before t−imprecision to the first frame sent at or after
-// t+imprecision — and to no cut beyond a frame it saw on the other side.
+// t+imprecision — and to no cut beyond a frame it saw on the other side
+// (with no frame on a side, to any cut on that side).
 // Boundaries take their nearest candidate, closest pairs first; a cut takes
 // at most one start and one end of a definition, and no segment collapses.
 func snapToCuts(segs []segments.Segment, cuts, sent []float64, imprecision float64) {
@@ -199,11 +200,13 @@ func snapToCuts(segs []segments.Segment, cuts, sent []float64, imprecision float
 			if end {
 				t = s.End
 			}
-			lo, hi := t-imprecision, t+imprecision
-			if j := sort.SearchFloat64s(sent, lo+1e-9); j > 0 {
+			// No frame on one side (before the first, after the last): the
+			// model saw nothing there, so nothing bounds the boundary.
+			lo, hi := math.Inf(-1), math.Inf(1)
+			if j := sort.SearchFloat64s(sent, t-imprecision+1e-9); j > 0 {
 				lo = sent[j-1]
 			}
-			if j := sort.SearchFloat64s(sent, hi-1e-9); j < len(sent) {
+			if j := sort.SearchFloat64s(sent, t+imprecision-1e-9); j < len(sent) {
 				hi = sent[j]
 			}
 			for k := sort.SearchFloat64s(cuts, lo-1e-9); k < len(cuts) && cuts[k] <= hi+1e-9; k++ {
