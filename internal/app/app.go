@@ -75,7 +75,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	svc.UseAssets(assetResolver{assets})
 
-	engines, err := buildEngines(cfg, tool, log)
+	engines, backends, err := buildEngines(cfg, tool, log)
 	if err != nil {
 		return err
 	}
@@ -122,6 +122,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if listening != nil {
 		listening(addr)
 	}
+	// Probe each model server in the background and log what is wrong with
+	// it (as `framewise models check` prints): a server that is down or
+	// starts later never delays or fails startup, and the engines use what
+	// the probe found.
+	for _, b := range backends {
+		go b.probeAndLog(ctx, log)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -153,18 +160,21 @@ func (d fetchDownloader) Temporary(err error) bool { return fetch.IsTemporary(er
 
 // buildEngines builds the engine of each model name from its profile, and
 // says at start which engine serves which name.
-func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[string]engine.Engine, error) {
+func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[string]engine.Engine, []*backendFacts, error) {
 	var asr inference.Transcriber
 	if a := cfg.ASR; a != nil {
 		c, err := openai.New(openai.Config{BaseURL: a.BaseURL, Model: a.Model, APIKey: a.APIKey, Name: a.Name,
 			MaxParallel: a.MaxParallel, Timeout: a.Timeout})
 		if err != nil {
-			return nil, fmt.Errorf("asr: %w", err)
+			return nil, nil, fmt.Errorf("asr: %w", err)
 		}
 		asr = c
 		log.Info("speech recognition", "backend", a.Name, "url", a.BaseURL, "model", a.Model)
 	}
 	engines := map[string]engine.Engine{}
+	// One probe per model server, however many model names it serves.
+	facts := map[config.ModelProfile]*backendFacts{}
+	var backends []*backendFacts
 	for _, name := range []string{task.Pegasus12, task.Pegasus15} {
 		p := cfg.Models[name]
 		if p.Backend != "openai" {
@@ -173,15 +183,29 @@ func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[st
 				"note", "no vision-language model configured: answers are measurements of the video, not interpretations")
 			continue
 		}
-		c, err := openai.New(openai.Config{BaseURL: p.BaseURL, Model: p.Model, APIKey: p.APIKey, Name: p.Name,
-			MaxParallel: p.MaxParallel, Timeout: p.Timeout, MaxRetries: p.MaxRetries})
+		oc := openai.Config{BaseURL: p.BaseURL, Model: p.Model, APIKey: p.APIKey, Name: p.Name,
+			MaxParallel: p.MaxParallel, Timeout: p.Timeout, MaxRetries: p.MaxRetries}
+		c, err := openai.New(oc)
 		if err != nil {
-			return nil, fmt.Errorf("model %s: %w", name, err)
+			return nil, nil, fmt.Errorf("model %s: %w", name, err)
 		}
+		f := facts[p]
+		if f == nil {
+			prober, err := openai.NewProber(oc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("model %s: %w", name, err)
+			}
+			f = &backendFacts{prober: prober, opts: openai.ProbeOptions{FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth,
+				ContextTokens: p.ContextTokens, FrameTokens: vlm.FrameTokens(p.FrameWidth), Timeout: min(20*time.Second, p.Timeout)}}
+			facts[p] = f
+			backends = append(backends, f)
+		}
+		f.modelNames = append(f.modelNames, name)
 		engines[name] = vlm.New(vlm.Config{Name: p.Name, Chat: c, ASR: asr, Media: tool,
-			FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth, ContextTokens: p.ContextTokens, MaxParallel: p.MaxParallel, Log: log})
+			FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth, ContextTokens: p.ContextTokens, Limits: f.Limits,
+			MaxParallel: p.MaxParallel, Log: log})
 		log.Info("model engine", "model_name", name, "engine", "vlm", "backend", p.Name, "url", p.BaseURL, "model", p.Model,
 			"frames_per_call", p.FramesPerCall, "max_parallel", p.MaxParallel, "asr", asr != nil)
 	}
-	return engines, nil
+	return engines, backends, nil
 }

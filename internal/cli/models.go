@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -193,49 +192,4 @@ func printCheck(w io.Writer, c profileCheck) {
 		}
 	}
 	fmt.Fprintf(w, "verdict: %s\n", c.Verdict)
-}
-
-// startupCheckTimeout bounds the check serve runs at start.
-const startupCheckTimeout = 2 * time.Minute
-
-// logModelChecks probes every model profile and logs each finding at its
-// level, then the verdict. serve runs it in the background once it
-// listens: a model server that is down or starts later never delays or
-// fails startup.
-func logModelChecks(ctx context.Context, cfg config.Config, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, startupCheckTimeout)
-	defer cancel()
-	for _, c := range checkProfiles(ctx, cfg, nil) {
-		if ctx.Err() != nil {
-			return // shutting down: what failed says nothing about the server
-		}
-		r := c.Report
-		names := strings.Join(c.ModelNames, ",")
-		switch {
-		case r == nil && c.Error != "":
-			log.Error("model check: "+c.Error, "model_name", names)
-			continue
-		case r == nil:
-			continue
-		}
-		worst := slog.LevelInfo
-		for _, f := range r.Findings {
-			level := slog.LevelInfo
-			switch f.Level {
-			case openai.LevelWarn:
-				level = slog.LevelWarn
-			case openai.LevelError:
-				level = slog.LevelError
-			}
-			worst = max(worst, level)
-			args := []any{"model_name", names, "backend", r.Name, "check", f.Check}
-			if f.Fix != "" {
-				args = append(args, "fix", f.Fix)
-			}
-			log.Log(ctx, level, "model check: "+f.Message, args...)
-		}
-		log.Log(ctx, worst, "model check: "+c.Verdict, "model_name", names, "backend", r.Name,
-			"server", openai.ServerTitle(r.Limits.Server), "context_tokens", r.Limits.ContextTokens,
-			"hint", "run `framewise models check` for the details")
-	}
 }

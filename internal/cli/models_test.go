@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/framewise/framewise/internal/config"
 	"github.com/framewise/framewise/internal/inference/inferencetest"
 )
 
@@ -172,21 +167,4 @@ func TestModelsUsage(t *testing.T) {
 	if code, _, _ := run(t, testEnv(nil), "models", "list"); code != 2 {
 		t.Errorf("unknown subcommand: exit %d", code)
 	}
-}
-
-func TestLogModelChecks(t *testing.T) {
-	t.Parallel()
-	srv := inferencetest.New(t, inferencetest.WithPersonality(inferencetest.Ollama()), inferencetest.WithModels(checkModel))
-	cfg, err := config.ParseServe([]string{"--vlm-url", srv.URL(), "--vlm-model", checkModel, "--vlm-name", "ollama"}, func(string) string { return "" }, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	logModelChecks(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
-	out := logs.String()
-	t.Log(out)
-	wantIn(t, "logs", out, "level=INFO msg=\"model check: Ollama answers at", "level=WARN msg=\"model check: ", "num_ctx",
-		"check=\"frames fit\"", "level=WARN msg=\"model check: works with warnings\" model_name=pegasus1.2,pegasus1.5 backend=ollama server=Ollama")
 }

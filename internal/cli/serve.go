@@ -24,8 +24,5 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(env.Stderr, opts)
 	}
-	log := slog.New(h)
-	// Once listening, probe the model servers in the background and log
-	// what is wrong with them (see "framewise models check").
-	return app.Serve(ctx, cfg, log, func(string) { go logModelChecks(ctx, cfg, log) })
+	return app.Serve(ctx, cfg, slog.New(h), nil)
 }

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -125,6 +126,30 @@ type Finding struct {
 	Check   string `json:"check"`
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+}
+
+// Log writes each finding at its level (with its fix), then the verdict,
+// with the model names the profile serves.
+func (r *Report) Log(ctx context.Context, log *slog.Logger, modelNames string) {
+	worst := slog.LevelInfo
+	for _, f := range r.Findings {
+		level := slog.LevelInfo
+		switch f.Level {
+		case LevelWarn:
+			level = slog.LevelWarn
+		case LevelError:
+			level = slog.LevelError
+		}
+		worst = max(worst, level)
+		args := []any{"model_name", modelNames, "backend", r.Name, "check", f.Check}
+		if f.Fix != "" {
+			args = append(args, "fix", f.Fix)
+		}
+		log.Log(ctx, level, "model check: "+f.Message, args...)
+	}
+	log.Log(ctx, worst, "model check: "+r.Verdict(), "model_name", modelNames, "backend", r.Name,
+		"server", ServerTitle(r.Limits.Server), "context_tokens", r.Limits.ContextTokens,
+		"hint", "run `framewise models check` for the details")
 }
 
 // Report is what a probe found out about one backend.
@@ -692,7 +717,9 @@ func framesMessage(n int) map[string]any {
 	parts := []map[string]any{{"type": "text", "text": fmt.Sprintf("%d video frames follow. Name the colour of each in one word.", n)}}
 	for i := range n {
 		parts = append(parts,
-			map[string]any{"type": "text", "text": fmt.Sprintf("t=%d.000s", i)},
+			// Not a time label (t=…s): probe frames are not video frames,
+			// and a test double must not count them as a window.
+			map[string]any{"type": "text", "text": fmt.Sprintf("frame %d:", i+1)},
 			map[string]any{"type": "image_url", "image_url": map[string]string{"url": tinyFrame(i)}})
 	}
 	return map[string]any{"role": "user", "content": parts}

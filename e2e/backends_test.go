@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/inference/inferencetest"
+)
+
+// backendCase is a model server as a user meets it: a personality of the
+// double and the framewise flags the README gives for that server.
+type backendCase struct {
+	name  string
+	pers  inferencetest.Personality
+	model string
+	flags []string // besides --vlm-url and --vlm-model
+	key   string
+}
+
+// readmeBackends are the rows of the README's backend table, each with
+// the server's documented behaviour and default settings.
+func readmeBackends() []backendCase {
+	return []backendCase{
+		{name: "vllm", pers: inferencetest.VLLM(), model: "Qwen/Qwen2.5-VL-7B-Instruct", flags: []string{"--vlm-name", "vllm", "--vlm-max-parallel", "8"}},
+		{name: "sglang", pers: inferencetest.SGLang(), model: "Qwen/Qwen2.5-VL-7B-Instruct", flags: []string{"--vlm-name", "sglang", "--vlm-max-parallel", "8"}},
+		{name: "llamacpp", pers: inferencetest.LlamaCpp(), model: "qwen2.5-vl", flags: []string{"--vlm-name", "llamacpp", "--vlm-max-parallel", "1"}},
+		{name: "ollama", pers: inferencetest.Ollama(), model: "qwen2.5vl:7b", flags: []string{"--vlm-name", "ollama"}},
+		{name: "openai", pers: inferencetest.OpenAI(), model: "gpt-4o-mini", flags: []string{"--vlm-name", "openai"}, key: "sk-test"},
+	}
+}
+
+func startBackend(t *testing.T, bc backendCase) (*server, *inferencetest.Server) {
+	t.Helper()
+	opts := []inferencetest.Option{inferencetest.WithPersonality(bc.pers), inferencetest.WithModels(bc.model)}
+	if bc.key != "" {
+		opts = append(opts, inferencetest.WithAPIKey(bc.key))
+	}
+	double := inferencetest.New(t, opts...)
+	flags := append([]string{"--vlm-url", double.URL(), "--vlm-model", bc.model}, bc.flags...)
+	if bc.key != "" {
+		flags = append(flags, "--vlm-api-key", bc.key)
+	}
+	return startServer(t, t.TempDir(), flags...), double
+}
+
+// Colour scenes of colourVideo: red 0–10 s, blue 10–22 s, green 22–30 s.
+var colourScenes = []struct {
+	colour     string
+	start, end float64
+}{{"red", 0, 10}, {"blue", 10, 22}, {"green", 22, 30}}
+
+// checkBackend runs the three modes with default request parameters and
+// checks their content against the video.
+func checkBackend(t *testing.T, srv *server, double *inferencetest.Server) {
+	t.Helper()
+	c := srv.client()
+	video := colourVideo(t)
+
+	// General text: every colour, in the order they appear.
+	done := createP15(t, c, video, func(r *api.CreateTaskRequest) { r.Prompt = api.String("Which colours appear, and when?") })
+	if done.Status != api.StatusReady {
+		t.Fatalf("general: %s %+v", done.Status, done.Error)
+	}
+	last := -1
+	for _, sc := range colourScenes {
+		i := strings.Index(done.Result.Data, sc.colour)
+		if i < 0 || i < last {
+			t.Errorf("general answer lacks %s or names it out of order: %q", sc.colour, done.Result.Data)
+		}
+		last = i
+	}
+	if strings.Contains(done.Result.Data, "<think>") {
+		t.Errorf("reasoning text in the answer: %q", done.Result.Data)
+	}
+
+	// json_schema: valid JSON with what was seen.
+	schema := json.RawMessage(`{"type":"object","properties":{"dominant_color":{"type":"string","enum":["red","blue","green","white"]},"scene_count":{"type":"integer","minimum":0},"first_change":{"type":"timestamp","format":"hh:mm:ss"}},"required":["dominant_color","scene_count","first_change"]}`)
+	done = createP15(t, c, video, func(r *api.CreateTaskRequest) {
+		r.Prompt = api.String("Describe the colours")
+		r.ResponseFormat = &api.ResponseFormat{Type: "json_schema", JSONSchema: schema}
+	})
+	var doc map[string]any
+	if done.Status != api.StatusReady || json.Unmarshal([]byte(done.Result.Data), &doc) != nil {
+		t.Fatalf("json_schema: %s %+v %+v", done.Status, done.Result, done.Error)
+	}
+	if doc["scene_count"] != float64(3) {
+		t.Errorf("scene_count = %v, want 3 colour scenes (%s)", doc["scene_count"], done.Result.Data)
+	}
+	if d, _ := doc["dominant_color"].(string); d != "red" && d != "blue" && d != "green" {
+		t.Errorf("dominant_color = %v", doc["dominant_color"])
+	}
+
+	// time_based_metadata: one segment per scene, at the cuts.
+	var defs []api.SegmentDefinition
+	for _, sc := range colourScenes {
+		defs = append(defs, api.SegmentDefinition{ID: sc.colour, Description: "scenes where the screen is " + sc.colour})
+	}
+	done = createP15(t, c, video, func(r *api.CreateTaskRequest) {
+		r.AnalysisMode = api.String(api.ModeTimeBasedMetadata)
+		r.ResponseFormat = &api.ResponseFormat{Type: "segment_definitions", SegmentDefinitions: defs}
+	})
+	if done.Status != api.StatusReady {
+		t.Fatalf("time_based_metadata: %s %+v", done.Status, done.Error)
+	}
+	var got map[string][]map[string]any
+	if err := json.Unmarshal([]byte(done.Result.Data), &got); err != nil {
+		t.Fatalf("time_based_metadata data: %v\n%s", err, done.Result.Data)
+	}
+	for _, sc := range colourScenes {
+		segs := got[sc.colour]
+		if len(segs) != 1 {
+			t.Errorf("%s: %d segments %v, want 1", sc.colour, len(segs), segs)
+			continue
+		}
+		s, _ := segs[0]["start_time"].(float64)
+		e, _ := segs[0]["end_time"].(float64)
+		if math.Abs(s-sc.start) > 0.1 || math.Abs(e-sc.end) > 0.1 {
+			t.Errorf("%s: %.2f–%.2f, want %.0f–%.0f (±0.1)", sc.colour, s, e, sc.start, sc.end)
+		}
+	}
+
+	// No task call was answered from a prompt the server cut. (The probe's
+	// calls, with max_tokens of 64 or less, test the server's limits on
+	// purpose; the engine never asks for less than 256.)
+	for _, call := range double.Calls() {
+		if call.DroppedParts > 0 && call.MaxTokens > 64 {
+			t.Errorf("a call had %d parts silently dropped by the server: %+v", call.DroppedParts, call)
+		}
+	}
+}
+
+// TestBackendsAsDocumented: framewise started as the README says for each
+// server, against a double that behaves like that server (imprecise
+// perception, its context and image limits, its error bodies, structured
+// output honoured or fenced, reasoning where it puts it), serves every
+// mode with default request parameters.
+func TestBackendsAsDocumented(t *testing.T) {
+	t.Parallel()
+	for _, bc := range readmeBackends() {
+		t.Run(bc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, double := startBackend(t, bc)
+			checkBackend(t, srv, double)
+			t.Logf("%s: %d calls, %d failed", bc.name, double.Stats().Calls, double.Stats().Failed)
+		})
+	}
+}
+
+// TestUnfriendlyBackends: the same modes against servers set up badly or
+// answering untidily — a reasoning model thinking aloud in the content
+// without constrained decoding and with a low image limit; a small
+// llama.cpp slot; a hosted API with a low tokens-per-request limit.
+func TestUnfriendlyBackends(t *testing.T) {
+	t.Parallel()
+	thinking := inferencetest.VLLM()
+	thinking.Structured, thinking.Reasoning, thinking.MaxImages, thinking.ContextTokens = false, inferencetest.ReasoningInline, 4, 16384
+	smallSlot := inferencetest.LlamaCpp()
+	smallSlot.ContextTokens = 4096
+	tpm := inferencetest.OpenAI()
+	tpm.TPMLimit = 6000
+	for _, bc := range []backendCase{
+		{name: "vllm-thinking-4-images", pers: thinking, model: "Qwen/QwQ-VL", flags: []string{"--vlm-name", "vllm"}},
+		{name: "llamacpp-4k-slot", pers: smallSlot, model: "qwen2.5-vl", flags: []string{"--vlm-name", "llamacpp", "--vlm-max-parallel", "1"}},
+		{name: "openai-tpm-6000", pers: tpm, model: "gpt-4o-mini", flags: []string{"--vlm-name", "openai"}, key: "sk-test"},
+	} {
+		t.Run(bc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, double := startBackend(t, bc)
+			checkBackend(t, srv, double)
+		})
+	}
+}
+
+// TestOllamaContextTooSmall: an Ollama whose num_ctx cannot hold two
+// frames as Ollama counts them fails the task with a message naming
+// num_ctx and the numbers, instead of answering from what it dropped.
+func TestOllamaContextTooSmall(t *testing.T) {
+	t.Parallel()
+	p := inferencetest.Ollama()
+	p.ContextTokens = 2048
+	srv, double := startBackend(t, backendCase{name: "ollama-2048", pers: p, model: "qwen2.5vl:7b", flags: []string{"--vlm-name", "ollama"}})
+	c := srv.client()
+	done := createP15(t, c, colourVideo(t), func(r *api.CreateTaskRequest) { r.Prompt = api.String("Which colours appear?") })
+	if done.Status != api.StatusFailed || done.Error == nil {
+		t.Fatalf("task %s, want failed; result %+v", done.Status, done.Result)
+	}
+	for _, want := range []string{"num_ctx", "2048", "OLLAMA_CONTEXT_LENGTH"} {
+		if !strings.Contains(done.Error.Message, want) {
+			t.Errorf("error %q does not name %s", done.Error.Message, want)
+		}
+	}
+	for _, call := range double.Calls() {
+		if call.Frames > 0 && call.Status == 200 && call.MaxTokens > 64 {
+			t.Errorf("a call with %d frames was answered: %+v", call.Frames, call)
+		}
+	}
+	fmt.Fprintln(testWriter{t}, "error:", done.Error.Message)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
