@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/client"
 	"github.com/framewise/framewise/internal/inference/inferencetest"
 )
 
@@ -21,16 +23,57 @@ type backendCase struct {
 	key   string
 }
 
-// readmeBackends are the rows of the README's backend table, each with
-// the server's documented behaviour and default settings.
-func readmeBackends() []backendCase {
-	return []backendCase{
-		{name: "vllm", pers: inferencetest.VLLM(), model: "Qwen/Qwen2.5-VL-7B-Instruct", flags: []string{"--vlm-name", "vllm", "--vlm-max-parallel", "8"}},
-		{name: "sglang", pers: inferencetest.SGLang(), model: "Qwen/Qwen2.5-VL-7B-Instruct", flags: []string{"--vlm-name", "sglang", "--vlm-max-parallel", "8"}},
-		{name: "llamacpp", pers: inferencetest.LlamaCpp(), model: "qwen2.5-vl", flags: []string{"--vlm-name", "llamacpp", "--vlm-max-parallel", "1"}},
-		{name: "ollama", pers: inferencetest.Ollama(), model: "qwen2.5vl:7b", flags: []string{"--vlm-name", "ollama"}},
-		{name: "openai", pers: inferencetest.OpenAI(), model: "gpt-4o-mini", flags: []string{"--vlm-name", "openai"}, key: "sk-test"},
+// readmeBackends are the rows of the README's backend table — the
+// framewise flags read from the README itself, so the two cannot drift —
+// each against the double with that server's documented behaviour and
+// default settings.
+func readmeBackends(t *testing.T) []backendCase {
+	rows := map[string]inferencetest.Personality{
+		"vLLM": inferencetest.VLLM(), "SGLang": inferencetest.SGLang(), "llama.cpp server": inferencetest.LlamaCpp(),
+		"Ollama": inferencetest.Ollama(), "hosted (OpenAI-compatible)": inferencetest.OpenAI(),
 	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []backendCase
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) != 3 || !strings.HasPrefix(line, "| ") {
+			continue
+		}
+		pers, ok := rows[strings.TrimPrefix(cells[0], "| ")]
+		if !ok {
+			continue
+		}
+		flags := strings.Fields(strings.Trim(strings.TrimSuffix(strings.TrimSpace(cells[2]), "|"), " `"))
+		bc := backendCase{name: pers.Name, pers: pers}
+		for i := 0; i+1 < len(flags); i++ {
+			switch flags[i] {
+			case "--vlm-url":
+				i++ // the double's URL replaces the documented one
+			case "--vlm-model":
+				bc.model = flags[i+1]
+				i++
+			case "--vlm-api-key":
+				bc.key = "sk-test" // for "$OPENAI_API_KEY"
+				i++
+			default:
+				bc.flags = append(bc.flags, flags[i])
+				if strings.HasPrefix(flags[i+1], "--") {
+					continue
+				}
+				bc.flags = append(bc.flags, flags[i+1])
+				i++
+			}
+		}
+		delete(rows, strings.TrimPrefix(cells[0], "| "))
+		out = append(out, bc)
+	}
+	if len(rows) > 0 {
+		t.Fatalf("README backend table lacks rows for %v", rows)
+	}
+	return out
 }
 
 func startBackend(t *testing.T, bc backendCase) (*server, *inferencetest.Server) {
@@ -48,10 +91,67 @@ func startBackend(t *testing.T, bc backendCase) (*server, *inferencetest.Server)
 }
 
 // Colour scenes of colourVideo: red 0–10 s, blue 10–22 s, green 22–30 s.
-var colourScenes = []struct {
+var colourScenes = []scene{{"red", 0, 10}, {"blue", 10, 22}, {"green", 22, 30}}
+
+type scene = struct {
 	colour     string
 	start, end float64
-}{{"red", 0, 10}, {"blue", 10, 22}, {"green", 22, 30}}
+}
+
+// longScenes are the scenes of longColourVideo: 8 colours over 120 s.
+var longScenes = func() []scene {
+	var out []scene
+	t := 0.0
+	for i, c := range []string{"red", "blue", "green", "yellow", "magenta", "cyan", "orange", "purple"} {
+		d := []float64{14, 15, 12, 19, 17, 13, 16, 14}[i]
+		out = append(out, scene{c, t, t + d})
+		t += d
+	}
+	return out
+}()
+
+func longColourVideo(t *testing.T) string {
+	var parts []string
+	var secs []float64
+	for _, sc := range longScenes {
+		parts = append(parts, "color=c="+sc.colour)
+		secs = append(secs, sc.end-sc.start)
+	}
+	return makeEdited(t, "colours-8-scenes-120", parts, secs, [2]float64{200, 201})
+}
+
+// checkScenes asks for one segment definition per scene colour and wants
+// exactly one segment per scene, within 0.1 s of its cuts.
+func checkScenes(t *testing.T, c *client.Client, video string, scenes []scene) {
+	t.Helper()
+	var defs []api.SegmentDefinition
+	for _, sc := range scenes {
+		defs = append(defs, api.SegmentDefinition{ID: sc.colour, Description: "scenes where the screen is " + sc.colour})
+	}
+	done := createP15(t, c, video, func(r *api.CreateTaskRequest) {
+		r.AnalysisMode = api.String(api.ModeTimeBasedMetadata)
+		r.ResponseFormat = &api.ResponseFormat{Type: "segment_definitions", SegmentDefinitions: defs}
+	})
+	if done.Status != api.StatusReady {
+		t.Fatalf("time_based_metadata: %s %+v", done.Status, done.Error)
+	}
+	var got map[string][]map[string]any
+	if err := json.Unmarshal([]byte(done.Result.Data), &got); err != nil {
+		t.Fatalf("time_based_metadata data: %v\n%s", err, done.Result.Data)
+	}
+	for _, sc := range scenes {
+		segs := got[sc.colour]
+		if len(segs) != 1 {
+			t.Errorf("%s: %d segments %v, want 1", sc.colour, len(segs), segs)
+			continue
+		}
+		s, _ := segs[0]["start_time"].(float64)
+		e, _ := segs[0]["end_time"].(float64)
+		if math.Abs(s-sc.start) > 0.1 || math.Abs(e-sc.end) > 0.1 {
+			t.Errorf("%s: %.2f–%.2f, want %.0f–%.0f (±0.1)", sc.colour, s, e, sc.start, sc.end)
+		}
+	}
+}
 
 // checkBackend runs the three modes with default request parameters and
 // checks their content against the video.
@@ -94,34 +194,11 @@ func checkBackend(t *testing.T, srv *server, double *inferencetest.Server) {
 		t.Errorf("dominant_color = %v", doc["dominant_color"])
 	}
 
-	// time_based_metadata: one segment per scene, at the cuts.
-	var defs []api.SegmentDefinition
-	for _, sc := range colourScenes {
-		defs = append(defs, api.SegmentDefinition{ID: sc.colour, Description: "scenes where the screen is " + sc.colour})
-	}
-	done = createP15(t, c, video, func(r *api.CreateTaskRequest) {
-		r.AnalysisMode = api.String(api.ModeTimeBasedMetadata)
-		r.ResponseFormat = &api.ResponseFormat{Type: "segment_definitions", SegmentDefinitions: defs}
-	})
-	if done.Status != api.StatusReady {
-		t.Fatalf("time_based_metadata: %s %+v", done.Status, done.Error)
-	}
-	var got map[string][]map[string]any
-	if err := json.Unmarshal([]byte(done.Result.Data), &got); err != nil {
-		t.Fatalf("time_based_metadata data: %v\n%s", err, done.Result.Data)
-	}
-	for _, sc := range colourScenes {
-		segs := got[sc.colour]
-		if len(segs) != 1 {
-			t.Errorf("%s: %d segments %v, want 1", sc.colour, len(segs), segs)
-			continue
-		}
-		s, _ := segs[0]["start_time"].(float64)
-		e, _ := segs[0]["end_time"].(float64)
-		if math.Abs(s-sc.start) > 0.1 || math.Abs(e-sc.end) > 0.1 {
-			t.Errorf("%s: %.2f–%.2f, want %.0f–%.0f (±0.1)", sc.colour, s, e, sc.start, sc.end)
-		}
-	}
+	// time_based_metadata: one segment per scene, at the cuts; on the
+	// short video (one window, or several on a small context) and on a
+	// two-minute one that takes several windows everywhere.
+	checkScenes(t, c, video, colourScenes)
+	checkScenes(t, c, longColourVideo(t), longScenes)
 
 	// No task call was answered from a prompt the server cut. (The probe's
 	// calls, with max_tokens of 64 or less, test the server's limits on
@@ -140,12 +217,12 @@ func checkBackend(t *testing.T, srv *server, double *inferencetest.Server) {
 // mode with default request parameters.
 func TestBackendsAsDocumented(t *testing.T) {
 	t.Parallel()
-	for _, bc := range readmeBackends() {
+	for _, bc := range readmeBackends(t) {
 		t.Run(bc.name, func(t *testing.T) {
 			t.Parallel()
 			srv, double := startBackend(t, bc)
 			checkBackend(t, srv, double)
-			t.Logf("%s: %d calls, %d failed", bc.name, double.Stats().Calls, double.Stats().Failed)
+			t.Logf("%s (flags %v): %d calls, %d failed", bc.name, bc.flags, double.Stats().Calls, double.Stats().Failed)
 		})
 	}
 }
