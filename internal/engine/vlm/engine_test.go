@@ -12,6 +12,7 @@ import (
 
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/engine/vlm"
+	"github.com/framewise/framewise/internal/inference"
 	"github.com/framewise/framewise/internal/inference/inferencetest"
 	"github.com/framewise/framewise/internal/inference/openai"
 	"github.com/framewise/framewise/internal/media"
@@ -87,5 +88,95 @@ func TestChunksPreparedInParallel(t *testing.T) {
 		if math.Abs(s-w[0]) > 0.05 || math.Abs(e-w[1]) > 0.05 {
 			t.Errorf("%s: %.3f–%.3f, want %.1f–%.1f", id, s, e, w[0], w[1])
 		}
+	}
+}
+
+// TestEngineShrinksWhenTheServerDisagrees: a profile whose context_tokens
+// is wrong (the server's is smaller) makes calls the server refuses
+// (vLLM), cuts (llama.cpp) or silently truncates (Ollama). The engine
+// recognises each, splits the calls, and the segments are still right.
+func TestEngineShrinksWhenTheServerDisagrees(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "colours.mp4")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+		"color=c=red:s=320x180:r=25:d=20[a];color=c=blue:s=320x180:r=25:d=25[b];color=c=green:s=320x180:r=25:d=15[c];[a][b][c]concat=n=3:v=1:a=0",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := tool.Probe(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs []task.SegmentDefinition
+	for _, c := range []string{"red", "blue", "green"} {
+		defs = append(defs, task.SegmentDefinition{ID: c, Description: "scenes where the screen is " + c})
+	}
+	spec := task.Spec{Model: task.Pegasus15, Mode: task.ModeTimeBasedMetadata, MaxTokens: 32768,
+		ResponseFormat: &task.ResponseFormat{Type: "segment_definitions", SegmentDefinitions: defs}}
+	vllm := inferencetest.VLLM()
+	vllm.ContextTokens = 3000
+	llama := inferencetest.LlamaCpp()
+	llama.ContextTokens = 2600
+	ollama := inferencetest.Ollama()
+	for _, tc := range []struct {
+		pers   inferencetest.Personality
+		limits inference.Limits // what the engine believes besides the profile's 32768
+	}{
+		{vllm, inference.Limits{Server: inference.ServerVLLM}},
+		{llama, inference.Limits{Server: inference.ServerLlamaCpp}},
+		{ollama, inference.Limits{Server: inference.ServerOllama, ImageTokens: 768, DropsOldest: true}},
+	} {
+		t.Run(tc.pers.Name, func(t *testing.T) {
+			t.Parallel()
+			double := inferencetest.New(t, inferencetest.WithPersonality(tc.pers))
+			chat, err := openai.New(openai.Config{BaseURL: double.URL(), Model: "m", Name: tc.pers.Name, MaxParallel: 2, Timeout: time.Minute, MaxRetries: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := vlm.New(vlm.Config{Name: tc.pers.Name, Chat: chat, Media: tool, FramesPerCall: 16, FrameWidth: 512, MaxParallel: 2,
+				ContextTokens: 32768, Limits: func(context.Context) inference.Limits { return tc.limits }})
+			o, err := eng.Analyze(context.Background(), engine.Input{Spec: spec, VideoPath: path, Info: info, Start: 0, End: info.Duration})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string][]map[string]any
+			if err := json.Unmarshal([]byte(o.Data), &got); err != nil {
+				t.Fatalf("%v\n%s", err, o.Data)
+			}
+			want := map[string][2]float64{"red": {0, 20}, "blue": {20, 45}, "green": {45, 60}}
+			for id, w := range want {
+				segs := got[id]
+				if len(segs) != 1 {
+					t.Errorf("%s: %d segments %v, want 1", id, len(segs), segs)
+					continue
+				}
+				s, _ := segs[0]["start_time"].(float64)
+				e, _ := segs[0]["end_time"].(float64)
+				if math.Abs(s-w[0]) > 0.1 || math.Abs(e-w[1]) > 0.1 {
+					t.Errorf("%s: %.3f–%.3f, want %.0f–%.0f", id, s, e, w[0], w[1])
+				}
+			}
+			if o.FinishReason != "stop" {
+				t.Errorf("finish reason %q (%s)", o.FinishReason, o.Warning)
+			}
+			var overflows, max int
+			for _, c := range double.Calls() {
+				if c.Overflow {
+					overflows++
+				}
+				if c.Status == 200 && !c.Overflow && c.Frames > max {
+					max = c.Frames
+				}
+			}
+			if overflows == 0 {
+				t.Error("the server never found a call too large: the test does not test shrinking")
+			}
+			t.Logf("%s: %d calls, %d too large, largest answered call %d frames", tc.pers.Name, len(double.Calls()), overflows, max)
+		})
 	}
 }

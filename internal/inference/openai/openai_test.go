@@ -396,3 +396,68 @@ func TestTranscribe(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// TestPersonalities: against each server's personality, a transient error
+// in that server's own words is retried; a prompt too large for its
+// context comes back as a non-temporary overflow with the server's
+// numbers, after one attempt; reasoning text never reaches the answer.
+func TestPersonalities(t *testing.T) {
+	t.Parallel()
+	for _, p := range inferencetest.Personalities() {
+		t.Run(p.Name, func(t *testing.T) {
+			t.Parallel()
+			p.Reasoning = inferencetest.ReasoningInline
+			s := inferencetest.New(t, inferencetest.WithPersonality(p))
+			c := newClient(t, s, openai.Config{Name: p.Name})
+			ctx := context.Background()
+
+			s.FailNextTransient(2)
+			resp, err := c.Chat(ctx, inference.ChatRequest{Messages: redBlue(t), MaxTokens: 200})
+			if err != nil {
+				t.Fatalf("after two transient errors: %v", err)
+			}
+			if strings.Contains(resp.Text, "think") || !strings.Contains(resp.Text, "red") {
+				t.Errorf("answer %q: reasoning left in, or the frames not described", resp.Text)
+			}
+
+			if p.Name == "ollama" {
+				return // Ollama never refuses: it drops (the engine's concern)
+			}
+			before := s.Stats().Calls
+			big := inference.ChatRequest{Messages: redBlue(t), MaxTokens: p.ContextTokens}
+			_, err = c.Chat(ctx, big)
+			be, tooLarge := inference.AsTooLarge(err)
+			if p.Name == "llamacpp" {
+				// llama.cpp never checks max_tokens: the answer is cut instead.
+				if err != nil {
+					t.Fatalf("llama.cpp with a large max_tokens: %v", err)
+				}
+				return
+			}
+			if !tooLarge || be.Temporary || be.ContextTokens != p.ContextTokens || be.PromptTokens == 0 {
+				t.Fatalf("overflow: %v (%+v), want a permanent overflow naming context %d and the prompt's tokens", err, be, p.ContextTokens)
+			}
+			if n := s.Stats().Calls - before; n != 1 {
+				t.Errorf("overflow sent %d times, want once", n)
+			}
+		})
+	}
+}
+
+// TestRequestTooLargeIsNotRetried: OpenAI's 429 "Request too large" (tokens
+// per minute) never succeeds on retry, unlike a rate limit.
+func TestRequestTooLargeIsNotRetried(t *testing.T) {
+	t.Parallel()
+	p := inferencetest.OpenAI()
+	p.TPMLimit = 1000
+	s := inferencetest.New(t, inferencetest.WithPersonality(p))
+	c := newClient(t, s, openai.Config{Name: "openai"})
+	_, err := c.Chat(context.Background(), inference.ChatRequest{Messages: redBlue(t), MaxTokens: 2000})
+	be, ok := inference.AsTooLarge(err)
+	if !ok || be.StatusCode != 429 || be.Temporary || be.ContextTokens != 1000 {
+		t.Fatalf("err %v (%+v), want a permanent 429 overflow with the limit 1000", err, be)
+	}
+	if n := s.Stats().Calls; n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
+}
