@@ -180,3 +180,60 @@ func TestEngineShrinksWhenTheServerDisagrees(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowCutAtLengthIsSplit: a window whose answer is cut at its
+// max_tokens is asked again in two halves, so that a small max_tokens
+// costs calls, not segments.
+func TestWindowCutAtLengthIsSplit(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "colours.mp4")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+		"color=c=red:s=320x180:r=25:d=10[a];color=c=blue:s=320x180:r=25:d=10[b];color=c=green:s=320x180:r=25:d=10[c];[a][b][c]concat=n=3:v=1:a=0",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := tool.Probe(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	double := inferencetest.New(t)
+	chat, err := openai.New(openai.Config{BaseURL: double.URL(), Model: "m", Name: "double", Timeout: time.Minute, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs []task.SegmentDefinition
+	for _, c := range []string{"red", "blue", "green"} {
+		defs = append(defs, task.SegmentDefinition{ID: c, Description: "scenes where the screen is " + c})
+	}
+	// 12 words hold the three ids and two segments, not three.
+	spec := task.Spec{Model: task.Pegasus15, Mode: task.ModeTimeBasedMetadata, MaxTokens: 12,
+		ResponseFormat: &task.ResponseFormat{Type: "segment_definitions", SegmentDefinitions: defs}}
+	eng := vlm.New(vlm.Config{Name: "double", Chat: chat, Media: tool, FramesPerCall: 16})
+	o, err := eng.Analyze(context.Background(), engine.Input{Spec: spec, VideoPath: path, Info: info, Start: 0, End: info.Duration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string][]map[string]any
+	if err := json.Unmarshal([]byte(o.Data), &got); err != nil {
+		t.Fatalf("%v\n%s", err, o.Data)
+	}
+	for i, id := range []string{"red", "blue", "green"} {
+		if segs := got[id]; len(segs) != 1 || math.Abs(segs[0]["start_time"].(float64)-float64(10*i)) > 0.1 {
+			t.Errorf("%s: %v, want one segment from %d s", id, segs, 10*i)
+		}
+	}
+	truncated := 0
+	for _, c := range double.Calls() {
+		if c.Truncated {
+			truncated++
+		}
+	}
+	if truncated == 0 || o.FinishReason != "stop" {
+		t.Errorf("%d answers cut, finish reason %q: want cut answers split until none is", truncated, o.FinishReason)
+	}
+}

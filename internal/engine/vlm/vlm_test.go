@@ -303,3 +303,53 @@ func FuzzParseWindow(f *testing.F) {
 		}
 	})
 }
+
+// TestSchemaReadsUntidyAnswers: JSON in fences with prose, times as clock
+// or numeric strings and numbers as strings are read; what still does not
+// fit is refused; the schema sent leaves out keywords servers drop, and
+// validation still enforces them.
+func TestSchemaReadsUntidyAnswers(t *testing.T) {
+	t.Parallel()
+	s, err := CompileSchema(json.RawMessage(`{"type":"object","properties":{
+		"at":{"type":"timestamp","format":"seconds"},
+		"start_time":{"type":"number"},
+		"count":{"type":"integer","minimum":0},
+		"tags":{"type":"array","items":{"type":"string"},"uniqueItems":true},
+		"score":{"type":"number","minimum":0,"maximum":1}},
+		"required":["at","count"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent map[string]any
+	if err := json.Unmarshal(s.ModelSchema, &sent); err != nil {
+		t.Fatal(err)
+	}
+	props := sent["properties"].(map[string]any)
+	if _, ok := props["tags"].(map[string]any)["uniqueItems"]; ok {
+		t.Error("uniqueItems sent to the model")
+	}
+	if _, ok := props["score"].(map[string]any)["minimum"]; ok {
+		t.Error("minimum on a number sent to the model")
+	}
+	if _, ok := props["count"].(map[string]any)["minimum"]; !ok {
+		t.Error("minimum on an integer left out")
+	}
+	got, err := s.Finish("<think>Let me see.</think>Here is the JSON:\n```json\n{\"at\": \"00:01:02.5\", \"start_time\": \"12.5\", \"count\": \"3\", \"tags\": [\"a\"], \"score\": 0.5}\n```\nAnything else?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != `{"at":62.5,"count":3,"score":0.5,"start_time":12.5,"tags":["a"]}` {
+		t.Errorf("Finish = %s", got)
+	}
+	for _, bad := range []string{
+		`{"at": 1, "count": "three"}`,                                                // not a number
+		`{"at": 1, "count": 2, "tags":["a","a"]}`,                                    // uniqueItems enforced
+		`{"at": 1, "count": 2, "score": 7}`,                                          // maximum enforced
+		`{"at": "00:01", "count": "00:02"}`,                                          // a clock string is a time, not a count
+		"```json\n{\"at\":1,\"count\":1}\n```\n```json\n{\"at\":2,\"count\":2}\n```", // ambiguous
+	} {
+		if _, err := s.Finish(bad); err == nil {
+			t.Errorf("Finish(%q) accepted", bad)
+		}
+	}
+}
