@@ -7,6 +7,7 @@ import (
 	"math"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,21 +28,7 @@ func TestChunksPreparedInParallel(t *testing.T) {
 	t.Parallel()
 	// red 0–11.3 s, blue 11.3–23.7 s, green 23.7–36 s; chunks of 5 s, so
 	// that no cut falls on a chunk boundary.
-	path := filepath.Join(t.TempDir(), "colours.mp4")
-	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-		"color=c=red:s=320x180:r=25:d=11.3[a];color=c=blue:s=320x180:r=25:d=12.4[b];color=c=green:s=320x180:r=25:d=12.3[c];[a][b][c]concat=n=3:v=1:a=0",
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	tool, err := media.New(media.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := tool.Probe(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, tool, info := colourClip(t, "red:11.3", "blue:12.4", "green:12.3")
 	double := inferencetest.New(t)
 	chat, err := openai.New(openai.Config{BaseURL: double.URL(), Model: "m", Name: "double", MaxParallel: 4, Timeout: time.Minute, MaxRetries: 1})
 	if err != nil {
@@ -97,21 +84,7 @@ func TestChunksPreparedInParallel(t *testing.T) {
 // recognises each, splits the calls, and the segments are still right.
 func TestEngineShrinksWhenTheServerDisagrees(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "colours.mp4")
-	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-		"color=c=red:s=320x180:r=25:d=20[a];color=c=blue:s=320x180:r=25:d=25[b];color=c=green:s=320x180:r=25:d=15[c];[a][b][c]concat=n=3:v=1:a=0",
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	tool, err := media.New(media.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := tool.Probe(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, tool, info := colourClip(t, "red:20", "blue:25", "green:15")
 	var defs []task.SegmentDefinition
 	for _, c := range []string{"red", "blue", "green"} {
 		defs = append(defs, task.SegmentDefinition{ID: c, Description: "scenes where the screen is " + c})
@@ -186,21 +159,7 @@ func TestEngineShrinksWhenTheServerDisagrees(t *testing.T) {
 // costs calls, not segments.
 func TestWindowCutAtLengthIsSplit(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "colours.mp4")
-	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-		"color=c=red:s=320x180:r=25:d=10[a];color=c=blue:s=320x180:r=25:d=10[b];color=c=green:s=320x180:r=25:d=10[c];[a][b][c]concat=n=3:v=1:a=0",
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	tool, err := media.New(media.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := tool.Probe(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, tool, info := colourClip(t, "red:10", "blue:10", "green:10")
 	double := inferencetest.New(t)
 	chat, err := openai.New(openai.Config{BaseURL: double.URL(), Model: "m", Name: "double", Timeout: time.Minute, MaxRetries: 1})
 	if err != nil {
@@ -236,4 +195,34 @@ func TestWindowCutAtLengthIsSplit(t *testing.T) {
 	if truncated == 0 || o.FinishReason != "stop" {
 		t.Errorf("%d answers cut, finish reason %q: want cut answers split until none is", truncated, o.FinishReason)
 	}
+}
+
+// colourClip encodes concatenated 320x180 colour scenes, e.g. "red:10",
+// "blue:12.4", and returns its path, the media tool and the probe.
+func colourClip(t *testing.T, scenes ...string) (string, *media.Tool, *media.Info) {
+	t.Helper()
+	var filter string
+	for i, sc := range scenes {
+		colour, secs, _ := strings.Cut(sc, ":")
+		filter += fmt.Sprintf("color=c=%s:s=320x180:r=25:d=%s[s%d];", colour, secs, i)
+	}
+	for i := range scenes {
+		filter += fmt.Sprintf("[s%d]", i)
+	}
+	filter += fmt.Sprintf("concat=n=%d:v=1:a=0", len(scenes))
+	path := filepath.Join(t.TempDir(), "colours.mp4")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", filter,
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	tool, err := media.New(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := tool.Probe(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, tool, info
 }
