@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -225,19 +226,17 @@ func TestBuiltinGeneralReport(t *testing.T) {
 		t.Errorf("output_tokens %d, words %d", done.Result.Usage.OutputTokens, len(strings.Fields(d)))
 	}
 
-	// json_schema needs a model.
-	r, err = c.CreateTask(ctx, &api.CreateTaskRequest{
+	// json_schema needs a model: refused at create, with what to configure.
+	_, err = c.CreateTask(ctx, &api.CreateTaskRequest{
 		ModelName: api.String(api.ModelPegasus15),
 		Video:     &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, video)},
 		Prompt:    api.String("x"),
 		ResponseFormat: &api.ResponseFormat{Type: "json_schema",
 			JSONSchema: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}}}`)},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, _ = c.Wait(ctx, r.TaskID)
-	if done == nil || done.Status != api.StatusFailed || !strings.Contains(done.Error.Message, "vision-language model") {
-		t.Fatalf("json_schema with the built-in engine: %+v", done)
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 422 || ae.Code != "json_schema_unsupported" ||
+		!strings.Contains(ae.Message, "vision-language model") || !strings.Contains(ae.Message, "--vlm-url") {
+		t.Fatalf("json_schema with the built-in engine: %v, want 422 json_schema_unsupported saying what to configure", err)
 	}
 }

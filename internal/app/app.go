@@ -62,6 +62,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	limits.MaxSegmentDefinitions = cfg.MaxSegmentDefinitions
 	limits.MaxEnumValues = cfg.MaxEnumValues
 	limits.MaxTokensP15 = cfg.MaxTokensP15
+	limits.MeasureOnly = map[string]bool{}
+	for _, name := range []string{task.Pegasus12, task.Pegasus15} {
+		limits.MeasureOnly[name] = cfg.Models[name].Backend != "openai"
+	}
 
 	// The store enqueues through the queue, whose workers run the pipeline,
 	// which reports to the service over the store: q is set just below.

@@ -13,6 +13,10 @@ type Limits struct {
 	MaxTokensP15          int    // max_tokens upper bound for pegasus1.5
 	MaxPromptTokens       int    // prompt / prompt_v2.input_text length in tokens
 	MaxBase64Bytes        int    // decoded size of a base64 video or image
+	// MeasureOnly names the model names this server answers with its
+	// built-in engine, which measures the video and cannot follow a
+	// json_schema: such a request is refused at create, not failed later.
+	MeasureOnly map[string]bool
 }
 
 // DefaultLimits returns the seed's limits.

@@ -493,6 +493,11 @@ func (d *createDecoder) jsonSchemaFormat(o *jsonObject) *ValidationError {
 	if verr := validateSchema(raw, d.spec.Model, "response_format.json_schema"); verr != nil {
 		return verr
 	}
+	if d.lim.MeasureOnly[d.spec.Model] {
+		return Unsupported("response_format.type", "The response_format.type json_schema needs a vision-language model, but %s is served by this server's built-in engine, "+
+			"which measures the video and cannot answer in JSON that follows a schema. Configure a model for %s (serve --vlm-url URL --vlm-model NAME, or models.%s in the config file), or use a model name that has one.",
+			d.spec.Model, d.spec.Model, d.spec.Model)
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return Invalid("response_format.json_schema", "The response_format.json_schema parameter is not valid JSON: %v.", err)

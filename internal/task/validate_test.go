@@ -505,3 +505,29 @@ func TestDecodeCreateDefaultModelFromLimits(t *testing.T) {
 		t.Errorf("20 definitions with limit 20: %v", err)
 	}
 }
+
+// TestJSONSchemaOnMeasureOnlyModel: a json_schema request for a model name
+// the built-in engine serves is refused at create with 422, saying what to
+// configure; the same request for a model with a VLM passes, and so does a
+// plain prompt for the measure-only model.
+func TestJSONSchemaOnMeasureOnlyModel(t *testing.T) {
+	t.Parallel()
+	lim := testLimits()
+	lim.MeasureOnly = map[string]bool{Pegasus12: true, Pegasus15: false}
+	body := func(model string) string {
+		return `{"model_name":"` + model + `","video":{"type":"url","url":"https://example.com/v.mp4"},"prompt":"p",` +
+			`"response_format":{"type":"json_schema","json_schema":{"type":"object","properties":{"a":{"type":"string"}}}}}`
+	}
+	_, err := DecodeCreate([]byte(body(Pegasus12)), lim)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Status != 422 || ve.Code != "json_schema_unsupported" || ve.Param != "response_format.type" ||
+		!strings.Contains(ve.Message, "--vlm-url") || !strings.Contains(ve.Message, "pegasus1.2") {
+		t.Errorf("json_schema on the built-in engine: %v", err)
+	}
+	if _, err := DecodeCreate([]byte(body(Pegasus15)), lim); err != nil {
+		t.Errorf("json_schema with a model: %v", err)
+	}
+	if _, err := DecodeCreate([]byte(`{"model_name":"pegasus1.2","video":{"type":"url","url":"https://example.com/v.mp4"},"prompt":"p"}`), lim); err != nil {
+		t.Errorf("plain prompt on the built-in engine: %v", err)
+	}
+}
