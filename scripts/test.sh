@@ -4,17 +4,36 @@
 # drives a running server with the official twelvelabs-js SDK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Each phase's wall time is printed at the end (README § Tests).
+timings=()
+phase_start=$SECONDS
+phase_name="setup"
+phase() { # name: ends the current phase, starts the next
+  timings+=("$(printf '%-28s %4d s' "$phase_name" $((SECONDS - phase_start)))")
+  phase_name=$1
+  phase_start=$SECONDS
+  echo "== $1"
+}
+report() {
+  phase done
+  echo "== time per phase"
+  printf '  %s\n' "${timings[@]}"
+  echo "  total                        $SECONDS s"
+}
+trap report EXIT
+
 scripts/setup.sh --test
 
-echo "== go vet"
+phase "go vet"
 go vet ./...
-echo "== go test -race (every package but the end-to-end suites)"
+phase "unit tests (-race)"
 # e2e and bench drive the built binary, so the race detector would only
 # watch their test harness; they run without it below.
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/bench/')
-echo "== go test (end-to-end)"
+phase "end-to-end tests"
 go test -count=1 -timeout 20m ./e2e ./bench/...
-echo "== fuzz (bounded)"
+phase "fuzz (bounded)"
 # Budgets are counts of executions, not durations: with a duration, Go
 # 1.26's fuzz coordinator can report a spurious "context deadline exceeded"
 # when a worker is busy at the deadline (go.dev/issue/75804, fixed in Go
@@ -31,5 +50,11 @@ fuzz ./internal/segments FuzzCoerceField 200000
 fuzz ./internal/inference FuzzExtractJSON 200000
 fuzz ./internal/engine/vlm FuzzParseWindow 100000
 fuzz ./internal/httpapi FuzzAPI 50000
-echo "== conformance (twelvelabs-js)"
-(cd conformance && npm test)
+phase "conformance (twelvelabs-js)"
+conf_log=$(mktemp)
+(cd conformance && npm test) | tee "$conf_log"
+# Timings, then the conformance count as the closing line.
+trap - EXIT
+report
+echo "conformance: $(sed -n 's/^# pass //p' "$conf_log") passed, $(sed -n 's/^# fail //p' "$conf_log") failed"
+rm -f "$conf_log"
