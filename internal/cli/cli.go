@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case "models":
 		err = runModels(ctx, args[1:], env)
 	case "version":
-		fmt.Fprintln(env.Stdout, "framewise", Version)
+		fmt.Fprintln(env.Stdout, "framewise", version())
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.Stdout, usage)
 	default:
@@ -73,9 +73,6 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	return 0
 }
-
-// Version is the framewise version, set at build time with -ldflags.
-var Version = "dev"
 
 // usageError is a command line the user must correct (exit code 2).
 type usageError struct{ msg string }

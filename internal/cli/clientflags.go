@@ -44,7 +44,7 @@ func (cf *clientFlags) client(env Env) *client.Client {
 	if key == "" {
 		key = getenv(env, "FRAMEWISE_API_KEY")
 	}
-	return client.New(cf.server, client.WithAPIKey(key), client.WithUserAgent("framewise-cli/"+Version))
+	return client.New(cf.server, client.WithAPIKey(key), client.WithUserAgent("framewise-cli/"+userAgentVersion()))
 }
 
 // explain adds to an API call's error what the user can do about it.
