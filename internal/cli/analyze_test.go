@@ -230,3 +230,206 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestAnalyzeSegments(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	array := file("array.json", `[{"id":"scenes","description":"each scene","fields":[{"name":"summary","type":"string"}]},
+		{"id":"black","description":"black frames","time_ranges":[{"start_time":0,"end_time":10}]}]`)
+	object := file("object.json", `{"segment_definitions":[{"id":"scenes","description":"each scene"}],"segment_time_format":"hh:mm:ss"}`)
+	typed := file("typed.json", `{"type":"segment_definitions","segment_definitions":[{"id":"scenes","description":"each scene"}]}`)
+	rfSegs := file("rf.json", `{"type":"segment_definitions","segment_definitions":[{"id":"scenes","description":"each scene"}]}`)
+	schema := file("schema.json", `{"type":"json_schema","json_schema":{"type":"object"}}`)
+	defs := func(ids ...string) []any {
+		var out []any
+		for _, id := range ids {
+			out = append(out, id)
+		}
+		return out
+	}
+	const url = "https://e.com/v.mp4"
+	tests := []struct {
+		name       string
+		args       []string
+		wantBody   map[string]any // keys checked; nil value = must be absent
+		wantDefs   []any          // ids of response_format.segment_definitions
+		wantStderr string         // exact
+	}{
+		{"array", []string{"--segments", array},
+			map[string]any{"model_name": "pegasus1.5", "analysis_mode": "time_based_metadata", "prompt": nil, "response_format.type": "segment_definitions", "response_format.segment_time_format": nil},
+			defs("scenes", "black"), "model pegasus1.5 (needed for --segments)\n"},
+		{"object", []string{"--segments", object},
+			map[string]any{"model_name": "pegasus1.5", "response_format.segment_time_format": "hh:mm:ss"},
+			defs("scenes"), "model pegasus1.5 (needed for --segments)\n"},
+		{"object with type", []string{"--segments", typed}, map[string]any{"response_format.type": "segment_definitions"}, defs("scenes"), "model pegasus1.5 (needed for --segments)\n"},
+		{"time format flag wins", []string{"--segments", object, "--segment-time-format", "hh:mm:ss.fff"},
+			map[string]any{"response_format.segment_time_format": "hh:mm:ss.fff"}, defs("scenes"), "model pegasus1.5 (needed for --segments)\n"},
+		{"durations and window", []string{"--segments", array, "--min-segment-duration", "2", "--max-segment-duration", "30", "--start", "5", "--end", "60", "--prompt", "focus on people"},
+			map[string]any{"min_segment_duration": 2.0, "max_segment_duration": 30.0, "start_time": 5.0, "end_time": 60.0, "prompt": "focus on people"},
+			defs("scenes", "black"), "model pegasus1.5 (needed for --segments, --start, --end, --min-segment-duration, --max-segment-duration)\n"},
+		{"explicit mode", []string{"--segments", array, "--mode", "time_based_metadata"},
+			map[string]any{"analysis_mode": "time_based_metadata"}, defs("scenes", "black"), "model pegasus1.5 (needed for --segments)\n"},
+		{"explicit model is kept", []string{"--segments", array, "--model", "pegasus1.2"},
+			map[string]any{"model_name": "pegasus1.2", "analysis_mode": "time_based_metadata"}, defs("scenes", "black"), ""},
+		{"response-format of segments", []string{"--response-format", rfSegs},
+			map[string]any{"model_name": "pegasus1.5", "analysis_mode": "time_based_metadata", "prompt": nil}, defs("scenes"),
+			"model pegasus1.5 (needed for --response-format of type segment_definitions)\n"},
+		{"mode time_based_metadata", []string{"--mode", "time_based_metadata"},
+			map[string]any{"model_name": "pegasus1.5", "response_format": nil}, nil, "model pegasus1.5 (needed for --mode time_based_metadata)\n"},
+		{"window only", []string{"--prompt", "x", "--end", "20"},
+			map[string]any{"model_name": "pegasus1.5", "analysis_mode": nil, "end_time": 20.0}, nil, "model pegasus1.5 (needed for --end)\n"},
+		{"json_schema keeps the server's model", []string{"--prompt", "x", "--response-format", schema},
+			map[string]any{"model_name": nil, "analysis_mode": nil, "response_format.type": "json_schema"}, nil, ""},
+		{"plain prompt", []string{"--prompt", "x"}, map[string]any{"model_name": nil, "analysis_mode": nil}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, env := newFakeAPI(t)
+			code, stdout, stderr := run(t, env, append([]string{"analyze", url}, tt.args...)...)
+			if code != 0 || stdout != "t1\n" {
+				t.Fatalf("code %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			if stderr != tt.wantStderr {
+				t.Errorf("stderr = %q, want %q", stderr, tt.wantStderr)
+			}
+			body := f.lastBody(t)
+			for key, want := range tt.wantBody {
+				got, ok := lookupPath(body, key)
+				if want == nil && ok {
+					t.Errorf("%s = %v, want it absent", key, got)
+				} else if want != nil && got != want {
+					t.Errorf("%s = %v, want %v", key, got, want)
+				}
+			}
+			if tt.wantDefs != nil {
+				var ids []any
+				list, _ := lookupPath(body, "response_format.segment_definitions")
+				for _, d := range list.([]any) {
+					ids = append(ids, d.(map[string]any)["id"])
+				}
+				if mustJSON(t, ids) != mustJSON(t, tt.wantDefs) {
+					t.Errorf("definitions %v, want %v", ids, tt.wantDefs)
+				}
+			}
+		})
+	}
+	// fields and time ranges go through as written
+	f, env := newFakeAPI(t)
+	run(t, env, "analyze", url, "--segments", array)
+	rf, _ := lookupPath(f.lastBody(t), "response_format")
+	want := `{"segment_definitions":[{"description":"each scene","fields":[{"name":"summary","type":"string"}],"id":"scenes"},` +
+		`{"description":"black frames","id":"black","time_ranges":[{"end_time":10,"start_time":0}]}],"type":"segment_definitions"}`
+	if got := mustJSON(t, rf); got != want {
+		t.Errorf("response_format = %s\nwant              %s", got, want)
+	}
+}
+
+// lookupPath follows a dotted path of object keys.
+func lookupPath(m map[string]any, path string) (any, bool) {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = o[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func TestAnalyzeSegmentsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := file("good.json", `[{"id":"scenes","description":"each scene"}]`)
+	schema := file("schema.json", `{"type":"json_schema","json_schema":{"type":"object"}}`)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown key in object", []string{"--segments", file("a.json", `{"segment_definitions":[{"id":"s","description":"d"}],"segment_timeformat":"seconds"}`)},
+			1, `unknown field "segment_timeformat"`},
+		{"unknown key in a definition", []string{"--segments", file("b.json", `[{"id":"s","descripton":"d"}]`)}, 1, `unknown field "descripton"`},
+		{"unknown key in a field", []string{"--segments", file("c.json", `[{"id":"s","description":"d","fields":[{"name":"n","typ":"string"}]}]`)}, 1, `unknown field "typ"`},
+		{"a single definition", []string{"--segments", file("d.json", `{"id":"s","description":"d"}`)}, 1, `unknown field "id" (want an array of segment definitions`},
+		{"json_schema type", []string{"--segments", file("e.json", `{"type":"json_schema","segment_definitions":[{"id":"s","description":"d"}]}`)}, 1, `type "json_schema": only segment_definitions fits --segments`},
+		{"empty", []string{"--segments", file("f.json", `[]`)}, 1, "no segment definitions"},
+		{"not JSON", []string{"--segments", file("g.json", `id: scenes`)}, 1, "not a JSON array or object"},
+		{"trailing data", []string{"--segments", file("h.json", `[{"id":"s","description":"d"}] [1]`)}, 1, "data after the JSON value"},
+		{"missing file", []string{"--segments", filepath.Join(dir, "nope.json")}, 1, "--segments: open"},
+		{"with --response-format", []string{"--segments", good, "--response-format", schema}, 2, "--segments and --response-format both set the response format"},
+		{"with --mode general", []string{"--segments", good, "--mode", "general"}, 2, `--segments needs --mode time_based_metadata, not "general"`},
+		{"time format alone", []string{"--prompt", "x", "--segment-time-format", "seconds"}, 2, "--segment-time-format needs --segments"},
+		{"time format with json_schema", []string{"--prompt", "x", "--response-format", schema, "--segment-time-format", "seconds"}, 2, "--segment-time-format needs --segments"},
+		{"no prompt in general mode", []string{"--min-segment-duration", "3"}, 2, "--prompt is required (except with --segments or --mode time_based_metadata)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, env := newFakeAPI(t)
+			code, stdout, stderr := run(t, env, append([]string{"analyze", "https://e.com/v.mp4"}, tt.args...)...)
+			if code != tt.wantCode || !strings.Contains(stderr, tt.wantErr) || stdout != "" {
+				t.Errorf("code %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, tt.wantCode, tt.wantErr)
+			}
+			if len(f.bodies) != 0 {
+				t.Errorf("a task was created: %v", f.bodies)
+			}
+		})
+	}
+}
+
+// TestAnalyzeExplicitModelRefused: with --model pegasus1.2 the CLI sends
+// what it was told and shows the server's refusal.
+func TestAnalyzeExplicitModelRefused(t *testing.T) {
+	t.Parallel()
+	f, env := newFakeAPI(t)
+	f.createFn = func(w http.ResponseWriter) bool {
+		writeTestJSON(w, 400, api.NestedError{Error: api.ErrorObject{Code: api.CodeParameterInvalid,
+			Message: "The analysis_mode time_based_metadata requires model_name pegasus1.5, but the model is pegasus1.2."}})
+		return true
+	}
+	path := filepath.Join(t.TempDir(), "s.json")
+	os.WriteFile(path, []byte(`[{"id":"scenes","description":"each scene"}]`), 0o644)
+	code, _, stderr := run(t, env, "analyze", "https://e.com/v.mp4", "--segments", path, "--model", "pegasus1.2")
+	if code != 1 || stderr != "framewise analyze: HTTP 400 parameter_invalid: The analysis_mode time_based_metadata requires model_name pegasus1.5, but the model is pegasus1.2.\n" {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	if got := f.lastBody(t)["model_name"]; got != "pegasus1.2" {
+		t.Errorf("model_name = %v", got)
+	}
+}
+
+func TestAnalyzeWaitSegments(t *testing.T) {
+	t.Parallel()
+	f, env := newFakeAPI(t)
+	f.script = []api.Task{{Status: api.StatusProcessing}, segmentTask(segmentData)}
+	path := filepath.Join(t.TempDir(), "s.json")
+	os.WriteFile(path, []byte(`[{"id":"scenes","description":"each scene"},{"id":"black","description":"black frames"}]`), 0o644)
+	code, stdout, stderr := run(t, env, "analyze", "https://e.com/v.mp4", "--segments", path, "--wait")
+	if code != 0 || stdout != segmentTablesOut {
+		t.Errorf("code %d, stderr %q, stdout:\n%s\nwant:\n%s", code, stderr, stdout, segmentTablesOut)
+	}
+	code, stdout, _ = run(t, env, "analyze", "https://e.com/v.mp4", "--segments", path, "--wait", "--json")
+	var task api.Task
+	if err := json.Unmarshal([]byte(stdout), &task); code != 0 || err != nil || task.Result == nil || task.Result.Data != segmentData {
+		t.Errorf("--json: code %d (%v): %s", code, err, stdout)
+	}
+}

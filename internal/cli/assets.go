@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/framewise/framewise/api"
 	"github.com/framewise/framewise/client"
@@ -33,7 +33,10 @@ const assetsUsage = `framewise assets upload|list|get|delete|wait|uploads ...
 Files up to 30 MB are sent in one request; larger ones (up to 10 GiB) as a
 multipart upload in parallel chunks with a progress bar. An interrupted
 multipart upload resumes when the same command runs again: the chunks the
-server already has are not sent again.
+server already has are not sent again. Uploaded files are remembered by
+content (SHA-256) in assets.json of $FRAMEWISE_STATE_DIR (default: framewise
+in the user cache directory), so that "framewise analyze" of a large file
+with the same content reuses its asset instead of uploading it again.
 
 Run "framewise assets COMMAND -h" for the flags of a command.
 `
@@ -109,11 +112,15 @@ type uploadOpts struct {
 	metadata      map[string]any
 	concurrency   int
 	multipart     bool
+	// sha256 is the file's hash when the caller computed it already.
+	sha256 string
 }
 
 // uploadAsset uploads a local file: in one request when it is small,
-// else as a resumable multipart upload with a progress display. It returns
-// the asset, still processing.
+// else as a resumable multipart upload with a progress display. It
+// records the new asset in the asset cache under the file's SHA-256,
+// computed while the file is uploaded. It returns the asset, still
+// processing.
 func uploadAsset(ctx context.Context, c *client.Client, cf *clientFlags, path string, o uploadOpts, env Env) (*api.Asset, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -122,18 +129,37 @@ func uploadAsset(ctx context.Context, c *client.Client, cf *clientFlags, path st
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
+	var hash contentHash
+	remember := func(a *api.Asset, sum string) {
+		if sum == "" {
+			return
+		}
+		if err := newAssetCache(env).put(c.BaseURL(), sum, fi.Size(), a.ID, path); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: cannot remember the asset for reuse: %v\n", err)
+		}
+	}
 	if fi.Size() <= directUploadMax && !o.multipart {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		a, err := c.CreateAsset(ctx, f, filepath.Base(path), &client.AssetOptions{Filename: o.filename, UserMetadata: o.metadata})
+		r := io.Reader(f)
+		if o.sha256 == "" {
+			r = hash.tee(f)
+		}
+		a, err := c.CreateAsset(ctx, r, filepath.Base(path), &client.AssetOptions{Filename: o.filename, UserMetadata: o.metadata})
 		if err != nil {
 			return nil, cf.explain(err)
 		}
 		fmt.Fprintf(env.Stderr, "uploaded %s (%s) as asset %s\n", filepath.Base(path), mib(fi.Size()), a.ID)
+		remember(a, cmp.Or(o.sha256, hash.teeSum(fi.Size())))
 		return a, nil
+	}
+	hashCtx, stopHash := context.WithCancel(ctx)
+	defer stopHash()
+	if o.sha256 == "" {
+		hash.background(hashCtx, path)
 	}
 
 	states := newUploadStates(env)
@@ -171,6 +197,13 @@ func uploadAsset(ctx context.Context, c *client.Client, cf *clientFlags, path st
 	if err != nil {
 		return nil, cf.explain(err)
 	}
+	sum := o.sha256
+	if sum == "" {
+		if sum, err = hash.wait(); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: cannot hash %s to remember the asset for reuse: %v\n", path, err)
+		}
+	}
+	remember(a, sum)
 	return a, nil
 }
 
@@ -274,7 +307,7 @@ func assetRow(tw io.Writer, a api.Asset) {
 		dur = fmt.Sprintf("%.1fs", *a.Duration)
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, a.FileType, size, dur,
-		a.CreatedAt.Local().Format(time.DateTime), a.Filename)
+		formatTime(a.CreatedAt), a.Filename)
 }
 
 func runAssetsGet(ctx context.Context, args []string, env Env) error {
@@ -303,7 +336,7 @@ func runAssetsGet(ctx context.Context, args []string, env Env) error {
 func printAsset(w io.Writer, a *api.Asset) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\nstatus:\t%s\nmethod:\t%s\nfilename:\t%s\nfile type:\t%s\ncreated:\t%s\n",
-		a.ID, a.Status, a.Method, a.Filename, a.FileType, a.CreatedAt.Local().Format(time.DateTime))
+		a.ID, a.Status, a.Method, a.Filename, a.FileType, formatTime(a.CreatedAt))
 	if a.Size != nil {
 		fmt.Fprintf(tw, "size:\t%d bytes (%s)\n", *a.Size, mib(*a.Size))
 	}
@@ -342,9 +375,11 @@ func runAssetsDelete(ctx context.Context, args []string, env Env) error {
 	if len(pos) != 1 {
 		return usageError{"assets delete takes one asset ID"}
 	}
-	if err := cf.client(env).DeleteAsset(ctx, pos[0]); err != nil {
+	c := cf.client(env)
+	if err := c.DeleteAsset(ctx, pos[0]); err != nil {
 		return cf.explain(err)
 	}
+	newAssetCache(env).forget(c.BaseURL(), pos[0])
 	fmt.Fprintf(env.Stderr, "asset %s deleted\n", pos[0])
 	return nil
 }
@@ -403,7 +438,7 @@ func runAssetsUploads(ctx context.Context, args []string, env Env) error {
 				enc.Encode(u)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", u.UploadID, u.AssetID, mib(u.TotalSize), u.TotalChunks, u.ExpiresAt.Local().Format(time.DateTime))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", u.UploadID, u.AssetID, mib(u.TotalSize), u.TotalChunks, formatTime(u.ExpiresAt))
 		}
 		if len(list.Data) == 0 || page >= list.PageInfo.TotalPage {
 			break

@@ -126,8 +126,8 @@ func isTerminal(w io.Writer, env Env) bool {
 }
 
 // waitAndPrint waits for a task while showing its progress on stderr, then
-// prints its result (or, with --json, the task) on stdout. A failed task is
-// an error, so the command exits 1.
+// prints its result (see writeResult; with --json, the task) on stdout. A
+// failed task is an error, so the command exits 1.
 func waitAndPrint(ctx context.Context, c *client.Client, cf *clientFlags, id string, env Env) error {
 	p := newProgress(env.Stderr, env)
 	task, err := c.Wait(ctx, id, client.OnUpdate(p.update))
@@ -153,11 +153,7 @@ func waitAndPrint(ctx context.Context, c *client.Client, cf *clientFlags, id str
 		fmt.Fprintln(env.Stderr, "warning:", task.Error.Message)
 	}
 	if task.Result != nil {
-		data := task.Result.Data
-		if !strings.HasSuffix(data, "\n") {
-			data += "\n"
-		}
-		io.WriteString(env.Stdout, data)
+		return writeResult(env.Stdout, task)
 	}
 	return nil
 }

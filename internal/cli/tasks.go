@@ -77,11 +77,11 @@ func runTasksList(ctx context.Context, args []string, env Env) error {
 			writeRaw(env.Stdout, raw)
 			return nil
 		}
-		tw := newTaskTable(env.Stdout)
+		tw := &taskTable{}
 		for i := range list.Data {
-			tw.row(&list.Data[i])
+			tw.add(&list.Data[i])
 		}
-		if err := tw.Flush(); err != nil {
+		if err := tw.write(env.Stdout); err != nil {
 			return err
 		}
 		pi := list.PageInfo
@@ -92,20 +92,18 @@ func runTasksList(ctx context.Context, args []string, env Env) error {
 	if cf.json {
 		return cf.explain(listAllJSON(ctx, c, opts, env.Stdout))
 	}
-	tw := newTaskTable(env.Stdout)
-	n := 0
+	tw := &taskTable{}
 	for t, err := range c.Tasks(ctx, opts) {
 		if err != nil {
-			tw.Flush()
+			tw.write(env.Stdout)
 			return cf.explain(err)
 		}
-		tw.row(&t)
-		n++
+		tw.add(&t)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := tw.write(env.Stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "%d %s\n", n, plural(n, "task"))
+	fmt.Fprintf(env.Stderr, "%d %s\n", len(tw.tasks), plural(len(tw.tasks), "task"))
 	return nil
 }
 
@@ -139,22 +137,51 @@ func listAllJSON(ctx context.Context, c *client.Client, opts client.ListOptions,
 	return nil
 }
 
-// taskTable prints tasks as aligned columns.
-type taskTable struct{ *tabwriter.Writer }
+// maxListError is the widest an error message gets in a task list.
+const maxListError = 60
 
-func newTaskTable(w io.Writer) taskTable {
-	tw := taskTable{tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
-	fmt.Fprintln(tw, "ID\tSTATUS\tMODE\tCREATED\tCUSTOM_ID")
-	return tw
+// taskTable prints tasks as aligned columns. An ERROR column is added when
+// a failed task has an error message to show.
+type taskTable struct{ tasks []*api.Task }
+
+func (tt *taskTable) add(t *api.Task) { tt.tasks = append(tt.tasks, t) }
+
+func (tt *taskTable) write(w io.Writer) error {
+	withErr := false
+	for _, t := range tt.tasks {
+		withErr = withErr || failedMessage(t) != ""
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "ID\tSTATUS\tMODE\tCREATED\tCUSTOM_ID"
+	if withErr {
+		header += "\tERROR"
+	}
+	fmt.Fprintln(tw, header)
+	for _, t := range tt.tasks {
+		// Tasks without request_params are pegasus1.2 tasks, always general.
+		mode := api.ModeGeneral
+		if t.RequestParams != nil && t.RequestParams.AnalysisMode != "" {
+			mode = t.RequestParams.AnalysisMode
+		}
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", t.TaskID, t.Status, mode, formatTime(t.CreatedAt), orDash(t.CustomID))
+		if withErr {
+			msg := "-"
+			if m := failedMessage(t); m != "" {
+				msg = clip(oneLine(m), maxListError)
+			}
+			row += "\t" + msg
+		}
+		fmt.Fprintln(tw, row)
+	}
+	return tw.Flush()
 }
 
-func (tw taskTable) row(t *api.Task) {
-	// Tasks without request_params are pegasus1.2 tasks, always general.
-	mode := api.ModeGeneral
-	if t.RequestParams != nil && t.RequestParams.AnalysisMode != "" {
-		mode = t.RequestParams.AnalysisMode
+// failedMessage is the error message of a failed task, else "".
+func failedMessage(t *api.Task) string {
+	if t.Status != api.StatusFailed || t.Error == nil {
+		return ""
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Status, mode, formatTime(t.CreatedAt), orDash(t.CustomID))
+	return t.Error.Message
 }
 
 func runTasksGet(ctx context.Context, args []string, env Env) error {
@@ -256,12 +283,10 @@ func printTask(w io.Writer, t *api.Task) error {
 		return err
 	}
 	if t.Result != nil {
-		data := t.Result.Data
-		if !strings.HasSuffix(data, "\n") {
-			data += "\n"
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return err
 		}
-		_, err := io.WriteString(w, "\n"+data)
-		return err
+		return writeResult(w, t)
 	}
 	return nil
 }
@@ -309,14 +334,6 @@ func parseTaskID(fs *flag.FlagSet, usage string, args []string, env Env) (string
 		return "", usageError{fmt.Sprintf("one task ID at a time, got %d: %s", len(pos), strings.Join(pos, " "))}
 	}
 	return pos[0], nil
-}
-
-// formatTime prints times in UTC, to the second.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 func orDash(s *string) string {

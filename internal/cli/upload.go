@@ -2,10 +2,8 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +13,9 @@ import (
 )
 
 // uploadStates remembers unfinished multipart uploads so that running the
-// same upload again resumes it. They live in one JSON file,
-// $FRAMEWISE_STATE_DIR/uploads.json (default $XDG_CACHE_HOME/framewise,
-// else ~/.cache/framewise), keyed by server and absolute path; an entry
-// only matches while the file keeps its size and modification time.
+// same upload again resumes it. They live in one JSON file, uploads.json in
+// stateDir, keyed by server and absolute path; an entry only matches while
+// the file keeps its size and modification time.
 type uploadStates struct {
 	path string
 }
@@ -29,17 +26,7 @@ type uploadState struct {
 }
 
 func newUploadStates(env Env) *uploadStates {
-	dir := getenv(env, "FRAMEWISE_STATE_DIR")
-	if dir == "" {
-		if x := getenv(env, "XDG_CACHE_HOME"); x != "" {
-			dir = filepath.Join(x, "framewise")
-		} else if h := getenv(env, "HOME"); h != "" {
-			dir = filepath.Join(h, ".cache", "framewise")
-		} else {
-			dir = filepath.Join(os.TempDir(), "framewise")
-		}
-	}
-	return &uploadStates{path: filepath.Join(dir, "uploads.json")}
+	return &uploadStates{path: filepath.Join(stateDir(env), "uploads.json")}
 }
 
 // key identifies a file on a server as it is now.
@@ -84,33 +71,7 @@ func (s *uploadStates) remove(key string) {
 }
 
 // save writes the file atomically.
-func (s *uploadStates) save(m map[string]uploadState) error {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".uploads-*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(b)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), s.path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		if errors.Is(werr, fs.ErrPermission) {
-			return fmt.Errorf("%s: %w", s.path, werr)
-		}
-	}
-	return werr
-}
+func (s *uploadStates) save(m map[string]uploadState) error { return writeFileAtomic(s.path, m) }
 
 // byteProgress shows an upload: a bar redrawn in place on a terminal,
 // otherwise a line at every 10 %.
