@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what framewise needs on a fresh Debian machine, if missing:
-# ffmpeg (ffprobe), and for the tests the conformance client's npm packages.
+# ffmpeg (ffprobe), and for the tests jq and the conformance client's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,9 @@ apt_get() {
 
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+if [ "${1:-}" = "--test" ]; then
+  command -v jq >/dev/null 2>&1 || missing+=(jq) # the curl examples build their bodies with jq
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   apt_get update -qq
