@@ -49,6 +49,7 @@ fuzz ./internal/segments FuzzApply 200000
 fuzz ./internal/segments FuzzCoerceField 200000
 fuzz ./internal/inference FuzzExtractJSON 200000
 fuzz ./internal/engine/vlm FuzzParseWindow 100000
+fuzz ./internal/engine/vlm FuzzSchemaFinish 50000
 fuzz ./internal/httpapi FuzzAPI 50000
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)

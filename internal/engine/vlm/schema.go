@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -108,10 +109,8 @@ func (s *Schema) Finish(text string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("not JSON: %w", err)
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader([]byte(doc)))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	v, err := decodeOrdered([]byte(doc))
+	if err != nil {
 		return "", fmt.Errorf("not JSON: %w", err)
 	}
 	v = s.coerce(s.model, v, nil)
@@ -153,11 +152,11 @@ func (s *Schema) coerce(schema map[string]any, v any, path []string) any {
 		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return json.Number(strconv.FormatFloat(f, 'f', -1, 64))
 		}
-	case map[string]any:
+	case *object:
 		props, _ := schema["properties"].(map[string]any)
-		for k, val := range x {
+		for i, k := range x.keys {
 			if ps, ok := props[k].(map[string]any); ok {
-				x[k] = s.coerce(ps, val, append(append([]string{}, path...), k))
+				x.vals[i] = s.coerce(ps, x.vals[i], append(append([]string{}, path...), k))
 			}
 		}
 	case []any:
@@ -236,11 +235,12 @@ func convert(v any, path []string, format string) {
 				convert(it, path[1:], format)
 			}
 		}
-	case map[string]any:
-		val, ok := x[path[0]]
-		if !ok {
+	case *object:
+		i := x.index(path[0])
+		if i < 0 {
 			return
 		}
+		val := x.vals[i]
 		if len(path) > 1 {
 			convert(val, path[1:], format)
 			return
@@ -251,11 +251,113 @@ func convert(v any, path []string, format string) {
 		}
 		switch format {
 		case "start_end:integer":
-			x[path[0]] = math.Round(sec)
+			x.vals[i] = math.Round(sec)
 		case "start_end:string":
-			x[path[0]] = segments.FormatTime(sec, segments.FormatHMSms)
+			x.vals[i] = segments.FormatTime(sec, segments.FormatHMSms)
 		default:
-			x[path[0]] = segments.FormatTime(sec, format)
+			x.vals[i] = segments.FormatTime(sec, format)
 		}
 	}
+}
+
+// object is a JSON object that keeps its keys in the order the model wrote
+// them (the schema's order, under constrained decoding), so that
+// result.data lists properties as declared, as upstream does.
+type object struct {
+	keys []string
+	vals []any
+}
+
+func (o *object) index(key string) int {
+	for i, k := range o.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// MarshalJSON writes the keys in order.
+func (o *object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		vb, err := json.Marshal(o.vals[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// decodeOrdered decodes one JSON document with objects as *object and
+// numbers as json.Number; a repeated key keeps its last value, as
+// encoding/json does.
+func decodeOrdered(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := decodeValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("data after the JSON value")
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := &object{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				key, _ := kt.(string)
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				if i := o.index(key); i >= 0 {
+					o.vals[i] = v
+					continue
+				}
+				o.keys, o.vals = append(o.keys, key), append(o.vals, v)
+			}
+			_, err := dec.Token() // '}'
+			return o, err
+		case '[':
+			arr := []any{}
+			for dec.More() {
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			_, err := dec.Token() // ']'
+			return arr, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	}
+	return tok, nil
 }
