@@ -1,13 +1,19 @@
 // Package fetch downloads a video from a URL a user gave us (video.url).
 // It owns the rules of that download: only http and https, the SSRF guard
 // (through a netguard client), timeouts, a size limit enforced while
-// streaming, and refusing web pages. Every failure is an *Error whose message
-// the user can act on and which says whether trying again later may help
-// (IsTemporary), so the job can retry or fail for good.
+// streaming on the bytes of the file (no compression is asked for; a body
+// gzipped anyway is inflated with the limit on the inflated bytes), and
+// refusing web pages. Every failure is an *Error whose message the user can
+// act on and which says whether trying again later may help (IsTemporary),
+// so the job can retry or fail for good. Neither the message nor the cause
+// carries the URL's query, fragment or userinfo: presigned URLs hold
+// credentials there (see internal/redact).
 package fetch
 
 import (
 	"bufio"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -24,6 +30,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/internal/netguard"
+	"github.com/framewise/framewise/internal/redact"
 )
 
 // Causes an *Error can wrap; test them with errors.Is. SSRF refusals wrap
@@ -35,6 +42,7 @@ var (
 	ErrTooLarge = errors.New("video file too large")
 	ErrWebPage  = errors.New("the URL points to a web page, not a media file; use a direct link to the video file")
 	ErrStalled  = errors.New("download stalled")
+	ErrEncoding = errors.New("unsupported or damaged content encoding")
 )
 
 // Error is a failed download. Error() is the message for the user; Err
@@ -125,6 +133,12 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, w io.Writer) (n int6
 	}
 	req.Header.Set("User-Agent", ua)
 	req.Header.Set("Accept", "*/*")
+	// The file as it is stored: with no compression asked for, the bytes
+	// on the wire are the file's, so Content-Length and the byte cap
+	// measure the file (net/http would otherwise ask for gzip and inflate
+	// it out of sight of the cap). A server that compresses anyway is
+	// handled below.
+	req.Header.Set("Accept-Encoding", "identity")
 
 	resp, err := client.Do(req)
 	if err != nil {
@@ -139,7 +153,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, w io.Writer) (n int6
 	if isHTML(contentType) {
 		return 0, contentType, &Error{Msg: ErrWebPage.Error(), Err: ErrWebPage}
 	}
-	if f.MaxBytes > 0 && resp.ContentLength > f.MaxBytes {
+	encoding, err := contentEncoding(resp.Header)
+	if err != nil {
+		return 0, contentType, err
+	}
+	if f.MaxBytes > 0 && encoding == "" && resp.ContentLength > f.MaxBytes {
 		return 0, contentType, &Error{
 			Msg: fmt.Sprintf("the video file is %s, larger than the limit of %s", humanBytes(resp.ContentLength), humanBytes(f.MaxBytes)),
 			Err: ErrTooLarge,
@@ -149,6 +167,26 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, w io.Writer) (n int6
 	var body io.Reader = resp.Body
 	if stall != nil {
 		body = &stallReader{r: body, timer: stall, d: f.StallTimeout}
+	}
+	if encoding != "" {
+		// Sent compressed although we asked for identity (an object
+		// stored gzip-encoded, say): inflate it here, where the cap below
+		// counts the inflated bytes, so a small compressed body cannot
+		// expand past it.
+		zr, err := gzip.NewReader(body)
+		if err == io.EOF {
+			return 0, contentType, nil // an empty body
+		}
+		if err != nil {
+			return 0, contentType, f.bodyError(ctx, err)
+		}
+		defer zr.Close()
+		body = zr
+	}
+	if f.MaxBytes > 0 {
+		// One byte more than the cap tells that the file is larger;
+		// nothing beyond is read, or inflated, even into a buffer.
+		body = io.LimitReader(body, f.MaxBytes+1)
 	}
 	br := bufio.NewReaderSize(body, 32<<10)
 	// A server may call a page a video; the first bytes tell.
@@ -257,7 +295,7 @@ func statusError(resp *http.Response) *Error {
 
 // transportError classifies a failure of client.Do (nothing received yet).
 func (f *Fetcher) transportError(ctx context.Context, err error) *Error {
-	redactURLError(err)
+	redact.URLError(err)
 	var blocked *netguard.BlockedError
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
@@ -307,6 +345,11 @@ func (f *Fetcher) bodyError(ctx context.Context, err error) error {
 	if errors.As(err, &we) {
 		return &Error{Msg: "storing the downloaded video failed", Temporary: true, Err: we.err}
 	}
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &corrupt) {
+		return &Error{Msg: "downloading the video failed: the server sent it gzip-compressed and the compressed data is damaged",
+			Err: errors.Join(ErrEncoding, err)}
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return &Error{Msg: "downloading the video failed: the connection closed before the whole file was received", Temporary: true, Err: err}
 	}
@@ -337,19 +380,26 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// redactURLError drops the query and fragment from the URL inside a
-// *url.Error: presigned URLs carry credentials there, and Err goes to logs.
-func redactURLError(err error) {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			if u.RawQuery != "" {
-				u.RawQuery = "…"
+// contentEncoding returns "gzip" for a gzip-encoded body, "" for an
+// unencoded one, and an *Error for encodings that are not decoded here.
+func contentEncoding(h http.Header) (string, error) {
+	var codings []string
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
 			}
-			u.Fragment = ""
-			u.User = nil
-			ue.URL = u.String()
 		}
+	}
+	switch {
+	case len(codings) == 0:
+		return "", nil
+	case len(codings) == 1 && (codings[0] == "gzip" || codings[0] == "x-gzip"):
+		return "gzip", nil
+	}
+	return "", &Error{
+		Msg: fmt.Sprintf("downloading the video failed: the server sent it compressed (Content-Encoding: %s); serve the file uncompressed", strings.Join(codings, ", ")),
+		Err: ErrEncoding,
 	}
 }
 

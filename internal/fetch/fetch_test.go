@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -363,11 +363,130 @@ func TestIsTemporaryOnPlainErrors(t *testing.T) {
 	}
 }
 
-func TestRedactURLError(t *testing.T) {
+// The cause of a failed download goes to the log: the URL in it must have
+// lost its query, fragment and userinfo, whichever URL of a redirect chain failed.
+func TestFetchErrorsCarryNoCredentials(t *testing.T) {
 	t.Parallel()
-	ue := &neturl.Error{Op: "Get", URL: "https://u:p@bucket.example/v.mp4?X-Amz-Signature=secret#t=1", Err: errors.New("reset")}
-	redactURLError(fmt.Errorf("wrapped: %w", ue))
-	if strings.Contains(ue.URL, "secret") || strings.Contains(ue.URL, "u:p") || !strings.Contains(ue.URL, "bucket.example/v.mp4") {
-		t.Errorf("URL = %q, want host and path only", ue.URL)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	hop := serve(t, http.RedirectHandler(dead+"/v.mp4?token=hop-secret#frag-secret", http.StatusFound).ServeHTTP)
+	for _, u := range []string{
+		dead + "/v.mp4?X-Amz-Credential=AKIA-secret&X-Amz-Signature=sig-secret#frag-secret",
+		hop + "/v.mp4?X-Amz-Signature=sig-secret",
+	} {
+		_, _, err := newFetcher(0).Fetch(context.Background(), u, io.Discard)
+		fe := wantErr(t, err, true, syscall.ECONNREFUSED, "refused the connection")
+		for _, text := range []string{fe.Error(), fe.Err.Error(), fmt.Sprintf("%+v", fe.Err)} {
+			if strings.Contains(text, "secret") {
+				t.Errorf("error text carries a credential: %s", text)
+			}
+		}
+		if !strings.Contains(fe.Err.Error(), "/v.mp4?REDACTED") {
+			t.Errorf("cause = %q, want the URL with its query redacted", fe.Err)
+		}
+	}
+}
+
+func TestFetchRedirectSendsNoReferer(t *testing.T) {
+	t.Parallel()
+	referers := make(chan []string, 1)
+	target := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		referers <- r.Header.Values("Referer")
+		videoHandler(w, r)
+	})
+	from := serve(t, http.RedirectHandler(target+"/v.mp4", http.StatusFound).ServeHTTP)
+	// A real client from netguard, as the server builds it.
+	f := &Fetcher{Client: netguard.Guard{AllowPrivate: true}.HTTPClient(0)}
+	if _, _, err := f.Fetch(context.Background(), from+"/v.mp4?X-Amz-Signature=secret", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if ref := <-referers; len(ref) > 0 {
+		t.Errorf("redirect target got Referer %q; want none", ref)
+	}
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// encoded serves body with a Content-Encoding and Content-Length, and
+// reports the Accept-Encoding it was asked with.
+func encoded(encoding string, body []byte, asked chan<- string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- r.Header.Get("Accept-Encoding"):
+		default:
+		}
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Content-Encoding", encoding)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}
+}
+
+// The cap counts the bytes of the file. Fetch asks for identity; a server
+// that gzips anyway is inflated here with the cap on the inflated bytes, so
+// a tiny compressed body cannot expand past it.
+func TestFetchGzipCap(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	bomb := gzipped(t, append(append([]byte{}, video...), make([]byte, 8<<20)...)) // 8 MiB inflated, a few KiB on the wire
+	if len(bomb) >= limit {
+		t.Fatalf("bomb is %d bytes compressed; want it under the limit", len(bomb))
+	}
+	asked := make(chan string, 1)
+	url := serve(t, encoded("gzip", bomb, asked))
+	var buf bytes.Buffer
+	n, _, err := newFetcher(limit).Fetch(context.Background(), url, &buf)
+	wantErr(t, err, false, ErrTooLarge, "larger than the limit of 64 KiB")
+	if n != limit || buf.Len() != limit {
+		t.Errorf("n = %d, wrote %d; want the limit and not a byte more", n, buf.Len())
+	}
+	if ae := <-asked; ae != "identity" {
+		t.Errorf("Accept-Encoding = %q, want identity", ae)
+	}
+
+	// Under the cap: the file, inflated.
+	buf.Reset()
+	n, _, err = newFetcher(limit).Fetch(context.Background(), serve(t, encoded("gzip", gzipped(t, video), nil)), &buf)
+	if err != nil || n != int64(len(video)) || !bytes.Equal(buf.Bytes(), video) {
+		t.Fatalf("gzip under the cap: n=%d err=%v equal=%v", n, err, bytes.Equal(buf.Bytes(), video))
+	}
+
+	// Unencoded, the Content-Length is the file size and is checked first.
+	n, _, err = newFetcher(1000).Fetch(context.Background(), serve(t, encoded("identity", video, nil)), io.Discard)
+	wantErr(t, err, false, ErrTooLarge, "the video file is 1.2 KiB, larger than the limit of 1000 B")
+	if n != 0 {
+		t.Errorf("n = %d, want nothing read", n)
+	}
+}
+
+func TestFetchContentEncodingRefused(t *testing.T) {
+	t.Parallel()
+	damaged := gzipped(t, video)
+	damaged[len(damaged)-5] ^= 0xff // the CRC
+	for name, tc := range map[string]struct {
+		h   http.HandlerFunc
+		msg string
+	}{
+		"brotli":       {encoded("br", video, nil), "compressed (Content-Encoding: br)"},
+		"two codings":  {encoded("gzip, gzip", gzipped(t, gzipped(t, video)), nil), "compressed (Content-Encoding: gzip, gzip)"},
+		"not gzip":     {encoded("gzip", video, nil), "compressed data is damaged"},
+		"bad checksum": {encoded("gzip", damaged, nil), "compressed data is damaged"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := newFetcher(0).Fetch(context.Background(), serve(t, tc.h), io.Discard)
+			wantErr(t, err, false, ErrEncoding, tc.msg)
+		})
 	}
 }

@@ -128,8 +128,9 @@ func WithMaxRedirects(n int) Option {
 // guard. timeout bounds a whole exchange including the body (0: no bound;
 // use a context deadline for long downloads). Proxies from the environment
 // are ignored, since a proxy would dial on our behalf and bypass the check.
-// At most 5 redirects are followed, only to http and https URLs; each
-// redirect dials anew and is checked again.
+// At most 5 redirects are followed, only to http and https URLs, without
+// a Referer header; each redirect dials anew and is checked again. Bodies
+// are not decompressed transparently (DisableCompression).
 func (g Guard) HTTPClient(timeout time.Duration, opts ...Option) *http.Client {
 	cfg := clientConfig{
 		dial:           DefaultDialTimeout,
@@ -150,6 +151,9 @@ func (g Guard) HTTPClient(timeout time.Duration, opts ...Option) *http.Client {
 		TLSHandshakeTimeout:   cfg.tlsHandshake,
 		ResponseHeaderTimeout: cfg.responseHeader,
 		ExpectContinueTimeout: time.Second,
+		// No transparent gzip: a body is received as sent, so a size
+		// limit counts the bytes of the file, not of an inflated stream.
+		DisableCompression: true,
 	}
 	maxRedirects := cfg.maxRedirects
 	return &http.Client{
@@ -162,6 +166,9 @@ func (g Guard) HTTPClient(timeout time.Duration, opts ...Option) *http.Client {
 			if s := req.URL.Scheme; s != "http" && s != "https" {
 				return fmt.Errorf("%w (%s:)", ErrRedirectScheme, s)
 			}
+			// net/http sets Referer to the previous URL, query included:
+			// a presigned URL's signature would go to the redirect target.
+			req.Header.Del("Referer")
 			return nil
 		},
 	}

@@ -239,6 +239,59 @@ func TestRedirectSchemeRefused(t *testing.T) {
 	}
 }
 
+// A redirect must not tell its target where it came from: the Referer
+// net/http would set is the previous URL, presigned query included.
+func TestRedirectSendsNoReferer(t *testing.T) {
+	t.Parallel()
+	headers := make(chan http.Header, 1)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		headers <- r.Header.Clone()
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(target.Close)
+	from := redirector(t, target.URL+"/v.mp4")
+	body, err := get(t, Guard{AllowPrivate: true}.HTTPClient(0), from.URL+"/v.mp4?X-Amz-Signature=secret")
+	if err != nil || body != "ok" {
+		t.Fatalf("body %q, err %v", body, err)
+	}
+	h := <-headers
+	if ref, ok := h["Referer"]; ok {
+		t.Errorf("the redirect target got Referer %q; want none", ref)
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			if strings.Contains(v, "secret") {
+				t.Errorf("the redirect target got header %s: %q", k, v)
+			}
+		}
+	}
+}
+
+// The client asks for no compression and inflates nothing: a size limit
+// on the body counts the bytes the server sent.
+func TestNoTransparentDecompression(t *testing.T) {
+	t.Parallel()
+	gotAE := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAE <- r.Header.Get("Accept-Encoding")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write([]byte("\x1f\x8b not really gzip"))
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := Guard{AllowPrivate: true}.HTTPClient(0).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if ae := <-gotAE; ae != "" {
+		t.Errorf("Accept-Encoding %q sent; want none", ae)
+	}
+	if resp.Uncompressed || string(body) != "\x1f\x8b not really gzip" || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("body %q (Uncompressed %v, Content-Encoding %q): want the bytes as sent", body, resp.Uncompressed, resp.Header.Get("Content-Encoding"))
+	}
+}
+
 // Go never proxies loopback requests, so this cannot be shown with traffic;
 // the transport is inspected instead.
 func TestProxyFromEnvironmentIgnored(t *testing.T) {
