@@ -15,9 +15,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/framewise/framewise/internal/asset"
 	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/redact"
 	"github.com/framewise/framewise/internal/task"
 )
 
@@ -67,7 +69,9 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 		return err
 	}
 	log := p.Log.With("task_id", id, "attempt", attempt)
-	err = p.run(ctx, log, t)
+	// Errors are logged, stored with the job and shown to the client:
+	// none of them may carry a URL's credentials (a presigned query).
+	err = redact.Error(p.run(ctx, log, t))
 	if err == nil {
 		return nil
 	}
@@ -78,10 +82,10 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 	var final *finalError
 	switch {
 	case errors.As(err, &refusal):
-		_, ferr := p.Tasks.Fail(ctx, id, refusal.Message)
+		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(refusal.Message))
 		return ferr
 	case errors.As(err, &final):
-		_, ferr := p.Tasks.Fail(ctx, id, final.message)
+		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(final.message))
 		return ferr
 	case attempt >= maxAttempts:
 		log.Error("task failed after its last attempt", "err", err)
@@ -220,9 +224,9 @@ func (p *Pipeline) download(ctx context.Context, url, key string) error {
 	derr := <-done
 	if derr != nil {
 		if p.Downloader.Temporary(derr) {
-			return fmt.Errorf("download %s: %w", url, derr)
+			return fmt.Errorf("download %s: %w", redact.URL(url), redact.Error(derr))
 		}
-		return failf("The video URL could not be fetched: %v", derr)
+		return failf("The video URL could not be fetched: %s", redact.Text(derr.Error()))
 	}
 	return perr
 }
@@ -252,6 +256,11 @@ func (c Checker) Check(ctx context.Context, path string) (float64, error) {
 // probeAndCheck probes path and checks V47–V51. A video that fails a
 // requirement is returned as rule; err is an operational failure.
 func probeAndCheck(ctx context.Context, m *media.Tool, path string) (info *media.Info, rule *media.RuleError, err error) {
+	// A playlist would make FFmpeg open the files it names; it is refused
+	// before FFmpeg runs, also behind ID3v2 tags.
+	if rule, err = asset.CheckPlaylist(path); rule != nil || err != nil {
+		return nil, rule, err
+	}
 	info, err = m.Probe(ctx, path)
 	if errors.As(err, &rule) {
 		return nil, rule, nil
@@ -313,10 +322,13 @@ func (p *Pipeline) references(ctx context.Context, spec task.Spec) (map[string][
 			var buf limitedBuffer
 			buf.max = maxReferenceBytes
 			if _, err := p.Downloader.Download(ctx, m.URL, &buf); err != nil {
-				if p.Downloader.Temporary(err) {
-					return nil, err
+				switch {
+				case buf.over:
+					return nil, failf("Reference image %q is larger than %d MB.", m.Name, maxReferenceBytes>>20)
+				case p.Downloader.Temporary(err):
+					return nil, fmt.Errorf("reference image %q from %s: %w", m.Name, redact.URL(m.URL), redact.Error(err))
 				}
-				return nil, failf("Reference image %q could not be fetched: %v", m.Name, err)
+				return nil, failf("Reference image %q could not be fetched: %s", m.Name, redact.Text(err.Error()))
 			}
 			refs[m.Name] = buf.b
 		case m.AssetID != "":
@@ -371,14 +383,16 @@ func (p *Pipeline) assetImage(ctx context.Context, m task.MediaSource) ([]byte, 
 	return b, nil
 }
 
-// limitedBuffer collects at most max bytes.
+// limitedBuffer collects at most max bytes; over tells that more came.
 type limitedBuffer struct {
-	b   []byte
-	max int
+	b    []byte
+	max  int
+	over bool
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
 	if len(l.b)+len(p) > l.max {
+		l.over = true
 		return 0, fmt.Errorf("reference image larger than %d bytes", l.max)
 	}
 	l.b = append(l.b, p...)

@@ -361,10 +361,13 @@ func (s *Service) PutChunk(ctx context.Context, uploadID string, index int, q ur
 		return "", err
 	}
 	h := md5.New()
-	n, err := s.blobs.Put(ctx, key, io.TeeReader(io.LimitReader(body, want+1), h))
+	src := &sourceReader{r: io.TeeReader(io.LimitReader(body, want+1), h)}
+	n, err := s.blobs.Put(ctx, key, src)
 	if err != nil {
-		if ctx.Err() != nil {
-			return failed(ctx.Err())
+		err = src.blame(ctx, err)
+		switch {
+		case errors.Is(err, ErrStorage), ctx.Err() != nil:
+			return failed(err)
 		}
 		s.log.Info("chunk upload broke off", "upload_id", uploadID, "chunk", index, "err", err)
 		return failed(invalid("The body of chunk %d could not be read completely; the connection broke or the body ended early. Send it again to the same URL.", index))

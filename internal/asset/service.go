@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/redact"
 )
 
 // Store persists assets and upload sessions. CreateAsset writes the asset
@@ -229,7 +230,9 @@ func (s *Service) Process(ctx context.Context, id string, attempt, maxAttempts i
 	}
 	log := s.log.With("asset_id", id, "attempt", attempt)
 	started := time.Now()
-	err = s.process(ctx, log, a)
+	// Errors are logged and stored with the job: none may carry a URL's
+	// credentials (a presigned query).
+	err = redact.Error(s.process(ctx, log, a))
 	if err == nil {
 		log.Info("asset processed", "took", time.Since(started).Round(time.Millisecond))
 		return nil
@@ -240,7 +243,7 @@ func (s *Service) Process(ctx context.Context, id string, attempt, maxAttempts i
 	var final *finalError
 	switch {
 	case errors.As(err, &final):
-		return s.fail(ctx, log, id, final.message)
+		return s.fail(ctx, log, id, redact.Text(final.message))
 	case attempt >= maxAttempts:
 		log.Error("asset processing failed after its last attempt", "err", err)
 		return s.fail(ctx, log, id, fmt.Sprintf("Processing the file failed after %d attempts because of an internal error. Upload it again; if it keeps failing, report the asset id.", attempt))
@@ -309,8 +312,14 @@ func (s *Service) process(ctx context.Context, log *slog.Logger, a *Asset) error
 		return err
 	}
 	defer release()
+	rule, err := CheckPlaylist(path)
+	if err != nil {
+		return err
+	}
+	if rule != nil {
+		return failf("The file cannot be used: %s.", fileRuleMessage(rule))
+	}
 	info, err := s.media.Probe(ctx, path)
-	var rule *media.RuleError
 	if errors.As(err, &rule) {
 		return failf("The file cannot be used: %s.", fileRuleMessage(rule))
 	}
@@ -384,7 +393,7 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, a *Asset) (key st
 		limit = s.lim.ImageBytes
 	}
 	key = SourceKey(a.ID)
-	log.Info("downloading asset", "url", redact(a.SourceURL))
+	log.Info("downloading asset", "url", redact.URL(a.SourceURL))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -397,9 +406,9 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, a *Asset) (key st
 	if derr := <-done; derr != nil {
 		_ = s.blobs.Delete(ctx, key)
 		if s.download.Temporary(derr) {
-			return "", 0, fmt.Errorf("download %s: %w", redact(a.SourceURL), derr)
+			return "", 0, fmt.Errorf("download %s: %w", redact.URL(a.SourceURL), redact.Error(derr))
 		}
-		return "", 0, failf("The file could not be fetched from its URL: %v.", derr)
+		return "", 0, failf("The file could not be fetched from its URL: %s.", redact.Text(derr.Error()))
 	}
 	if perr != nil {
 		return "", 0, perr
@@ -409,14 +418,6 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, a *Asset) (key st
 		return "", 0, failf("The URL returned an empty file.")
 	}
 	return key, n, nil
-}
-
-// redact drops the query of a URL for logs: presigned URLs carry credentials there.
-func redact(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		return u[:i] + "?…"
-	}
-	return u
 }
 
 // humanBytes prints a size in binary units: "512 B", "1.5 MiB", "2 GiB".

@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/framewise/framewise/internal/redact"
 )
 
 // maxFieldBytes bounds one text field of the upload form.
@@ -118,12 +120,47 @@ func (s *Service) CreateFromForm(ctx context.Context, mr *multipart.Reader) (*As
 	return a, nil
 }
 
+// ErrStorage is a failure to store an uploaded file (a full disk, a
+// permission problem): the server's fault, not the client's. Errors that
+// wrap it are not *Error: the API answers them as internal errors, with a
+// generic message, and logs their text, which names files of the server,
+// with the request id.
+var ErrStorage = errors.New("the server could not store the file")
+
+// sourceReader is the client's body on its way to the blob store. It
+// remembers the body's own read error, so that a failed Put can be blamed
+// on the client (a broken or malformed body) or on the store.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// blame returns the error of a failed Put of the body: the context's, the
+// body's read error, or else err from the store, wrapped in ErrStorage.
+func (s *sourceReader) blame(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case s.err != nil:
+		return s.err
+	}
+	return fmt.Errorf("%w: %w", ErrStorage, err)
+}
+
 // formError passes on a body-size error (for a 413) and turns a malformed
 // body into a 400.
 func formError(err error) error {
 	var mbe *http.MaxBytesError
 	var ae *Error
-	if errors.As(err, &mbe) || errors.As(err, &ae) || errors.Is(err, context.Canceled) {
+	if errors.As(err, &mbe) || errors.As(err, &ae) || errors.Is(err, context.Canceled) || errors.Is(err, ErrStorage) {
 		return err
 	}
 	return invalid("The multipart/form-data body could not be read (%v). Send the fields method, file or url, and optionally filename and user_metadata.", err)
@@ -144,10 +181,11 @@ func (s *Service) storeFormFile(ctx context.Context, id string, part *multipart.
 		limit = s.lim.ImageBytes
 	}
 	key := SourceKey(id)
-	n, err := s.blobs.Put(ctx, key, io.LimitReader(br, limit+1))
+	src := &sourceReader{r: io.LimitReader(br, limit+1)}
+	n, err := s.blobs.Put(ctx, key, src)
 	if err != nil {
 		_ = s.blobs.Delete(ctx, "assets/"+id)
-		return nil, err
+		return nil, src.blame(ctx, err)
 	}
 	switch {
 	case n > limit:
@@ -251,7 +289,7 @@ func (s *Service) formAsset(id string, fields map[string]string, file *storedFil
 func checkURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return nil, invalid("The url parameter must be an absolute http or https URL of the media file, but %q was given.", raw)
+		return nil, invalid("The url parameter must be an absolute http or https URL of the media file, but %q was given.", redact.URL(raw))
 	}
 	if u.User != nil {
 		return nil, invalid("The url parameter must not contain credentials (user:password@). Use a presigned URL instead.")
