@@ -9,7 +9,9 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,16 +55,85 @@ func (s *Server) assetError(err error) error {
 }
 
 // baseURL is this server's URL as the client reaches it, for presigned
-// URLs: the configured public URL, else the request's scheme and host.
-func (s *Server) baseURL(r *http.Request) string {
+// URLs and the asset URL of a completed upload: the configured public URL
+// (--public-url). Without one it is built from the request, whose Host
+// header the client chooses: it is used only when it names this server as
+// the connection reached it (hostAllowed), and refused otherwise, so that
+// a Host of someone else's (a DNS-rebinding page, a proxy forwarding the
+// client's Host) never becomes the address where chunks are uploaded.
+func (s *Server) baseURL(r *http.Request) (string, error) {
 	if s.publicURL != "" {
-		return s.publicURL
+		return s.publicURL, nil
 	}
 	scheme := "http"
 	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	host := r.Host
+	// net/http's server always records the local address; a handler called
+	// without one (a test's recorder) has no connection to compare with.
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || local == nil {
+		return scheme + "://" + host, nil
+	}
+	if host == "" {
+		host = local.String() // HTTP/1.0 without Host: the address it came in on
+	}
+	if !hostAllowed(host, scheme, local) {
+		return "", errorf(http.StatusMisdirectedRequest, api.CodeParameterInvalid,
+			"Upload URLs point at the host this request was sent to, and the Host header %q does not name this server (the request arrived at %s). "+
+				"Send the request to http://%s or a localhost address, or start framewise with --public-url set to the URL clients reach it at (for example https://fw.example.com).",
+			host, local, local)
+	}
+	return scheme + "://" + host, nil
+}
+
+// hostAllowed reports whether a Host header names this server: a loopback
+// name or address (localhost, *.localhost, 127.0.0.0/8, ::1; any port, for
+// port mappings such as Docker's), or the IP address and port the
+// connection arrived at (local). Names other than localhost need
+// --public-url: the server cannot tell that a name resolves to it.
+func hostAllowed(host, scheme string, local net.Addr) bool {
+	if host == "" || strings.ContainsAny(host, "/?#@\\ ") {
+		return false
+	}
+	name, port, err := net.SplitHostPort(host)
+	switch {
+	case err == nil:
+	case strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]"):
+		name, port = host[1:len(host)-1], "" // an IPv6 address without a port
+	case !strings.ContainsAny(host, ":[]"):
+		name, port = host, ""
+	default:
+		return false
+	}
+	if name == "" {
+		return false
+	}
+	lower := strings.ToLower(strings.TrimSuffix(name, "."))
+	if lower == "localhost" || strings.HasSuffix(lower, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(name)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() {
+		return true
+	}
+	tcp, ok := local.(*net.TCPAddr)
+	if !ok || tcp == nil {
+		return false
+	}
+	lip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok || lip.Unmap().WithZone("") != ip.WithZone("") {
+		return false
+	}
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return port == strconv.Itoa(tcp.Port)
 }
 
 // createAsset is POST /assets: a multipart/form-data upload, read as a
@@ -225,7 +296,11 @@ func (s *Server) createUpload(r *http.Request) (int, any, error) {
 		}
 		in.UserMetadata = md
 	}
-	u, urls, err := s.assets.CreateUpload(r.Context(), in, s.baseURL(r))
+	base, err := s.baseURL(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	u, urls, err := s.assets.CreateUpload(r.Context(), in, base)
 	if err != nil {
 		return 0, nil, s.assetError(err)
 	}
@@ -275,6 +350,11 @@ func (s *Server) reportChunks(r *http.Request) (int, any, error) {
 		}
 		in = append(in, asset.ReportedChunk{Index: *c.ChunkIndex, Proof: *c.Proof, ProofType: *c.ProofType, Size: *c.ChunkSize})
 	}
+	// Checked before the report is applied: a refused Host changes nothing.
+	base, err := s.baseURL(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	id := r.PathValue("upload_id")
 	res, err := s.assets.ReportChunks(r.Context(), id, in)
 	if err != nil {
@@ -282,7 +362,7 @@ func (s *Server) reportChunks(r *http.Request) (int, any, error) {
 	}
 	out := api.ReportChunksResponse{AssetID: res.AssetID, ProcessedChunks: res.Processed, DuplicateChunks: res.Duplicates, TotalCompleted: res.TotalCompleted}
 	if res.Complete {
-		out.URL = s.baseURL(r) + api.BasePath + "/assets/" + res.AssetID
+		out.URL = base + api.BasePath + "/assets/" + res.AssetID
 	}
 	return http.StatusOK, out, nil
 }
@@ -298,7 +378,11 @@ func (s *Server) presignedURLs(r *http.Request) (int, any, error) {
 	if name := firstMissing("start", req.Start == nil, "count", req.Count == nil); name != "" {
 		return 0, nil, errorf(http.StatusBadRequest, api.CodeParameterNotProvided, "The %s parameter is required but was not provided.", name)
 	}
-	u, urls, err := s.assets.PresignURLs(r.Context(), r.PathValue("upload_id"), *req.Start, *req.Count, s.baseURL(r))
+	base, err := s.baseURL(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	u, urls, err := s.assets.PresignURLs(r.Context(), r.PathValue("upload_id"), *req.Start, *req.Count, base)
 	if err != nil {
 		return 0, nil, s.assetError(err)
 	}
