@@ -7,6 +7,7 @@ import (
 
 	"github.com/framewise/framewise/internal/app"
 	"github.com/framewise/framewise/internal/config"
+	"github.com/framewise/framewise/internal/redact"
 )
 
 // runServe runs the server until ctx is done.
@@ -24,5 +25,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(env.Stderr, opts)
 	}
-	return app.Serve(ctx, cfg, slog.New(h), nil)
+	// Every record, River's and net/http's too, is logged with URLs
+	// redacted (no query, fragment or user:password@).
+	return app.Serve(ctx, cfg, slog.New(redact.Handler(h)), nil)
 }
