@@ -18,6 +18,7 @@ import (
 	"github.com/framewise/framewise/internal/analysis"
 	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/config"
+	"github.com/framewise/framewise/internal/connlimit"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/engine/builtin"
 	"github.com/framewise/framewise/internal/engine/vlm"
@@ -96,14 +97,23 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 
 	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit})
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
+	// Timeouts: headers must arrive within 10 s; a body must keep arriving
+	// at 64 KiB per 10 s and a response must be taken at 64 KiB per 10 s
+	// (httpapi.IOLimits: ReadTimeout and WriteTimeout would bound the whole
+	// request, cutting large uploads on slow links and long handlers); a
+	// keep-alive connection idle for 60 s is closed, and an idle one is
+	// closed sooner when a connection cap is reached (connlimit).
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ConnState:         ln.ConnState,
+		ConnContext:       ln.ConnContext,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if cfg.Workers > 0 {
@@ -150,6 +160,36 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	log.Info("stopped")
 	return errors.Join(herr, qerr)
+}
+
+// listenLimited listens on addr with the connection caps of connlimit
+// (FRAMEWISE_MAX_CONNS, FRAMEWISE_MAX_CONNS_PER_ADDR), fitted under the
+// open-file limit, which it first raises to the hard limit.
+func listenLimited(addr string, log *slog.Logger) (*connlimit.Listener, error) {
+	ccfg, err := connlimit.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	nofile, err := connlimit.FileLimit()
+	if err != nil {
+		nofile = 1024
+		log.Warn("could not read the open-file limit; assuming 1024", "err", err)
+	}
+	ccfg, lowered := ccfg.Fit(nofile, connlimit.DefaultReserve)
+	if lowered {
+		log.Warn("connection cap lowered to fit the open-file limit; raise the limit (ulimit -n, systemd LimitNOFILE=) to allow more",
+			"max_conns", ccfg.MaxConns, "open_file_limit", nofile)
+	}
+	ccfg.Log = log
+	inner, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	ln := connlimit.NewListener(inner, ccfg)
+	c := ln.Config()
+	log.Info("connection limits", "max_conns", c.MaxConns, "max_conns_per_addr", c.MaxConnsPerAddr,
+		"overflow", c.Overflow, "open_file_limit", nofile)
+	return ln, nil
 }
 
 // fetchDownloader adapts fetch to analysis.Downloader.

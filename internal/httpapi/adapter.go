@@ -70,8 +70,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Api-Version", "1.3")
 		h.Set("X-Request-Id", id)
-		rw := &statusWriter{ResponseWriter: w, status: 200}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		r, x := startExchange(w, r)
+		rw := &statusWriter{ResponseWriter: w, status: 200, x: x}
 		defer func() {
 			if v := recover(); v != nil {
 				s.log.Error("panic in handler", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v)
@@ -83,7 +84,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if rw.status >= 400 || r.Method != http.MethodGet {
 				level = slog.LevelInfo
 			}
-			if rw.status >= 500 {
+			if rw.status >= 500 && rw.status != http.StatusServiceUnavailable {
+				// 503 is the server busy or starting, not a fault.
 				level = slog.LevelError
 			}
 			s.log.Log(r.Context(), level, "http", "request_id", id, "method", r.Method, "path", r.URL.Path,
@@ -98,6 +100,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			u.Path, u.RawPath = path.Clean("/"+p), ""
 			r.URL = &u
 		}
+		if isOverflow(r) {
+			s.serveOverflow(rw, r, next)
+			return
+		}
 		next.ServeHTTP(rw, r)
 	})
 }
@@ -109,6 +115,9 @@ func canonicalPath(p string) bool {
 }
 
 // endpoint adapts a handlerFunc: auth, error mapping, JSON encoding.
+// Auth comes before anything reads the body: a request without a valid
+// key gets its 401 at once and the connection is closed without reading
+// the rest of the body (statusWriter, refusesBody).
 func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
@@ -200,7 +209,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	var ae *apiError
 	var ve *task.ValidationError
 	var mbe *http.MaxBytesError
+	var slow *errBodyTooSlow
+	if x := exchangeOf(r); x != nil && x.tooSlow && !errors.As(err, &slow) {
+		// The body stopped arriving; whatever error the handler made of
+		// it (a canceled context, a broken multipart stream), that is the
+		// answer.
+		slow = &errBodyTooSlow{step: x.limits.BodyStep, window: x.limits.BodyWindow}
+		err = slow
+	}
 	switch {
+	case errors.As(err, &slow):
+		status, code, msg = http.StatusRequestTimeout, codeRequestTimeout, slow.Error()
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads this answer.
 		s.log.Debug("request canceled by the client", "request_id", requestID(r), "path", r.URL.Path)
@@ -272,20 +291,38 @@ func matchPath(pattern, path string) bool {
 	return true
 }
 
+// statusWriter records the status for the access log, and applies the
+// exchange's rules to the response: the write deadlines, and closing the
+// connection without reading the body on a refusal (refusesBody).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	x      *exchange
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
+		if w.x != nil {
+			if refusesBody(code) {
+				w.x.closeNow(w.ResponseWriter)
+			}
+			_ = w.x.rc.SetWriteDeadline(w.x.now().Add(w.x.limits.WriteWindow))
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.x == nil {
+		return w.ResponseWriter.Write(b)
+	}
+	return w.x.write(w.ResponseWriter, b)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -15,6 +15,11 @@ import (
 // maxPageLimit is the largest page_limit (spec §3).
 const maxPageLimit = 50
 
+// maxPage is the largest page number: (maxPage-1)*maxPageLimit+1 fits
+// even a 32-bit int, so no offset computed from a page can wrap. It is far
+// beyond any list's end (10 million pages).
+const maxPage = 10_000_000
+
 func (s *Server) createTask(r *http.Request) (int, any, error) {
 	idem, err := s.idempotency(r)
 	if err != nil {
@@ -98,15 +103,18 @@ func (s *Server) listTasks(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-// pageParams parses page (default 1) and page_limit (default 10, at most
-// 50). Values out of range are refused, not clamped (Q6).
+// pageParams parses page (default 1, at most maxPage) and page_limit
+// (default 10, at most 50). Values out of range are refused, not clamped
+// (Q6); both are bounded here, before any arithmetic, so that no offset
+// overflows. A page within range but past the end of the list is 200 with
+// no data.
 func pageParams(q url.Values) (page, limit int, err error) {
 	page, limit = 1, 10
 	if v := q.Get("page"); v != "" {
 		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 {
+		if perr != nil || n < 1 || n > maxPage {
 			return 0, 0, errorf(http.StatusBadRequest, api.CodeParameterInvalid,
-				"The page parameter is invalid: %q. Use a whole number of at least 1.", v)
+				"The page parameter is invalid: %q. Use a whole number from 1 to %d.", v, maxPage)
 		}
 		page = n
 	}
