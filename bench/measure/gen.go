@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -84,6 +86,7 @@ type timeline struct {
 	cuts      []float64
 	dissolves [][2]float64 // [start, end] of each dissolve
 	duration  float64
+	post      string // a filter chain applied to the whole edit, e.g. noise
 }
 
 // newTimeline draws n shots of minSec..maxSec seconds and makes nDissolves
@@ -135,7 +138,11 @@ func (tl *timeline) graph() string {
 		groups = append(groups, "["+label+"]")
 		i = j + 1
 	}
-	fmt.Fprintf(&b, "%sconcat=n=%d:v=1:a=0[v]", strings.Join(groups, ""), len(groups))
+	post := ""
+	if tl.post != "" {
+		post = "," + tl.post
+	}
+	fmt.Fprintf(&b, "%sconcat=n=%d:v=1:a=0%s[v]", strings.Join(groups, ""), len(groups), post)
 	return b.String()
 }
 
@@ -245,7 +252,7 @@ func genSpeed(dir string, minutes int, w, h int, seed uint64) (long, clip string
 // retime computes the truth from the shot lengths, in frames: a dissolve
 // overlaps the last second of shot i with the first second of shot i+1.
 func retime(tl *timeline) *timeline {
-	out := &timeline{shots: tl.shots, dissolve: tl.dissolve}
+	out := &timeline{shots: tl.shots, dissolve: tl.dissolve, post: tl.post}
 	at := 0
 	for i, s := range out.shots {
 		at += s.frames
@@ -270,4 +277,161 @@ func genSingle(path, chain string, seconds int) (bool, time.Duration, error) {
 			"-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", tmp)
 		return err
 	})
+}
+
+// ---- noisy colour edits (cuts between colours of similar brightness)
+
+// rgb is an 8-bit RGB colour.
+type rgb struct{ r, g, b int }
+
+// luma is the BT.601 luma of c, 0..255.
+func (c rgb) luma() float64 { return 0.299*float64(c.r) + 0.587*float64(c.g) + 0.114*float64(c.b) }
+
+func (c rgb) String() string { return fmt.Sprintf("0x%02X%02X%02X", c.r, c.g, c.b) }
+
+// hues are the directions of the colours of a noisy edit; grey has none.
+var hues = []struct {
+	name    string
+	r, g, b float64
+}{
+	{"red", 255, 0, 0}, {"green", 0, 255, 0}, {"blue", 0, 0, 255},
+	{"yellow", 255, 255, 0}, {"cyan", 0, 255, 255}, {"magenta", 255, 0, 255},
+	{"grey", 0, 0, 0},
+}
+
+// colourOfLuma is hue h at BT.601 luma l: grey l plus sat times the largest
+// multiple of the hue's zero-luma part (the hue minus its own luma) that
+// stays inside 0..255. Adding a zero-luma vector keeps the luma, so every
+// colour of one l has the same luma up to rounding (< 0.5).
+func colourOfLuma(l float64, h int, sat float64) rgb {
+	d := hues[h]
+	y := 0.299*d.r + 0.587*d.g + 0.114*d.b
+	dir := [3]float64{d.r - y, d.g - y, d.b - y}
+	a := math.Inf(1)
+	for _, v := range dir {
+		switch {
+		case v > 0:
+			a = math.Min(a, (255-l)/v)
+		case v < 0:
+			a = math.Min(a, l/-v)
+		}
+	}
+	if math.IsInf(a, 1) { // grey
+		a = 0
+	}
+	a *= sat
+	ch := func(v float64) int { return int(math.Round(math.Max(0, math.Min(255, l+a*v)))) }
+	return rgb{ch(dir[0]), ch(dir[1]), ch(dir[2])}
+}
+
+// noisyLevels are the luma levels of a noisy colour edit: mid-tones, where
+// every hue can be strongly saturated (near black or white a colour of the
+// same luma as grey is necessarily pale).
+var noisyLevels = []float64{70, 110, 150}
+
+// colourEdit is a noisy colour edit: the timeline and, for each of its
+// cuts, whether it joins two colours of similar luma (difference < 10 of
+// 255) and the luma difference; the flashes are the times of 3-frame white
+// flashes inside scenes, which are no cuts.
+type colourEdit struct {
+	tl      *timeline
+	iso     []bool    // per cut
+	dLuma   []float64 // per cut: |luma after - luma before|
+	flashes []float64 // seconds
+	noise   int       // alls of the noise filter
+}
+
+// isoLuma is the largest luma difference of an "iso-luminant" cut.
+const isoLuma = 10.0
+
+// newColourEdit draws n solid-colour scenes of minSec..maxSec seconds:
+// each next scene keeps the luma level of the one before (± 3) with
+// probability isoProb, in another hue (grey counting as one), else moves to
+// another level (a difference of 40 or more); saturation 0.7..1 of the
+// most the hue has at that luma. nDissolves joins are 1 s dissolves and
+// nFlashes scenes get a flash of 3 white (85 %) frames in their middle
+// part. The whole edit then gets temporal uniform noise of strength noise
+// (FFmpeg's noise filter, every frame different, luma and chroma).
+func newColourEdit(r *rand.Rand, w, h, n, nDissolves, nFlashes, noise int, minSec, maxSec, isoProb float64) *colourEdit {
+	tl := &timeline{dissolve: make([]bool, n-1)}
+	type pick struct {
+		level, hue int
+		c          rgb
+	}
+	var picks []pick
+	for i := 0; i < n; i++ {
+		var p pick
+		if i == 0 {
+			p.level, p.hue = r.IntN(len(noisyLevels)), r.IntN(len(hues))
+		} else {
+			prev := picks[i-1]
+			p.level, p.hue = prev.level, prev.hue
+			if r.Float64() < isoProb {
+				for p.hue == prev.hue {
+					p.hue = r.IntN(len(hues))
+				}
+			} else {
+				for p.level == prev.level {
+					p.level = r.IntN(len(noisyLevels))
+				}
+				p.hue = r.IntN(len(hues))
+			}
+		}
+		l := noisyLevels[p.level] + float64(r.IntN(7)-3)
+		p.c = colourOfLuma(l, p.hue, 0.7+0.3*r.Float64())
+		picks = append(picks, p)
+		frames := int((minSec + (maxSec-minSec)*r.Float64()) * fps)
+		tl.shots = append(tl.shots, shot{kind: fmt.Sprintf("%s %s (luma %.0f)", hues[p.hue].name, p.c, p.c.luma()),
+			src: fmt.Sprintf("color=c=%s:s=%dx%d:r=30", p.c, w, h), frames: frames})
+	}
+	for placed := 0; placed < nDissolves; {
+		j := r.IntN(n - 1)
+		if tl.dissolve[j] || (j > 0 && tl.dissolve[j-1]) || (j+1 < n-1 && tl.dissolve[j+1]) {
+			continue
+		}
+		tl.dissolve[j] = true
+		placed++
+	}
+	// Flashes: in the clean middle of a scene (away from its cuts and any
+	// dissolve), at most one per scene.
+	flashAt := map[int]int{}
+	for tries := 0; len(flashAt) < nFlashes && tries < 1000; tries++ {
+		i := r.IntN(n)
+		lo, hi := fps/2, tl.shots[i].frames-fps/2-3
+		if i > 0 && tl.dissolve[i-1] {
+			lo += fps
+		}
+		if i < n-1 && tl.dissolve[i] {
+			hi -= fps
+		}
+		if _, ok := flashAt[i]; ok || hi <= lo {
+			continue
+		}
+		flashAt[i] = lo + r.IntN(hi-lo)
+		tl.shots[i].src += fmt.Sprintf(",drawbox=c=white@0.85:t=fill:enable='between(n\\,%d\\,%d)'", flashAt[i], flashAt[i]+2)
+	}
+	tl = retime(tl)
+	tl.post = fmt.Sprintf("noise=alls=%d:allf=t+u", noise)
+	e := &colourEdit{tl: tl, noise: noise}
+	// Cut k is the k-th join that is not a dissolve; the start of shot i
+	// in the edit is the sum of the frames before it, less a second per
+	// dissolve before it.
+	start := 0
+	for i := range tl.shots {
+		if f, ok := flashAt[i]; ok {
+			e.flashes = append(e.flashes, float64(start+f)/fps)
+		}
+		start += tl.shots[i].frames
+		if i < n-1 {
+			if tl.dissolve[i] {
+				start -= fps
+				continue
+			}
+			d := math.Abs(picks[i+1].c.luma() - picks[i].c.luma())
+			e.dLuma = append(e.dLuma, d)
+			e.iso = append(e.iso, d < isoLuma)
+		}
+	}
+	slices.Sort(e.flashes)
+	return e
 }

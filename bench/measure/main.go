@@ -12,6 +12,11 @@
 //     detected cuts against the hard cuts at ±0.1 s, what happened at each
 //     dissolve, a threshold sweep, and the cuts found in single continuous
 //     shots that should have none (motion, noise, flashes, a fast pan).
+//  3. Noisy colours: a generated edit of solid-colour scenes under temporal
+//     sensor noise, most cuts between colours of the same luma (red, green,
+//     blue, grey… of one brightness), some between different lumas, with
+//     dissolves and white flashes; precision, and recall on the
+//     iso-luminant cuts apart, at ±0.1 s (part of -only accuracy).
 //
 // Usage:
 //
@@ -45,18 +50,20 @@ import (
 )
 
 var (
-	minutes   = flag.Int("minutes", 10, "length of the speed video in minutes")
-	size      = flag.String("size", "1280x720", "frame size of the generated videos")
-	cacheDir  = flag.String("cache", filepath.Join(os.TempDir(), "framewise-bench-measure"), "where generated videos are kept")
-	seed      = flag.Uint64("seed", 1, "seed of the generated edits")
-	runs      = flag.Int("runs", 2, "timed runs of the baseline and of Measure (best is kept)")
-	shots     = flag.Int("shots", 40, "shots in the accuracy video")
-	dissolves = flag.Int("dissolves", 5, "joins that are dissolves in the accuracy video")
-	only      = flag.String("only", "", `"speed" or "accuracy"; empty runs both`)
-	tol       = flag.Float64("tol", 0.1, "tolerance in seconds when matching cuts")
-	verbose   = flag.Bool("v", false, "list every miss and false detection")
-	sweep     = flag.Bool("sweep", false, "also measure the accuracy video at other scene thresholds")
-	child     = flag.String("child-measure", "", "internal: run Measure on this file and print JSON")
+	minutes      = flag.Int("minutes", 10, "length of the speed video in minutes")
+	size         = flag.String("size", "1280x720", "frame size of the generated videos")
+	cacheDir     = flag.String("cache", filepath.Join(os.TempDir(), "framewise-bench-measure"), "where generated videos are kept")
+	seed         = flag.Uint64("seed", 1, "seed of the generated edits")
+	runs         = flag.Int("runs", 2, "timed runs of the baseline and of Measure (best is kept)")
+	shots        = flag.Int("shots", 40, "shots in the accuracy video")
+	dissolves    = flag.Int("dissolves", 5, "joins that are dissolves in the accuracy video")
+	only         = flag.String("only", "", `"speed" or "accuracy"; empty runs both`)
+	tol          = flag.Float64("tol", 0.1, "tolerance in seconds when matching cuts")
+	verbose      = flag.Bool("v", false, "list every miss and false detection")
+	sweep        = flag.Bool("sweep", false, "also measure the accuracy video at other scene thresholds")
+	noise        = flag.Int("noise", 20, "strength of the temporal noise of the noisy colour edit (FFmpeg noise alls)")
+	colourScenes = flag.Int("colour-scenes", 60, "scenes in the noisy colour edit")
+	child        = flag.String("child-measure", "", "internal: run Measure on this file and print JSON")
 )
 
 func main() {
@@ -80,6 +87,15 @@ func main() {
 	}
 	if *only == "" || *only == "accuracy" {
 		if err := accuracy(w, h); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "colours" { // the noisy colour edit alone (also part of accuracy)
+		tool, err := media.New(media.Config{})
+		if err == nil {
+			err = colourAccuracy(tool, w, h)
+		}
+		if err != nil {
 			fail(err)
 		}
 	}
@@ -447,7 +463,126 @@ func accuracy(w, h int) error {
 			cutScores[0], cutScores[len(cutScores)/2], cutScores[len(cutScores)-1], media.DefaultSceneThreshold)
 	}
 
+	if err := colourAccuracy(tool, w, h); err != nil {
+		return err
+	}
 	return negatives(tool, w, h)
+}
+
+// colourAccuracy measures a noisy edit of solid colours (newColourEdit):
+// precision and recall of all its hard cuts, and recall on the cuts
+// between colours of similar luma apart; dissolves and flashes must not
+// count.
+func colourAccuracy(tool *media.Tool, w, h int) error {
+	// A quarter of the size (320x180 by default): the noise then survives
+	// the scaling to the 64x36 thumbnails about four times as strong as at
+	// 640x360 (each thumbnail pixel averages 25 pixels instead of 100), and
+	// the file stays small though noise costs many bits.
+	w, h = w/4, h/4
+	r := rand.New(rand.NewPCG(*seed, 3))
+	e := newColourEdit(r, w, h, *colourScenes, 4, 6, *noise, 1.5, 4, 0.75)
+	tl := e.tl
+	nIso := 0
+	for _, iso := range e.iso {
+		if iso {
+			nIso++
+		}
+	}
+	fmt.Printf("\n== Noisy colour edit: %d solid-colour scenes of 1.5–4 s (seed %d), %d hard cuts (%d between colours whose luma differs by < %.0f of 255), %d dissolves, %d white flashes, noise alls=%d temporal uniform, %.0f s, %dx%d\n",
+		len(tl.shots), *seed, len(tl.cuts), nIso, isoLuma, len(tl.dissolves), len(e.flashes), e.noise, tl.duration, w, h)
+	path := filepath.Join(*cacheDir, fmt.Sprintf("colours-%dx%d-s%d-n%d-noise%d-%08x.mp4", w, h, *seed, *colourScenes, e.noise,
+		crc32.ChecksumIEEE([]byte(tl.graph()))))
+	built, took, err := genAccuracy(path, tl)
+	if err != nil {
+		return err
+	}
+	if built {
+		fmt.Printf("generated %s in %.1f s\n", path, took.Seconds())
+	} else {
+		fmt.Printf("cached %s\n", path)
+	}
+	dets, _, took, err := measureCuts(tool, path, media.MeasureOptions{})
+	if err != nil {
+		return err
+	}
+	s := score(tl, dets, *tol)
+	// Recall on each kind of cut, from the misses.
+	missedIso := 0
+	for _, i := range s.misses {
+		if e.iso[i] {
+			missedIso++
+		}
+	}
+	// False detections near a flash (within its 3 frames ± tol).
+	atFlash := 0
+	for _, j := range s.falsePos {
+		for _, f := range e.flashes {
+			if dets[j].time >= f-*tol && dets[j].time <= f+0.1+*tol {
+				atFlash++
+				break
+			}
+		}
+	}
+	fmt.Printf("Measure with defaults took %.1f s\n", took.Seconds())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "hard cuts\tdetected\tTP\tFP\tFN\tprecision\trecall\trecall iso-luminant\trecall other\tdissolves hit\tflashes hit\t")
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f (%d/%d)\t%.3f (%d/%d)\t%d/%d\t%d/%d\t\n", len(tl.cuts), len(dets), s.tp, s.fp, s.fn,
+		s.precision(), s.recall(), ratio(nIso-missedIso, nIso), nIso-missedIso, nIso,
+		ratio(len(tl.cuts)-nIso-(s.fn-missedIso), len(tl.cuts)-nIso), len(tl.cuts)-nIso-(s.fn-missedIso), len(tl.cuts)-nIso,
+		s.dissolvesHit, len(tl.dissolves), atFlash, len(e.flashes))
+	tw.Flush()
+	verdict := "met"
+	if s.precision() < 0.98 || ratio(nIso-missedIso, nIso) < 0.98 {
+		verdict = "NOT met"
+	}
+	fmt.Printf("target precision ≥ 0.98 and recall on iso-luminant cuts ≥ 0.98: %s\n", verdict)
+	var isoScores []float64
+	for k, c := range tl.cuts {
+		if !e.iso[k] {
+			continue
+		}
+		for _, d := range dets {
+			if math.Abs(d.time-c) <= *tol {
+				isoScores = append(isoScores, d.score)
+			}
+		}
+	}
+	slices.Sort(isoScores)
+	if n := len(isoScores); n > 0 {
+		fmt.Printf("scores of the detected iso-luminant cuts: min %.3f, median %.3f, max %.3f\n", isoScores[0], isoScores[n/2], isoScores[n-1])
+	}
+	if *verbose || s.fn+s.fp > 0 {
+		for _, i := range s.misses {
+			fmt.Printf("  luma difference %.1f at cut %d\n", e.dLuma[i], i+1)
+		}
+		explain(tl, dets, s)
+	}
+	if *sweep {
+		fmt.Println("threshold sweep (noisy colour edit, ±0.1 s; one Measure run each):")
+		tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "threshold\tdetected\tprecision\trecall\trecall iso-luminant\tdissolves hit\t")
+		for _, th := range []float64{0.02, 0.03, 0.04, media.DefaultSceneThreshold, 0.06, 0.08, 0.10, 0.12} {
+			d, _, _, err := measureCuts(tool, path, media.MeasureOptions{SceneThreshold: th})
+			if err != nil {
+				return err
+			}
+			sc := score(tl, d, *tol)
+			missed := 0
+			for _, i := range sc.misses {
+				if e.iso[i] {
+					missed++
+				}
+			}
+			mark := ""
+			if th == media.DefaultSceneThreshold {
+				mark = " (default)"
+			}
+			fmt.Fprintf(tw, "%.2f%s\t%d\t%.3f\t%.3f\t%.3f\t%d/%d\t\n", th, mark, len(d), sc.precision(), sc.recall(),
+				ratio(nIso-missed, nIso), sc.dissolvesHit, len(tl.dissolves))
+		}
+		tw.Flush()
+	}
+	return nil
 }
 
 func explain(tl *timeline, dets []detection, s scoreCard) {

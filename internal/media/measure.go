@@ -19,12 +19,13 @@ import (
 )
 
 // Defaults of MeasureOptions. The cut threshold was chosen on generated
-// video (see bench/measure): hard cuts between different shots scored
-// 0.065–0.42 there, and every threshold from 0.04 to 0.06 found all of
-// them and nothing else, because the detector's other rules (see
-// cutDetector) reject continuous motion, noise, a fast pan or zoom,
-// flashes and dissolves; 0.03 and below start to make false cuts, 0.08 and
-// above to miss cuts between similar shots.
+// video (see bench/measure). On its edit of random shots the hard cuts
+// score 0.23–0.75, and every threshold from 0.02 to 0.12 finds all of them
+// and nothing else, because the detector's other rules (see cutDetector)
+// reject continuous motion, noise, a fast pan or zoom, flashes and
+// dissolves. On its noisy edit of solid colours, most cuts joining colours
+// of the same luma, the cuts score 0.20–0.82; 0.04 to 0.12 find all of
+// them and nothing else, 0.03 and below start to report dissolves.
 const (
 	// DefaultSceneThreshold is the smallest Cut.Score of a cut: a mean
 	// absolute difference between two consecutive thumbnails, 0..1.
@@ -132,9 +133,9 @@ type Measurements struct {
 // Cut is a shot boundary: the first frame of the new shot is shown at Time.
 type Cut struct {
 	Time float64 `json:"time"`
-	// Score is how much the picture changed, 0..1: the larger of the two
-	// distances between the thumbnails of the two frames (see cutDetector)
-	// divided by 255.
+	// Score is how much the picture changed, 0..1: the largest of the
+	// three distances between the thumbnails of the two frames (see
+	// cutDetector) divided by 255.
 	Score float64 `json:"score"`
 }
 
@@ -480,18 +481,17 @@ func (p *measureParser) args(path string) []string {
 	if p.o.End > 0 && p.end > p.start {
 		args = append(args, "-t", ffnum(p.end-p.start))
 	}
-	// No deblocking (H.264, HEVC, VP9): about 10 % less decoding time. The
-	// picture is only slightly softer or blockier at block edges, which the
-	// scaling to 320 px and 64x36 averages away; on the accuracy video the
-	// thumbnail distances moved by 0.05 of 255 on average.
-	// When pictures are asked for, only on frames that no other frame is
-	// predicted from (B-frames, mostly): skipped on reference frames, the
-	// blocking would add up over a GOP in the pictures.
-	if p.grid {
-		args = append(args, "-skip_loop_filter", "noref")
-	} else {
-		args = append(args, "-skip_loop_filter", "all")
-	}
+	// No deblocking (H.264, HEVC, VP9) on frames that no other frame is
+	// predicted from (B-frames, mostly): a little less decoding time, and
+	// the picture is only slightly softer or blockier at block edges,
+	// which the scaling to 320 px and 64x36 averages away. Not on
+	// reference frames: there the error would add up over a GOP (the
+	// decoder predicts from other pictures than the encoder did) and
+	// vanish at the next keyframe, a jump of the whole picture's colour
+	// that reached 21 on the colour distance on noisy footage of flat
+	// colours (bench/measure): a false cut. Skipping it on all frames
+	// saved about 14 % more decoding time on 720p H.264.
+	args = append(args, "-skip_loop_filter", "noref")
 	args = append(args, inputArgs(path)...)
 	if v := p.video; v != nil {
 		// Scale down first: the detectors then cost little next to
@@ -885,17 +885,23 @@ func complement(list []Interval, start, end float64) []Interval {
 }
 
 // cutDetector finds hard cuts in a stream of 64x36 yuv420p thumbnails.
-// Two distances compare each thumbnail with the one before, both mean
+// Three distances compare each thumbnail with the one before, all mean
 // absolute differences on the 0..255 scale:
 //
 //   - fine: of the luma pixels; it sees a change of structure, such as a
 //     cut between two shots of similar colours and layout;
 //   - coarse: of the means of 8x6 blocks, luma (weight 2) and chroma
 //     (weight 1); motion and moving texture hardly change it, so it sees
-//     a cut out of or into busy content (noise, foliage, water, crowds),
-//     and a change of colour alone.
+//     a cut out of or into busy content (noise, foliage, water, crowds);
+//   - colour: of the means of the same blocks in the two chroma planes,
+//     U and V added (capped at 255): a change of colour alone, such as a
+//     cut between red and green of the same brightness, which the luma
+//     distances cannot see and the coarse one sees at a sixth of its
+//     size. Sensor noise averages out in block means (a block mean of
+//     the chroma averages 300 pixels of a 320 px picture), so noisy
+//     footage hardly raises it.
 //
-// Thumbnail c starts a new shot when, for either distance d,
+// Thumbnail c starts a new shot when, for any distance d,
 //
 //   - d is at least the threshold, and
 //   - d is at least cutRatio times the mean of the same distance between
@@ -906,8 +912,11 @@ func complement(list []Interval, start, end float64) []Interval {
 // and it is not a flash: within flashLook seconds on either side, the
 // picture does not come back to what it was (flashes, strobes, an object
 // crossing the lens), i.e. no frame after c is closer than
-// min(flashSame, flashFrac·fine) to the frame before c, and no frame
-// shortly before c is that close to c (fine distance).
+// min(flashSame, flashFrac·d) to the frame before c, and no frame shortly
+// before c is that close to c, in every distance d that stands out at c.
+// (In the distances that do not, "back" would mean little: the fine
+// distance of a change of colour alone is only noise, and judged by it
+// alone a noisy cut between two colours of the same luma read as a flash.)
 //
 // It keeps a ring of about half a second of thumbnails and decides on
 // frame c once the frames it needs after c have arrived.
@@ -918,6 +927,7 @@ type cutDetector struct {
 	ring      [][]byte
 	fine      []float64 // fine[i%n]: fine distance between frames i and i-1
 	coarse    []float64 // the same, coarse
+	colour    []float64 // the same, colour
 	n         int
 	count     int // frames pushed
 	out       func(frame int, score float64)
@@ -947,7 +957,7 @@ func newCutDetector(rate, threshold float64, out func(frame int, score float64))
 	ahead := max(cutWindow, look)
 	n := max(look, cutWindow) + 1 + ahead + 1
 	d := &cutDetector{threshold: threshold * 255, look: look, ahead: ahead, n: n, out: out,
-		ring: make([][]byte, n), fine: make([]float64, n), coarse: make([]float64, n)}
+		ring: make([][]byte, n), fine: make([]float64, n), coarse: make([]float64, n), colour: make([]float64, n)}
 	for i := range d.ring {
 		d.ring[i] = make([]byte, thumbSize)
 	}
@@ -964,9 +974,11 @@ func fineDistance(a, b []byte) float64 {
 	return float64(s) / thumbLuma
 }
 
-// coarseDistance is the mean absolute difference of the block means,
-// luma twice as heavy as chroma.
-func coarseDistance(a, b []byte) float64 {
+// blockDistances are the coarse and the colour distance: the mean absolute
+// differences of the block means of luma and chroma. coarse weighs luma
+// twice as heavy as chroma; colour is the chroma alone, U and V added,
+// capped at 255.
+func blockDistances(a, b []byte) (coarse, colour float64) {
 	plane := func(off, w, bw, bh int) float64 {
 		var total int
 		for gy := range gridY {
@@ -986,7 +998,7 @@ func coarseDistance(a, b []byte) float64 {
 	luma := plane(0, thumbW, blockW, blockH)
 	u := plane(thumbLuma, thumbChromaW, cblockW, cblockH)
 	v := plane(thumbLuma+thumbChromaW*thumbChromaH, thumbChromaW, cblockW, cblockH)
-	return (2*luma + (u+v)/2) / 3
+	return (2*luma + (u+v)/2) / 3, min(255, u+v)
 }
 
 func (d *cutDetector) frame(i int) []byte { return d.ring[i%d.n] }
@@ -997,7 +1009,7 @@ func (d *cutDetector) push(thumb []byte) {
 	copy(d.frame(i), thumb)
 	if i > 0 {
 		d.fine[i%d.n] = fineDistance(d.frame(i), d.frame(i-1))
-		d.coarse[i%d.n] = coarseDistance(d.frame(i), d.frame(i-1))
+		d.coarse[i%d.n], d.colour[i%d.n] = blockDistances(d.frame(i), d.frame(i-1))
 	}
 	d.count++
 	if c := i - d.ahead; c >= 1 {
@@ -1033,25 +1045,37 @@ func (d *cutDetector) stands(dist []float64, c, last int) bool {
 
 // decide judges frame c, knowing frames up to last.
 func (d *cutDetector) decide(c, last int) {
-	fine, coarse := d.stands(d.fine, c, last), d.stands(d.coarse, c, last)
-	if !fine && !coarse {
+	fine, coarse, colour := d.stands(d.fine, c, last), d.stands(d.coarse, c, last), d.stands(d.colour, c, last)
+	if !fine && !coarse && !colour {
 		return
 	}
 	// "Back to what it was": closer than a cut would be, and than a
-	// fraction of this change.
-	same := min(flashSame, flashFrac*d.fine[c%d.n])
+	// fraction of this change, in each distance that stands out.
+	fc, cc, kc := d.fine[c%d.n], d.coarse[c%d.n], d.colour[c%d.n]
+	back := func(x, y []byte) bool {
+		if fine && fineDistance(x, y) >= min(flashSame, flashFrac*fc) {
+			return false
+		}
+		if coarse || colour {
+			co, ko := blockDistances(x, y)
+			if coarse && co >= min(flashSame, flashFrac*cc) || colour && ko >= min(flashSame, flashFrac*kc) {
+				return false
+			}
+		}
+		return true
+	}
 	before, at := d.frame(c-1), d.frame(c)
 	for j := c + 1; j <= min(last, c+d.look); j++ {
-		if fineDistance(d.frame(j), before) < same {
+		if back(d.frame(j), before) {
 			return
 		}
 	}
 	for j := max(0, c-d.look); j <= c-2; j++ {
-		if fineDistance(at, d.frame(j)) < same {
+		if back(at, d.frame(j)) {
 			return
 		}
 	}
-	d.out(c, max(d.fine[c%d.n], d.coarse[c%d.n])/255)
+	d.out(c, max(fc, cc, kc)/255)
 }
 
 // lineWriter splits what is written to it into lines and hands each to
