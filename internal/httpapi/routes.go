@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/framewise/framewise/api"
 	"github.com/framewise/framewise/internal/ratelimit"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -90,6 +91,11 @@ func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	// The OpenAPI document of this API; like /healthz it needs no key.
+	mux.HandleFunc("GET /v1.3/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(api.OpenAPI)
+	})
 
 	mux.Handle("POST /v1.3/analyze/tasks", s.endpoint(nested, s.createTask))
 	mux.Handle("GET /v1.3/analyze/tasks", s.endpoint(flat, s.listTasks))
@@ -116,6 +122,6 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz",
+var knownPaths = []string{"/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}"}
