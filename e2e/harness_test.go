@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// Every response recorded by client() must follow api/openapi.json (openapi_test.go).
+	code = checkRecordedResponses(code)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -120,7 +122,9 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 }
 
 func (s *server) client() *client.Client {
-	return client.New("http://"+s.addr, client.WithAPIKey(testKey))
+	// The HTTP client records every response, for the check against
+	// api/openapi.json at the end of the run (openapi_test.go).
+	return client.New("http://"+s.addr, client.WithAPIKey(testKey), client.WithHTTPClient(recordingClient(s.t)))
 }
 
 // stop sends SIGTERM and waits for a clean exit.
