@@ -325,3 +325,32 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("headers without a limit: %v", resp.Header)
 	}
 }
+
+// TestRootIndex: GET / answers without a key and says where the API, its
+// OpenAPI document and the health check are; other methods are 405.
+func TestRootIndex(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t, "k")
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var idx map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /: %d %v", resp.StatusCode, err)
+	}
+	if idx["api"] != "/v1.3" || idx["openapi"] != "/v1.3/openapi.json" || idx["health"] != "/healthz" {
+		t.Errorf("index %v", idx)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader("{}"))
+	req.Header.Set("x-api-key", "k")
+	post, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d, want 405", post.StatusCode)
+	}
+}

@@ -91,6 +91,13 @@ func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	// The root says where things are, without a key, so that a browser or
+	// curl pointed at the server learns more than 401.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{
+			"service": "framewise", "api": "/v1.3", "openapi": "/v1.3/openapi.json", "health": "/healthz",
+			"docs": "https://github.com/framewise/framewise#readme"})
+	})
 	// The OpenAPI document of this API; like /healthz it needs no key.
 	mux.HandleFunc("GET /v1.3/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -122,6 +129,6 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/v1.3/openapi.json",
+var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}"}
