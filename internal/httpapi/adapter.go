@@ -273,6 +273,9 @@ func (s *Server) noRoute(r *http.Request) (int, any, error) {
 
 // matchPath matches a path against a pattern with {wildcard} segments.
 func matchPath(pattern, path string) bool {
+	if pattern == path {
+		return true
+	}
 	ps, xs := strings.Split(pattern, "/"), strings.Split(strings.TrimSuffix(path, "/"), "/")
 	if len(ps) != len(xs) {
 		return false
