@@ -80,9 +80,15 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 	}
 	var refusal *engine.Refusal
 	var final *finalError
+	var rule *media.RuleError
 	switch {
 	case errors.As(err, &refusal):
 		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(refusal.Message))
+		return ferr
+	case errors.As(err, &rule):
+		// The video, not the run, is at fault (e.g. the measuring pass
+		// found it decodes shorter than it declares): retrying cannot help.
+		_, ferr := p.Tasks.Fail(ctx, id, redact.Text("The video cannot be analyzed: "+rule.Message))
 		return ferr
 	case errors.As(err, &final):
 		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(final.message))

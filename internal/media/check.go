@@ -126,8 +126,11 @@ func (v *VideoStream) displaySize() (w, h int) {
 	return w, h
 }
 
-// DecodeCheck decodes the first frame of the first video stream (V50); run
-// it after Probe and CheckAnalyzable accepted the file. A video FFmpeg
+// DecodeCheck decodes the first frame of the first video stream (V50), then
+// checks that the video decodes as long as it declares: whole when it is
+// at most FullDecodeMax long, else its last seconds (a truncated file
+// fails as a *RuleError with Rule RuleIncomplete naming both durations).
+// Run it after Probe and CheckAnalyzable accepted the file. A video FFmpeg
 // cannot decode is reported as a *RuleError (Rule "decodable"); other
 // errors (ffmpeg killed, ctx ended) are operational. It counts as a heavy run.
 func (t *Tool) DecodeCheck(ctx context.Context, path string) error {
@@ -157,7 +160,12 @@ func (t *Tool) DecodeCheck(ctx context.Context, path string) error {
 	if frameLines(out) == 0 {
 		return notDecodableError(errors.New("ffmpeg decoded no video frame"))
 	}
-	return nil
+	// The first frame decodes; does the rest? (see integrityCheck)
+	info, err := t.Probe(ctx, path)
+	if err != nil {
+		return err
+	}
+	return t.integrityCheck(ctx, path, info)
 }
 
 func notDecodableError(cause error) *RuleError {

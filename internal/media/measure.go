@@ -24,8 +24,8 @@ import (
 // and nothing else, because the detector's other rules (see cutDetector)
 // reject continuous motion, noise, a fast pan or zoom, flashes and
 // dissolves. On its noisy edit of solid colours, most cuts joining colours
-// of the same luma, the cuts score 0.20–0.82; 0.04 to 0.12 find all of
-// them and nothing else, 0.03 and below start to report dissolves.
+// of the same luma, the cuts score 0.20–0.82, and the same thresholds find
+// all of them and nothing else.
 const (
 	// DefaultSceneThreshold is the smallest Cut.Score of a cut: a mean
 	// absolute difference between two consecutive thumbnails, 0..1.
@@ -128,6 +128,13 @@ type Measurements struct {
 	// Frames are the pictures asked for by MeasureOptions.FrameTimes, in
 	// time order.
 	Frames []Frame `json:"-"`
+	// DecodeErrors counts FFmpeg's reports of damaged input (packets it
+	// could not decode, corrupt packets and frames), and
+	// Undecoded the seconds of the window with no decoded video frame
+	// inside it (holes the thumbnail rate had to fill), both within the
+	// tolerance of MissingTolerance: beyond it Measure fails.
+	DecodeErrors int     `json:"decode_errors,omitempty"`
+	Undecoded    float64 `json:"undecoded,omitempty"`
 }
 
 // Cut is a shot boundary: the first frame of the new shot is shown at Time.
@@ -343,6 +350,9 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 		return nil, fmt.Errorf("media: measure: %w", te)
 	}
 	m := p.finish()
+	if err := p.complete(info); err != nil {
+		return nil, err
+	}
 	if o.Progress != nil {
 		o.Progress(100)
 	}
@@ -425,6 +435,12 @@ type measureParser struct {
 	silenceAt  float64 // relative start of an open silence, or -1
 	volumeTime float64 // relative time of the pending volume sample, or NaN
 
+	// what decoded (stderr side)
+	decodeErrors int
+	fpsIn        int // frames into the thumbnails' fps filter, -1 when not logged
+	fpsDup       int // frames it duplicated to fill holes
+	fpsDrop      int // frames it dropped
+
 	// thumbnail side
 	cuts   []Cut
 	thumbs int // thumbnails read
@@ -442,6 +458,7 @@ func newMeasureParser(start, end float64, info *Info, o MeasureOptions) *measure
 		silenceAt:   -1,
 		volumeTime:  math.NaN(),
 		lastPercent: -1,
+		fpsIn:       -1,
 	}
 	p.frame = 0.1
 	p.thumbRate = maxThumbRate
@@ -473,7 +490,9 @@ func ffnum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 // args is the FFmpeg command line: one input (the window), a video output
 // of thumbnails on fd 3 and an audio output to the null muxer.
 func (p *measureParser) args(path string) []string {
-	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "repeat+info",
+	// Verbose for the fps filter's count of frames in and out at the end
+	// (see complete); FFmpeg logs nothing per frame at this level.
+	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "repeat+verbose",
 		"-progress", "pipe:1"}
 	if p.start > 0 {
 		args = append(args, "-ss", ffnum(p.start))
@@ -661,10 +680,28 @@ func (p *measureParser) progressLine(line []byte) {
 // stderrLine reads one line of FFmpeg's log; lines that are not
 // measurements go to the tail kept for errors.
 func (p *measureParser) stderrLine(line []byte) {
+	if damageReport(line) {
+		p.decodeErrors++
+	}
 	if !p.parse(string(line)) {
 		p.tail.Write(line)
 		p.tail.Write([]byte{'\n'})
 	}
+}
+
+// damageMarks are what FFmpeg's log says of damaged input: decoders and
+// demuxers (h264, hevc, mpegts, mov) and ffmpeg itself.
+var damageMarks = [][]byte{[]byte("rror while decoding"), []byte("corrupt"), []byte("Invalid NAL"),
+	[]byte("partial file"), []byte("Invalid data found")}
+
+// damageReport reports a log line about damaged input.
+func damageReport(line []byte) bool {
+	for _, m := range damageMarks {
+		if bytes.Contains(line, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // parse handles a measurement line and reports whether it was one.
@@ -681,6 +718,15 @@ func (p *measureParser) parse(line string) bool {
 		return false
 	}
 	msg = strings.TrimSpace(msg)
+	if strings.HasPrefix(name, "Parsed_fps_") {
+		// 119 frames in, 150 frames out; 0 frames dropped, 31 frames duplicated.
+		var in, out, drop, dup int
+		if _, err := fmt.Sscanf(msg, "%d frames in, %d frames out; %d frames dropped, %d frames duplicated.", &in, &out, &drop, &dup); err != nil {
+			return false
+		}
+		p.fpsIn, p.fpsDrop, p.fpsDup = in, drop, dup
+		return true
+	}
 	switch name {
 	case "blackdetect":
 		// black_start:10 black_end:11.0333 black_duration:1.03333
@@ -906,8 +952,10 @@ func complement(list []Interval, start, end float64) []Interval {
 //   - d is at least the threshold, and
 //   - d is at least cutRatio times the mean of the same distance between
 //     the frames around it (cutWindow on each side; repeated frames, with
-//     a fine distance below dupDistance, left out), so that steady fast
-//     motion, noise or a stuttering low frame rate do not read as cuts;
+//     fine and colour distances below dupDistance, left out), so that
+//     steady fast motion, noise or a stuttering low frame rate do not read
+//     as cuts. (A frame whose luma hardly changed is no repeat when its
+//     colour did: an object of the background's brightness moving in.)
 //
 // and it is not a flash: within flashLook seconds on either side, the
 // picture does not come back to what it was (flashes, strobes, an object
@@ -1035,7 +1083,7 @@ func (d *cutDetector) stands(dist []float64, c, last int) bool {
 	var sum float64
 	var cnt int
 	for j := max(1, c-cutWindow); j <= min(last, c+cutWindow); j++ {
-		if j != c && d.fine[j%d.n] >= dupDistance {
+		if j != c && (d.fine[j%d.n] >= dupDistance || d.colour[j%d.n] >= dupDistance) {
 			sum += dist[j%d.n]
 			cnt++
 		}
@@ -1129,3 +1177,54 @@ func (w *lineWriter) emit() {
 
 // flush hands on a last line that had no line ending.
 func (w *lineWriter) flush() { w.emit() }
+
+// complete checks that the run decoded the window: each stream's decoded
+// end (the thumbnails for video, the volume samples for audio) must reach
+// the window end, or the stream's own declared end when it is shorter,
+// and the holes between decoded video frames must stay within
+// MissingTolerance; else it returns a *RuleError (Rule RuleIncomplete)
+// naming the durations. It also sets DecodeErrors and Undecoded.
+func (p *measureParser) complete(info *Info) error {
+	m := &p.m
+	m.DecodeErrors = p.decodeErrors
+	if p.end <= p.start {
+		return nil // the duration is unknown: nothing was declared
+	}
+	span := p.end - p.start
+	tol := MissingTolerance(span)
+	cause := func(what string, got, want float64) error {
+		return fmt.Errorf("%s decoded to %.3f s of a window ending at %.3f s (%d decode errors)", what, got, want, p.decodeErrors)
+	}
+	if p.video != nil {
+		want := p.end
+		if d := declaredVideo(info); d > p.start {
+			want = min(want, d)
+		}
+		got := p.start + float64(p.thumbs)/p.thumbRate
+		if want-got > tol {
+			return incompleteError(want, got, cause("video", got, want))
+		}
+		// The fps filter fills holes with copies; without decode errors
+		// they are a variable frame rate, not damage.
+		if p.fpsIn >= 0 && p.decodeErrors > 0 {
+			m.Undecoded = max(0, float64(p.fpsDup-p.fpsDrop)/p.thumbRate)
+			if m.Undecoded > tol {
+				return undecodableError(want, m.Undecoded, cause("video", got, want))
+			}
+		}
+	}
+	if p.audio != nil && !p.o.CutsOnly {
+		want := p.end
+		if d := p.audio.Duration; d > p.start && d <= info.Duration+1 {
+			want = min(want, d)
+		}
+		got := p.start
+		if n := len(m.Volume); n > 0 {
+			got = m.Volume[n-1].Time + p.step
+		}
+		if want-got > tol {
+			return incompleteError(want, got, cause("audio", got, want))
+		}
+	}
+	return nil
+}

@@ -300,7 +300,7 @@ func TestMeasureParser(t *testing.T) {
 		t.Fatalf("volume step = %v (%d samples)", p.step, p.nsamples)
 	}
 	args := strings.Join(p.args("/x/in.mp4"), " ")
-	for _, want := range []string{"-ss 10 -t 10 -skip_loop_filter noref -protocol_whitelist file -i file:/x/in.mp4", "fps=fps=25:start_time=0 ", "-f rawvideo pipe:3",
+	for _, want := range []string{"-ss 10 -t 10 -skip_loop_filter noref -protocol_whitelist file -format_whitelist " + FormatWhitelist + " -i file:/x/in.mp4", "fps=fps=25:start_time=0 ", "-f rawvideo pipe:3",
 		"asetnsamples=n=1000:", "-map 0:1", "-progress pipe:1", "-f null -"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)

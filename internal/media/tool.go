@@ -166,11 +166,19 @@ func toolName(bin string) string {
 // protocol.
 func inputURL(path string) string { return "file:" + path }
 
+// FormatWhitelist are the container formats (FFmpeg demuxers) every run
+// may open. Playlists and manifests (hls, dash, concat), demuxers that open
+// other files or devices, and the rarely used demuxers with a history of
+// parser bugs are not in it: a file of such a format fails to open as not
+// media. m4v, h264 and hevc are raw elementary streams.
+const FormatWhitelist = "mov,matroska,avi,flv,asf,mpeg,mpegts,ogg,mxf,mp3,aac,ac3,eac3,wav,w64,flac,aiff," +
+	"image2,jpeg_pipe,jpegls_pipe,png_pipe,webp_pipe,bmp_pipe,tiff_pipe,gif,gif_pipe,m4v,h264,hevc"
+
 // inputArgs are the options every run puts before -i. Only the file protocol
 // is allowed, so a playlist inside an uploaded file (HLS, concat) cannot make
-// FFmpeg open network URLs.
+// FFmpeg open network URLs, and only the demuxers of FormatWhitelist.
 func inputArgs(path string) []string {
-	return []string{"-protocol_whitelist", "file", "-i", inputURL(path)}
+	return []string{"-protocol_whitelist", "file", "-format_whitelist", FormatWhitelist, "-i", inputURL(path)}
 }
 
 // tailWriter keeps the last max bytes written to it.
