@@ -630,8 +630,14 @@ func negatives(tool *media.Tool, w, h int) error {
 		{"fast zoom (mandelbrot)", fmt.Sprintf("mandelbrot=s=%dx%d:r=30:end_pts=60:end_scale=0.01:maxiter=300,scale=%d:%d", w/4, h/4, w, h)},
 		{"flash: 3 white frames every 2 s", fmt.Sprintf("testsrc2=s=%dx%d:r=30,drawbox=c=white@0.9:t=fill:enable='lt(mod(n\\,60)\\,3)'", w, h)},
 		{"strobe: bright/dark every 4 frames", fmt.Sprintf("testsrc2=s=%dx%d:r=30,eq=brightness=0.4:enable='lt(mod(n\\,8)\\,4)'", w, h)},
+		// A red box of the grey background's luma (100) covering 90 % of
+		// the picture slides in over 0.5 s, stays 4 s and slides out, every
+		// 8 s, under sensor noise: only the colour changes, steadily.
+		{"same-luma box slides in and out, noise", fmt.Sprintf("color=c=0x646464:s=%dx%d:r=30[bg];color=c=0xFF2222:s=%dx%d:r=30[box];"+
+			"[bg][box]overlay=x='W-w*min(1\\,max(0\\,min((mod(t\\,8)-1)/0.5\\,(5.5-mod(t\\,8))/0.5)))':y=0,noise=alls=20:allf=t+u",
+			w, h, w*9/10, h)},
 	}
-	fmt.Printf("single continuous shots, %d s each at %dx%d (want 0 cuts; the flash case has 30 flashes):\n", seconds, w, h)
+	fmt.Printf("single continuous shots, %d s each at %dx%d (want 0 cuts; the flash case has 30 flashes, the box slides in 8 times):\n", seconds, w, h)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "shot\tcuts\tmax score\tblack\tfrozen\t")
 	for i, c := range cases {

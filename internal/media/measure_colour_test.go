@@ -93,8 +93,24 @@ func noisyFlat(r *rand.Rand, y, u, v byte, amp int) []byte {
 	return b
 }
 
+// slide is a flat thumbnail of luma y and chroma u, v with a box of chroma
+// bu, bv (the same luma) from chroma column x on, and noise of ±1 on
+// every sample: a fine distance of about 0.9 between frames, the level of
+// real noisy footage in 64x36 thumbnails.
+func slide(r *rand.Rand, u, v, bu, bv byte, x int) []byte {
+	b := noisyFlat(r, 110, u, v, 1)
+	for y := range thumbChromaH {
+		for cx := max(0, x); cx < thumbChromaW; cx++ {
+			b[thumbLuma+y*thumbChromaW+cx] = bu
+			b[thumbLuma+thumbChromaW*thumbChromaH+y*thumbChromaW+cx] = bv
+		}
+	}
+	return b
+}
+
 // The detector alone: a change of colour at the same luma, in noise, is a
-// cut; the same colour flashing for two frames is not.
+// cut; the same colour flashing for two frames is not, nor a box of
+// another colour of the same luma sliding in over 12 frames.
 func TestCutDetectorColourInNoise(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -131,6 +147,17 @@ func TestCutDetectorColourInNoise(t *testing.T) {
 		{"two colour cuts", slices.Concat(scene(20, 90, 160), scene(20, 160, 90), scene(20, 128, 128)), []int{20, 40}},
 		{"colour flash", slices.Concat(scene(20, 90, 160), scene(2, 160, 90), scene(20, 90, 160)), nil},
 		{"noise alone", scene(60, 128, 128), nil},
+		{"a box of the same luma slides in", func() [][]byte {
+			var fs [][]byte
+			for i := range 60 {
+				x := thumbChromaW // outside
+				if i >= 20 {
+					x = max(3, thumbChromaW-(i-19)*5/2) // 2.5 chroma columns a frame, up to 90 %
+				}
+				fs = append(fs, slide(r, 128, 128, 228, 28, x))
+			}
+			return fs
+		}(), nil},
 	} {
 		if got := run(tt.frames); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: cuts at %v, want %v", tt.name, got, tt.want)
