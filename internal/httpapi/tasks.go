@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,24 +22,76 @@ const maxPageLimit = 50
 // beyond any list's end (10 million pages).
 const maxPage = 10_000_000
 
+// largeCreate is the body size above which a create is taken to carry a
+// base64 video: it waits for an admission slot (task.Service.Admit)
+// before its body is read, so that bodies waiting for a slot stay in the
+// kernel's buffers, not in memory.
+const largeCreate = 256 << 10
+
+// admitter is the optional part of Tasks that bounds creates that decode
+// or probe a video.
+type admitter interface {
+	Admit(ctx context.Context) (context.Context, func(), error)
+}
+
 func (s *Server) createTask(r *http.Request) (int, any, error) {
 	idem, err := s.idempotency(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.maxBody))
+	ctx := r.Context()
+	if a, ok := s.tasks.(admitter); ok && (r.ContentLength < 0 || r.ContentLength > largeCreate) {
+		actx, release, err := a.Admit(ctx)
+		if err != nil {
+			// Read the body to its end, without keeping it: a client
+			// still sending it would otherwise see the connection reset
+			// instead of the 429 and its Retry-After.
+			_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, s.maxBody))
+			return busyAnswer(err)
+		}
+		defer release()
+		ctx = actx
+	}
+	body, err := readBody(r, s.maxBody)
 	if err != nil {
 		return 0, nil, err
 	}
-	t, replayed, err := s.tasks.Create(r.Context(), body, idem)
+	t, replayed, err := s.tasks.Create(ctx, body, idem)
 	if err != nil {
-		return 0, nil, err
+		return busyAnswer(err)
 	}
 	out := api.CreateTaskResponse{TaskID: t.ID, Status: string(t.Status)}
 	if replayed {
 		return http.StatusAccepted, withHeader{out, "Idempotent-Replayed", "true"}, nil
 	}
 	return http.StatusAccepted, out, nil
+}
+
+// busyAnswer answers a *task.BusyError (429 too_many_requests, 503
+// server_busy) in the create endpoint's nested shape with Retry-After;
+// other errors go to writeError.
+func busyAnswer(err error) (int, any, error) {
+	var be *task.BusyError
+	if !errors.As(err, &be) {
+		return 0, nil, err
+	}
+	body := api.NestedError{Error: api.ErrorObject{Code: be.Code, Message: be.Message}}
+	return be.Status, withHeader{body, "Retry-After", strconv.Itoa(be.RetryAfter)}, nil
+}
+
+// readBody reads a request body of at most limit bytes into a buffer of
+// its declared size, so that a large body is not copied as it grows.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	rd := http.MaxBytesReader(nil, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		// The server delivers exactly ContentLength bytes or an error.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(rd)
 }
 
 // idempotency reads the Idempotency-Key header (spec Q4). Keys are scoped

@@ -1,5 +1,7 @@
 package task
 
+import "time"
+
 // Limits are the configurable numeric limits of a create request. The
 // defaults follow the seed document (spec §9); newer upstream values can be
 // set in configuration.
@@ -13,6 +15,14 @@ type Limits struct {
 	MaxTokensP15          int    // max_tokens upper bound for pegasus1.5
 	MaxPromptTokens       int    // prompt / prompt_v2.input_text length in tokens
 	MaxBase64Bytes        int    // decoded size of a base64 video or image
+	// MaxConcurrentCreates bounds the creates that decode, store and
+	// probe a base64 video at once; 0 means DefaultMaxConcurrentCreates
+	// (the number of CPUs, at least 2).
+	MaxConcurrentCreates int
+	// CreateQueueWait is how long a create waits for one of those slots
+	// before it is answered 429 too_many_requests with Retry-After; 0
+	// means DefaultCreateQueueWait (5 s), negative means no wait.
+	CreateQueueWait time.Duration
 	// MeasureOnly names the model names this server answers with its
 	// built-in engine, which measures the video and cannot follow a
 	// json_schema: such a request is refused at create, not failed later.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"time"
 )
@@ -62,13 +63,14 @@ type Service struct {
 	checker VideoChecker
 	assets  AssetResolver // nil: asset sources are unknown assets
 	limits  Limits
+	admit   *admission
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // NewService returns a Service.
 func NewService(store Store, blobs Blobs, checker VideoChecker, limits Limits, log *slog.Logger) *Service {
-	return &Service{store: store, blobs: blobs, checker: checker, limits: limits, log: log,
+	return &Service{store: store, blobs: blobs, checker: checker, limits: limits, admit: newAdmission(limits), log: log,
 		now: func() time.Time { return time.Now().UTC() }}
 }
 
@@ -105,7 +107,14 @@ func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t
 			return t, err == nil, err
 		}
 	}
-	spec, err := DecodeCreate(body, s.limits)
+	// A base64 video is validated in place and decoded as it is stored,
+	// so that a create holds no more than its body in memory.
+	inStart, inEnd, inline := findInlineVideo(body)
+	decodeBody := body
+	if inline {
+		decodeBody = withPlaceholder(body, inStart, inEnd)
+	}
+	spec, err := DecodeCreate(decodeBody, s.limits)
 	if err != nil {
 		return nil, false, err
 	}
@@ -115,29 +124,25 @@ func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t
 	if err := s.resolveAssets(ctx, t); err != nil {
 		return nil, false, err
 	}
-	switch spec.Source.Type {
-	case SourceBase64:
-		data := spec.Source.Data
-		t.Spec.Source.Data = nil
-		key := SourceKey(t.ID)
-		if _, err := s.blobs.Put(ctx, key, bytes.NewReader(data)); err != nil {
-			return nil, false, fmt.Errorf("store base64 video: %w", err)
-		}
-		dur, err := s.checkBlob(ctx, key)
-		if err != nil {
-			_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
-			var ve *VideoError
-			if errors.As(err, &ve) {
-				return nil, false, &ValidationError{Status: 400, Code: "video_invalid", Param: "video.base64_string", Message: ve.Message}
+	if spec.Source.Type == SourceBase64 {
+		var src io.Reader = bytes.NewReader(spec.Source.Data)
+		t.Spec.Source.Data, spec.Source.Data = nil, nil
+		if inline {
+			r, verr := inlinePayload(body[inStart:inEnd], "video.base64_string", s.limits.MaxBase64Bytes)
+			if verr != nil {
+				return nil, false, verr
 			}
+			src = r
+		}
+		ctx, release, err := s.Admit(ctx)
+		if err != nil {
 			return nil, false, err
 		}
-		if err := CheckWindow(t.Spec, dur); err != nil {
-			_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
-			return nil, false, &ValidationError{Status: 400, Code: "parameter_invalid", Param: err.Rule, Message: err.Message}
+		err = s.storeBase64(ctx, t, src)
+		release()
+		if err != nil {
+			return nil, false, err
 		}
-		t.BlobKey = key
-		t.Duration = &dur
 	}
 	var rec *KeyRecord
 	if idem != nil {
@@ -158,6 +163,58 @@ func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t
 	}
 	s.log.Info("task created", "task_id", t.ID, "source", t.Spec.Source.Type, "mode", t.Spec.Mode, "model", t.Spec.Model)
 	return t, false, nil
+}
+
+// storeBase64 stores the decoded video src of t, probes it and checks
+// it against the input requirements and t's time window. A probe that
+// fails for a reason other than the video (timeout, killed: the machine is
+// overloaded) is a *BusyError, not an internal error.
+func (s *Service) storeBase64(ctx context.Context, t *Task, src io.Reader) error {
+	key := SourceKey(t.ID)
+	dr := &decodeErrReader{r: src}
+	if _, err := s.blobs.Put(ctx, key, dr); err != nil {
+		_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
+		if dr.err != nil {
+			return Invalid("video.base64_string", "The video.base64_string parameter is not usable: it is not valid base64. Send the file encoded as standard base64.")
+		}
+		return fmt.Errorf("store base64 video: %w", err)
+	}
+	dur, err := s.checkBlob(ctx, key)
+	if err != nil {
+		_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
+		var ve *VideoError
+		switch {
+		case errors.As(err, &ve):
+			return &ValidationError{Status: 400, Code: "video_invalid", Param: "video.base64_string", Message: ve.Message}
+		case ctx.Err() != nil, errors.Is(err, fs.ErrNotExist):
+			return err
+		default:
+			s.log.Warn("probe of a base64 video failed; answered server_busy", "task_id", t.ID, "err", err)
+			return probeBusy(err)
+		}
+	}
+	if err := CheckWindow(t.Spec, dur); err != nil {
+		_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
+		return &ValidationError{Status: 400, Code: "parameter_invalid", Param: err.Rule, Message: err.Message}
+	}
+	t.BlobKey = key
+	t.Duration = &dur
+	return nil
+}
+
+// decodeErrReader remembers a read error of the base64 decoder, to tell
+// a video that is not base64 from a store that failed.
+type decodeErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (d *decodeErrReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		d.err = err
+	}
+	return n, err
 }
 
 func (s *Service) checkBlob(ctx context.Context, key string) (float64, error) {

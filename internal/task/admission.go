@@ -1,0 +1,129 @@
+package task
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Default bounds of creates that decode or probe a video (Limits).
+const (
+	// DefaultCreateQueueWait is how long a create waits for a slot before
+	// it is refused with 429.
+	DefaultCreateQueueWait = 5 * time.Second
+	// createRetryAfter is the Retry-After, in seconds, of a create refused
+	// because the server is busy.
+	createRetryAfter = 2
+)
+
+// DefaultMaxConcurrentCreates is the number of creates that may decode or
+// probe a video at once when Limits.MaxConcurrentCreates is 0: the number
+// of CPUs, at least 2.
+func DefaultMaxConcurrentCreates() int { return max(2, runtime.NumCPU()) }
+
+// BusyError is a request the server cannot take now: too many creates
+// are decoding or probing (429 too_many_requests), or a probe failed
+// because the machine is overloaded (503 server_busy). The client should
+// retry after RetryAfter seconds.
+type BusyError struct {
+	Status     int    // 429 or 503
+	Code       string // too_many_requests or server_busy
+	RetryAfter int    // seconds
+	Message    string
+	Err        error // the cause, for the log; never sent
+}
+
+func (e *BusyError) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *BusyError) Unwrap() error { return e.Err }
+
+// admission bounds the creates that decode, store and probe a base64
+// video: slots of them at once; others wait up to wait for a slot, at most
+// queue of them, and are refused with a *BusyError after that.
+type admission struct {
+	slots   chan struct{}
+	wait    time.Duration
+	queue   int64
+	waiting atomic.Int64
+}
+
+func newAdmission(lim Limits) *admission {
+	n := lim.MaxConcurrentCreates
+	if n <= 0 {
+		n = DefaultMaxConcurrentCreates()
+	}
+	wait := lim.CreateQueueWait
+	if wait == 0 {
+		wait = DefaultCreateQueueWait
+	}
+	return &admission{slots: make(chan struct{}, n), wait: max(wait, 0), queue: int64(32 * n)}
+}
+
+func (a *admission) busy() *BusyError {
+	return &BusyError{Status: 429, Code: "too_many_requests", RetryAfter: createRetryAfter,
+		Message: fmt.Sprintf("The server is processing as many uploaded videos as it can (%d at once). Retry after %d seconds.", cap(a.slots), createRetryAfter)}
+}
+
+// acquire takes a slot, waiting at most a.wait. It fails with a
+// *BusyError when none frees up in time or too many creates wait already,
+// and with ctx's error when ctx ends first.
+func (a *admission) acquire(ctx context.Context) (release func(), err error) {
+	release = func() { <-a.slots }
+	select {
+	case a.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if a.wait <= 0 {
+		return nil, a.busy()
+	}
+	if a.waiting.Add(1) > a.queue {
+		a.waiting.Add(-1)
+		return nil, a.busy()
+	}
+	defer a.waiting.Add(-1)
+	timer := time.NewTimer(a.wait)
+	defer timer.Stop()
+	select {
+	case a.slots <- struct{}{}:
+		return release, nil
+	case <-timer.C:
+		return nil, a.busy()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type admittedKey struct{}
+
+// Admit takes one of the slots of creates that decode or probe a video
+// and returns a context that carries it: Create called with that context
+// does not take another. The HTTP layer calls it before it reads a large
+// body, so that bodies waiting for a slot are not held in memory. release
+// must be called when the create is done. Admit fails with a *BusyError
+// (429) when no slot frees up within Limits.CreateQueueWait.
+func (s *Service) Admit(ctx context.Context) (context.Context, func(), error) {
+	if ctx.Value(admittedKey{}) != nil {
+		return ctx, func() {}, nil
+	}
+	release, err := s.admit.acquire(ctx)
+	if err != nil {
+		return ctx, func() {}, err
+	}
+	return context.WithValue(ctx, admittedKey{}, true), release, nil
+}
+
+// probeBusy turns a probe that failed for a reason other than the video
+// (ffprobe timed out, was killed, its output was cut short: the machine
+// is overloaded) into a 503 server_busy.
+func probeBusy(err error) *BusyError {
+	return &BusyError{Status: 503, Code: "server_busy", RetryAfter: createRetryAfter, Err: err,
+		Message: fmt.Sprintf("The server could not check the video now because it is busy. Retry after %d seconds.", createRetryAfter)}
+}
