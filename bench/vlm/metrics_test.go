@@ -1,9 +1,13 @@
 package vlmbench
 
 import (
+	"image"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"testing"
+
+	"github.com/framewise/framewise/internal/inference/inferencetest"
 )
 
 // span is a time interval [S, E) in seconds.
@@ -216,6 +220,59 @@ func TestPlanScenes(t *testing.T) {
 		}
 		if end := scenes[len(scenes)-1].End; end != sceneTotal || len(scenes) < sceneMinimum || len(colours) < 6 {
 			t.Errorf("%d scenes, %d colours, %v s", len(scenes), len(colours), end)
+		}
+	}
+}
+
+func TestPlanNoisy(t *testing.T) {
+	// Every colour of the noisy videos is named as meant by the double,
+	// plain and under noise stronger than the videos' (uniform ±40 on each
+	// of R, G and B), and the colours of a group share a luma.
+	r := rand.New(rand.NewPCG(1, 1))
+	for g, cs := range append(append([][]isoColour{}, isoGroups...), farColours) {
+		for _, c := range cs {
+			img := image.NewRGBA(image.Rect(0, 0, 128, 72))
+			noisy := image.NewRGBA(img.Rect)
+			for i := 0; i < len(img.Pix); i += 4 {
+				for k := range 3 {
+					img.Pix[i+k] = uint8(c.RGB[k])
+					noisy.Pix[i+k] = uint8(min(255, max(0, c.RGB[k]+r.IntN(81)-40)))
+				}
+				img.Pix[i+3], noisy.Pix[i+3] = 255, 255
+			}
+			if got, gotNoisy := inferencetest.DominantColour(img), inferencetest.DominantColour(noisy); got != c.Name || gotNoisy != c.Name {
+				t.Errorf("%s %s is seen as %s, with noise %s", c.Name, c.hex(), got, gotNoisy)
+			}
+			if g < len(isoGroups) && math.Abs(c.luma()-cs[0].luma()) >= 6 {
+				t.Errorf("%s %s: luma %.1f, its group's first %.1f", c.Name, c.hex(), c.luma(), cs[0].luma())
+			}
+		}
+	}
+	scenes := planNoisyScenes(noisySeed)
+	iso := 0
+	for i, s := range scenes {
+		if i > 0 {
+			p := scenes[i-1]
+			if p.Colour == s.Colour || p.End != s.Start {
+				t.Errorf("scenes %d/%d: %+v %+v", i-1, i, p, s)
+			}
+			if math.Abs(rgbLuma(s)-rgbLuma(p)) < isoLuma {
+				iso++
+			}
+		}
+	}
+	t.Logf("noisy scenes: %d, %d of %d cuts iso-luminant", len(scenes), iso, len(scenes)-1)
+	if end := scenes[len(scenes)-1].End; end != noisyTotal || iso < (len(scenes)-1)/2 || iso == len(scenes)-1 {
+		t.Errorf("%d scenes, %d iso-luminant cuts, %v s", len(scenes), iso, end)
+	}
+	events, truth := planEvents(eventsSeed)
+	if len(events) < 5 || len(truth) != 2*len(events)+1 {
+		t.Fatalf("%d events, %d truth spans", len(events), len(truth))
+	}
+	t.Logf("events: %d, %+v", len(events), truth)
+	for i, s := range truth {
+		if s.End <= s.Start || (i > 0 && truth[i-1].End != s.Start) || (i%2 == 1) != (s.Colour != "gray") {
+			t.Errorf("truth %d: %+v", i, s)
 		}
 	}
 }

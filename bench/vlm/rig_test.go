@@ -82,6 +82,16 @@ func newRig(tb testing.TB, latency time.Duration) *rig {
 	return r
 }
 
+// newRigWith starts a double with opts (e.g. a personality) in this process
+// and returns a rig using it.
+func newRigWith(tb testing.TB, opts ...inferencetest.Option) *rig {
+	tb.Helper()
+	double := inferencetest.New(tb, opts...)
+	r := rigAt(tb, double.URL())
+	r.double = double
+	return r
+}
+
 func newDouble(tb testing.TB, latency time.Duration) *inferencetest.Server {
 	var opts []inferencetest.Option
 	if latency > 0 {
@@ -115,6 +125,7 @@ type run struct {
 	LastCall   float64 // start of the last call
 	DecodeEnd  float64 // the last "decoding" progress report
 	CallsEarly int     // calls that started before DecodeEnd
+	Fenced     int     // answers the double gave in a ```json fence with prose around
 	Data       string  `json:"-"`
 }
 
@@ -168,6 +179,11 @@ func (r *rig) analyze(ctx context.Context, path string, info *media.Info, defs [
 	if r.double != nil {
 		st := r.double.Stats()
 		res.Calls, res.Images, res.MaxConc = st.Calls, st.Images, st.MaxConcurrent
+		for _, c := range r.double.Calls() {
+			if c.Fenced {
+				res.Fenced++
+			}
+		}
 	}
 	return res, nil
 }
