@@ -137,6 +137,10 @@ func (t *Tool) DecodeCheck(ctx context.Context, path string) error {
 	if err := refusePlaylist(path); err != nil {
 		return err
 	}
+	info, err := t.Probe(ctx, path)
+	if err != nil {
+		return err
+	}
 	release, err := t.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("media: decode check: %w", err)
@@ -144,6 +148,10 @@ func (t *Tool) DecodeCheck(ctx context.Context, path string) error {
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, t.decodeTimeout)
 	defer cancel()
+	if d := declaredVideo(info); info.HasVideo() && d > 0 && d <= FullDecodeMax {
+		// One run decodes it all, the first frame included.
+		return t.integrityCheck(ctx, path, info)
+	}
 
 	args := []string{"-nostdin", "-hide_banner", "-v", "error"}
 	args = append(args, inputArgs(path)...)
@@ -160,11 +168,7 @@ func (t *Tool) DecodeCheck(ctx context.Context, path string) error {
 	if frameLines(out) == 0 {
 		return notDecodableError(errors.New("ffmpeg decoded no video frame"))
 	}
-	// The first frame decodes; does the rest? (see integrityCheck)
-	info, err := t.Probe(ctx, path)
-	if err != nil {
-		return err
-	}
+	// The first frame decodes; does the end? (see integrityCheck)
 	return t.integrityCheck(ctx, path, info)
 }
 

@@ -100,6 +100,9 @@ func (t *Tool) integrityCheck(ctx context.Context, path string, info *Info) erro
 		return fmt.Errorf("media: decode check: %w", err)
 	}
 	frames := parseFrameTimes(out)
+	if full && len(frames) == 0 {
+		return notDecodableError(errors.New("ffmpeg decoded no video frame"))
+	}
 	// Times relative to the start of the file, like Info.Duration.
 	end, holes := math.Inf(-1), 0.0
 	for i, f := range frames {
