@@ -40,8 +40,21 @@ phase "fuzz (bounded)"
 # when a worker is busy at the deadline (go.dev/issue/75804, fixed in Go
 # 1.27). A count has no deadline to race. FUZZ_SCALE multiplies every budget.
 FUZZ_SCALE="${FUZZ_SCALE:-1}"
+# Each package's fuzzing binary is built once (go test -c -fuzz) and runs
+# all of its targets: a "go test -fuzz" per target would build and link
+# the instrumented binary again each time.
+fuzzbin=$(mktemp -d)
+fuzzcache="$(go env GOCACHE)/fuzz"
 fuzz() { # package target executions
-	go test -vet=off "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$(($3 * FUZZ_SCALE))x"
+	local name bin
+	name=$(echo "$1" | tr '/.' '__')
+	bin="$fuzzbin/$name.test"
+	[ -x "$bin" ] || go test -vet=off -c -fuzz "^$2\$" -o "$bin" "$1"
+	echo "fuzz $1 $2: $(($3 * FUZZ_SCALE)) executions"
+	# Run in the package's folder, where its testdata/fuzz corpus lives (and
+	# where a failing input is written), with go test's fuzz cache.
+	(cd "$1" && "$bin" -test.run '^$' -test.fuzz "^$2\$" -test.fuzztime "$(($3 * FUZZ_SCALE))x" \
+		-test.fuzzcachedir "$fuzzcache/github.com/framewise/framewise/${1#./}")
 }
 fuzz ./internal/task FuzzDecodeCreate 1000000
 fuzz ./internal/task FuzzDecodeCreateFields 200000
@@ -52,6 +65,7 @@ fuzz ./internal/inference FuzzExtractJSON 200000
 fuzz ./internal/engine/vlm FuzzParseWindow 100000
 fuzz ./internal/engine/vlm FuzzSchemaFinish 50000
 fuzz ./internal/httpapi FuzzAPI 50000
+rm -rf "$fuzzbin"
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)
 (cd conformance && npm test) | tee "$conf_log"
