@@ -277,7 +277,7 @@ func probeAndCheck(ctx context.Context, m *media.Tool, path string) (info *media
 	if rule = media.CheckAnalyzable(info, media.MaxDurationAsync); rule != nil {
 		return info, rule, nil
 	}
-	err = m.DecodeCheck(ctx, path)
+	err = m.DecodeCheckProbed(ctx, path, info)
 	if errors.As(err, &rule) {
 		return info, rule, nil
 	}

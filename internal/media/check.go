@@ -141,6 +141,15 @@ func (t *Tool) DecodeCheck(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	return t.DecodeCheckProbed(ctx, path, info)
+}
+
+// DecodeCheckProbed is DecodeCheck of a file already probed: info is its
+// Probe result.
+func (t *Tool) DecodeCheckProbed(ctx context.Context, path string, info *Info) error {
+	if err := refusePlaylist(path); err != nil {
+		return err
+	}
 	release, err := t.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("media: decode check: %w", err)
