@@ -92,7 +92,9 @@ asr:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, t.TempDir(), "--config", cfg, "--workers", "6")
+	// All examples create at once: let creates queue rather than get 429s
+	// (the curl examples do not retry).
+	srv := startServer(t, t.TempDir(), "--config", cfg, "--workers", "6", "--create-queue-wait", "3m")
 	video := exampleVideo(t)
 	logo := filepath.Join(dir, "logo.jpg")
 	jpg, err := inferencetest.SolidJPEG("blue", 64, 64)

@@ -63,6 +63,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	limits.MaxSegmentDefinitions = cfg.MaxSegmentDefinitions
 	limits.MaxEnumValues = cfg.MaxEnumValues
 	limits.MaxTokensP15 = cfg.MaxTokensP15
+	limits.MaxConcurrentCreates = cfg.MaxConcurrentCreates
+	limits.CreateQueueWait = cfg.CreateQueueWait
 	limits.MeasureOnly = map[string]bool{}
 	for _, name := range []string{task.Pegasus12, task.Pegasus15} {
 		limits.MeasureOnly[name] = cfg.Models[name].Backend != "openai"

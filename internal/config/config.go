@@ -29,6 +29,11 @@ type Config struct {
 	// RateLimit is the requests per minute each API key may send to the
 	// API endpoints; 0 means no limit.
 	RateLimit int
+	// MaxConcurrentCreates bounds the creates that decode and probe a
+	// base64 video at once (0: max(2, CPUs)); CreateQueueWait is how long
+	// a create waits for a slot before 429 (0: 5 s; negative: no wait).
+	MaxConcurrentCreates int
+	CreateQueueWait      time.Duration
 
 	// PublicURL is the server's URL as clients reach it, used in
 	// presigned upload URLs; empty means the Host of each request.
@@ -100,6 +105,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each API key may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
+	fs.IntVar(&c.MaxConcurrentCreates, "max-concurrent-creates", c.MaxConcurrentCreates, "creates that decode and probe a base64 video at once; 0 is max(2, CPUs) (env FRAMEWISE_MAX_CONCURRENT_CREATES)")
+	fs.DurationVar(&c.CreateQueueWait, "create-queue-wait", c.CreateQueueWait, "how long such a create waits for a slot before 429 with Retry-After; 0 is 5s, negative answers at once (env FRAMEWISE_CREATE_QUEUE_WAIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for presigned upload URLs, e.g. https://fw.example.com (env FRAMEWISE_PUBLIC_URL; default: each request's Host)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long running jobs may finish at shutdown before they are snoozed")
@@ -188,6 +195,16 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_RATE_LIMIT", err))
 		c.RateLimit = n
 	}
+	if v := getenv("FRAMEWISE_MAX_CONCURRENT_CREATES"); v != "" {
+		n, err := strconv.Atoi(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_MAX_CONCURRENT_CREATES", err))
+		c.MaxConcurrentCreates = n
+	}
+	if v := getenv("FRAMEWISE_CREATE_QUEUE_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_CREATE_QUEUE_WAIT", err))
+		c.CreateQueueWait = d
+	}
 	if v := getenv("FRAMEWISE_MAX_VIDEO_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_VIDEO_BYTES", err))
@@ -214,6 +231,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		return errors.New("--workers must be 0 or more")
+	}
+	if c.MaxConcurrentCreates < 0 {
+		return errors.New("--max-concurrent-creates must be 0 (the default) or more")
 	}
 	if c.RateLimit < 0 {
 		return errors.New("--rate-limit must be 0 (no limit) or more")
