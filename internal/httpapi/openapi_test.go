@@ -11,31 +11,27 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/framewise/framewise/internal/openapitest"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"log/slog"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/framewise/framewise/api"
 	"github.com/framewise/framewise/internal/httpapi"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-func openapiDoc(t *testing.T) *oasDoc {
+func openapiDoc(t *testing.T) *openapitest.Doc {
 	t.Helper()
-	d, err := loadOAS(api.OpenAPI)
+	d, err := openapitest.Load(api.OpenAPI)
 	if err != nil {
 		t.Fatalf("api/openapi.json: %v", err)
 	}
@@ -46,7 +42,7 @@ func openapiDoc(t *testing.T) *oasDoc {
 // against the document.
 type oasClient struct {
 	t    *testing.T
-	d    *oasDoc
+	d    *openapitest.Doc
 	base string
 }
 
@@ -76,7 +72,7 @@ func (c *oasClient) send(method, target string, body []byte, want int, hdr ...st
 	if resp.StatusCode != want {
 		c.t.Errorf("%s %s: %d %s, want %d", method, req.URL.Path, resp.StatusCode, raw, want)
 	}
-	if key, problems := c.d.check(method, req.URL.Path, resp.StatusCode, resp.Header, raw, false); len(problems) > 0 {
+	if key, problems := c.d.Check(method, req.URL.Path, resp.StatusCode, resp.Header, raw, false); len(problems) > 0 {
 		c.t.Errorf("%s %s → %d (documented as %s) does not follow api/openapi.json:\n  body: %.600s\n  - %s",
 			method, req.URL.Path, resp.StatusCode, key, raw, strings.Join(problems, "\n  - "))
 	}
@@ -101,8 +97,8 @@ func TestOpenAPIServed(t *testing.T) {
 			resp.StatusCode, resp.Header.Get("Content-Type"), len(body), len(api.OpenAPI))
 	}
 	c.send("GET", "/v1.3/openapi.json", nil, 200)
-	if d.at("/openapi") != "3.1.0" {
-		t.Errorf("openapi = %v, want 3.1.0", d.at("/openapi"))
+	if d.At("/openapi") != "3.1.0" {
+		t.Errorf("openapi = %v, want 3.1.0", d.At("/openapi"))
 	}
 	// What no path can list: other methods and unknown routes, flat.
 	for _, tc := range []struct {
@@ -124,7 +120,7 @@ func TestOpenAPIServed(t *testing.T) {
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
 		}
-		if p := d.checkResponse("/components/responses/"+tc.component, resp.Header, raw, false); len(p) > 0 {
+		if p := d.CheckResponse("/components/responses/"+tc.component, resp.Header, raw, false); len(p) > 0 {
 			t.Errorf("%s %s: %s", tc.method, tc.path, strings.Join(p, "; "))
 		}
 	}
@@ -169,7 +165,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		t.Fatalf("found only %d routes in routes.go: %v", len(routed), routed)
 	}
 	documented := map[string]bool{}
-	for _, k := range d.responseKeys() {
+	for _, k := range d.ResponseKeys() {
 		f := strings.Fields(k)
 		documented[f[0]+" "+f[1]] = true
 	}
@@ -411,249 +407,9 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 		{"input_tokens on a pegasus1.5 task", "GET", "/v1.3/analyze/tasks/x", 200, hdr,
 			strings.Replace(ready("", `{"shots":[]}`), `"output_tokens":3`, `"output_tokens":3,"input_tokens":9`, 1), false},
 	} {
-		_, problems := d.check(tc.method, tc.path, tc.status, tc.header, []byte(tc.body), false)
+		_, problems := d.Check(tc.method, tc.path, tc.status, tc.header, []byte(tc.body), false)
 		if ok := len(problems) == 0; ok != tc.ok {
 			t.Errorf("%s: valid = %v, want %v; problems: %v", tc.name, ok, tc.ok, problems)
 		}
 	}
-}
-
-// ---- validation against the document: a copy of the part of
-// e2e/openapi_test.go with the same name; keep them in step.
-
-// oasDoc validates HTTP responses against an OpenAPI 3.1 document.
-type oasDoc struct {
-	doc     map[string]any
-	paths   []string
-	mu      sync.Mutex
-	c       *jsonschema.Compiler
-	schemas map[string]*jsonschema.Schema
-}
-
-const oasDocURL = "https://framewise.invalid/openapi.json"
-
-func loadOAS(raw []byte) (*oasDoc, error) {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	d := &oasDoc{doc: m, c: jsonschema.NewCompiler(), schemas: map[string]*jsonschema.Schema{}}
-	d.c.AssertFormat()
-	d.c.AssertContent()
-	if err := d.c.AddResource(oasDocURL, v); err != nil {
-		return nil, err
-	}
-	paths, _ := m["paths"].(map[string]any)
-	for p := range paths {
-		d.paths = append(d.paths, p)
-	}
-	sort.Strings(d.paths)
-	// Compile every component schema, so that a broken one fails at load.
-	comps, _ := m["components"].(map[string]any)
-	schemas, _ := comps["schemas"].(map[string]any)
-	for name := range schemas {
-		if _, err := d.schema("/components/schemas/" + oasEscape(name)); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
-}
-
-func oasEscape(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
-
-// at returns the value at JSON pointer ptr ("" is the whole document).
-func (d *oasDoc) at(ptr string) any {
-	var v any = d.doc
-	if ptr == "" {
-		return v
-	}
-	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil
-			}
-			v = x[i]
-		default:
-			return nil
-		}
-	}
-	return v
-}
-
-// object returns the object at ptr, following OpenAPI $refs, and its pointer.
-func (d *oasDoc) object(ptr string) (map[string]any, string) {
-	for range 8 {
-		m, ok := d.at(ptr).(map[string]any)
-		if !ok {
-			return nil, ptr
-		}
-		r, ok := m["$ref"].(string)
-		if !ok {
-			return m, ptr
-		}
-		ptr = strings.TrimPrefix(r, "#")
-	}
-	return nil, ptr
-}
-
-func (d *oasDoc) schema(ptr string) (*jsonschema.Schema, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s, ok := d.schemas[ptr]; ok {
-		return s, nil
-	}
-	frag := (&url.URL{Fragment: ptr}).EscapedFragment()
-	s, err := d.c.Compile(oasDocURL + "#" + frag)
-	if err != nil {
-		return nil, fmt.Errorf("schema %s: %w", ptr, err)
-	}
-	d.schemas[ptr] = s
-	return s, nil
-}
-
-// match returns the path template of the document that path falls under
-// ("" for none); a template with more literal segments wins.
-func (d *oasDoc) match(path string) string {
-	segs := strings.Split(path, "/")
-	best, bestLit := "", -1
-	for _, p := range d.paths {
-		ps := strings.Split(p, "/")
-		if len(ps) != len(segs) {
-			continue
-		}
-		lit, ok := 0, true
-		for i := range ps {
-			switch {
-			case strings.HasPrefix(ps[i], "{"):
-				ok = ok && segs[i] != ""
-			case ps[i] == segs[i]:
-				lit++
-			default:
-				ok = false
-			}
-		}
-		if ok && lit > bestLit {
-			best, bestLit = p, lit
-		}
-	}
-	return best
-}
-
-// responseKeys lists every documented response as "METHOD template status".
-func (d *oasDoc) responseKeys() []string {
-	var out []string
-	for _, p := range d.paths {
-		item, _ := d.object("/paths/" + oasEscape(p))
-		for method, op := range item {
-			ops, ok := op.(map[string]any)
-			if !ok || method == "parameters" {
-				continue
-			}
-			rs, _ := ops["responses"].(map[string]any)
-			for st := range rs {
-				out = append(out, strings.ToUpper(method)+" "+p+" "+st)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// check validates one response and returns the documented response it was
-// checked against ("METHOD template status") and the problems found.
-func (d *oasDoc) check(method, path string, status int, header http.Header, body []byte, truncated bool) (string, []string) {
-	tmpl := d.match(path)
-	if tmpl == "" {
-		return "nothing", []string{fmt.Sprintf("the path %s is not in the document", path)}
-	}
-	opPtr := "/paths/" + oasEscape(tmpl) + "/" + strings.ToLower(method)
-	if op, _ := d.object(opPtr); op == nil {
-		return "nothing", []string{fmt.Sprintf("%s %s is not in the document", method, tmpl)}
-	}
-	st := strconv.Itoa(status)
-	key := method + " " + tmpl + " " + st
-	for _, k := range []string{st, st[:1] + "XX", "default"} {
-		if p := opPtr + "/responses/" + k; d.at(p) != nil {
-			return key, d.checkResponse(p, header, body, truncated)
-		}
-	}
-	return key, []string{fmt.Sprintf("status %d of %s %s is not documented", status, method, tmpl)}
-}
-
-// checkResponse validates a response against the response object at
-// respPtr (an OpenAPI $ref is followed).
-func (d *oasDoc) checkResponse(respPtr string, header http.Header, body []byte, truncated bool) []string {
-	resp, respPtr := d.object(respPtr)
-	if resp == nil {
-		return []string{fmt.Sprintf("no response object at %s", respPtr)}
-	}
-	var problems []string
-	headers, _ := resp["headers"].(map[string]any)
-	for name := range headers {
-		h, hPtr := d.object(respPtr + "/headers/" + oasEscape(name))
-		if h == nil {
-			problems = append(problems, fmt.Sprintf("header %s: broken reference", name))
-			continue
-		}
-		v := header.Values(name)
-		if len(v) == 0 {
-			if req, _ := h["required"].(bool); req {
-				problems = append(problems, fmt.Sprintf("header %s is required but missing", name))
-			}
-			continue
-		}
-		s, err := d.schema(hPtr + "/schema")
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		// Header values are strings; a schema of a number validates the
-		// value read as a number.
-		ok := s.Validate(v[0]) == nil
-		if _, err := strconv.ParseFloat(v[0], 64); !ok && err == nil {
-			ok = s.Validate(json.Number(v[0])) == nil
-		}
-		if !ok {
-			problems = append(problems, fmt.Sprintf("header %s: %q does not follow %s/schema", name, v[0], hPtr))
-		}
-	}
-	content, _ := resp["content"].(map[string]any)
-	if len(content) == 0 {
-		if len(body) > 0 {
-			problems = append(problems, fmt.Sprintf("the response has a body of %d bytes, but none is documented", len(body)))
-		}
-		return problems
-	}
-	if _, ok := content["application/json"]; !ok {
-		return append(problems, "only application/json bodies are checked")
-	}
-	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt != "application/json" {
-		problems = append(problems, fmt.Sprintf("Content-Type %q, documented application/json", header.Get("Content-Type")))
-	}
-	if truncated {
-		return problems
-	}
-	s, err := d.schema(respPtr + "/content/application~1json/schema")
-	if err != nil {
-		return append(problems, err.Error())
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		return append(problems, fmt.Sprintf("the body is not JSON: %v", err))
-	}
-	if err := s.Validate(v); err != nil {
-		problems = append(problems, strings.ReplaceAll(fmt.Sprint(err), "\n", "\n    "))
-	}
-	return problems
 }
