@@ -20,6 +20,12 @@ const (
 	MaxShortSide     = 2160   // pixels, display size
 	MaxLongSide      = 5184   // pixels, display size
 	MaxAspectRatio   = 2.4    // long side / short side
+	// MaxFrameRate bounds the frames per second of video that analysis
+	// decodes, so its work grows with the duration whatever rate a file
+	// declares (issue 10): a 30-minute video at 1,000 fps passes every
+	// other rule and decodes 1.8 million frames. It is ours, not the
+	// upstream API's; 240 keeps every camera and phone slow-motion mode.
+	MaxFrameRate = 240.0 // frames per second
 )
 
 // Rule names carried by RuleError.Rule.
@@ -29,6 +35,7 @@ const (
 	RuleResolution  = "resolution"
 	RuleAspectRatio = "aspect_ratio"
 	RuleDecodable   = "decodable"
+	RuleFrameRate   = "frame_rate"
 )
 
 // RuleError is a video that fails an input requirement: the user must
@@ -44,8 +51,8 @@ func (e *RuleError) Error() string { return e.Message }
 
 func (e *RuleError) Unwrap() error { return e.Err }
 
-// CheckAnalyzable checks probed facts against V47–V49 and the presence of a
-// video stream, and returns the first requirement that fails, or nil.
+// CheckAnalyzable checks probed facts against V47–V49, the presence of a
+// video stream and, after those, our MaxFrameRate, and returns the first requirement that fails, or nil.
 // maxDuration is MaxDurationAsync or MaxDurationSync; ≤ 0 means
 // MaxDurationAsync. Decodability (V50) needs the file: see DecodeCheck.
 //
@@ -110,7 +117,29 @@ func CheckAnalyzable(info *Info, maxDuration float64) *RuleError {
 			"video aspect ratio %s (%s) is outside the supported range of 1:2.4 to 2.4:1; crop or pad the video",
 			shape, size)}
 	}
+
+	if r := info.Video.FrameRate(d); r > MaxFrameRate {
+		return &RuleError{Rule: RuleFrameRate, Message: fmt.Sprintf(
+			"video frame rate %s fps exceeds the maximum of %s fps; re-encode the video at a lower frame rate, for example 30 fps (ffmpeg -i in.mp4 -vf fps=30 out.mp4)",
+			formatBeyond(r, MaxFrameRate, 0), trimFloat(MaxFrameRate))}
+	}
 	return nil
+}
+
+// FrameRate is the rate the frame-rate rule judges: the stream's average
+// rate (else its base rate, see FPS), or the recorded frame count over the
+// duration d when that is higher. r_frame_rate alone is not trusted when an
+// average is known: for variable-rate video it is a time base artefact
+// (it can be far above the real rate).
+func (v *VideoStream) FrameRate(d float64) float64 {
+	r := v.FPS
+	if dur := v.Duration; dur > 0 {
+		d = dur
+	}
+	if v.Frames > 0 && d > 0 {
+		r = max(r, float64(v.Frames)/d)
+	}
+	return r
 }
 
 // displaySize is DisplayWidth x DisplayHeight, derived from the stored size

@@ -16,6 +16,13 @@ func withDuration(d float64) *Info {
 	return i
 }
 
+// withRate is a 10 s 640x360 video at fps with frames recorded frames (0: unknown).
+func withRate(fps float64, frames int64) *Info {
+	i := video(640, 360)
+	i.Video.FPS, i.Video.Frames = fps, frames
+	return i
+}
+
 func TestCheckAnalyzable(t *testing.T) {
 	t.Parallel()
 	rotated := &Info{Duration: 10, Video: &VideoStream{Width: 640, Height: 360, Rotation: 90}} // display size left for the check to derive
@@ -69,6 +76,12 @@ func TestCheckAnalyzable(t *testing.T) {
 		{"aspect 3:1 prints whole", video(1080, 360), 0, RuleAspectRatio, "video aspect ratio 3:1 (1080x360)"},
 
 		{"rotation derives display size", rotated, 0, "", ""},
+
+		{"frame rate exactly 240", withRate(240, 0), 0, "", ""},
+		{"frame rate 240.4", withRate(240.4, 0), 0, RuleFrameRate, "video frame rate 240.4 fps exceeds the maximum of 240 fps"},
+		{"frame rate 1000", withRate(1000, 0), 0, RuleFrameRate, "video frame rate 1000 fps exceeds the maximum of 240 fps; re-encode"},
+		{"frame count over duration", withRate(30, 10000), 0, RuleFrameRate, "video frame rate 1000 fps"},
+		{"frame count agrees", withRate(30, 300), 0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

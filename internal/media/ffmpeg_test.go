@@ -331,3 +331,29 @@ func TestNewMissingTool(t *testing.T) {
 		t.Fatalf("err = %v, want a clear error naming ffprobe", err)
 	}
 }
+
+// A real video at 1,000 fps is refused by the frame-rate rule, naming the
+// rate ffprobe reports; the same picture at 25 fps passes.
+func TestProbeRefusesHighFrameRate(t *testing.T) {
+	t.Parallel()
+	tool := newTool(t)
+	for _, tt := range []struct {
+		rate     string
+		wantRule string
+	}{{"1000", RuleFrameRate}, {"25", ""}} {
+		path := generate(t, "rate"+tt.rate+".mp4", append([]string{"-f", "lavfi", "-i", "color=c=blue:s=360x360:d=5:r=" + tt.rate}, x264...)...)
+		info, err := tool.Probe(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := CheckAnalyzable(info, MaxDurationAsync)
+		switch {
+		case tt.wantRule == "" && got != nil:
+			t.Errorf("%s fps: CheckAnalyzable = %v, want nil", tt.rate, got)
+		case tt.wantRule != "" && (got == nil || got.Rule != tt.wantRule):
+			t.Errorf("%s fps: CheckAnalyzable = %v, want rule %s", tt.rate, got, tt.wantRule)
+		case tt.wantRule != "" && !strings.Contains(got.Message, "video frame rate 1000 fps exceeds the maximum of 240 fps"):
+			t.Errorf("message = %q", got.Message)
+		}
+	}
+}
