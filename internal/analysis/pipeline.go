@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/framewise/framewise/internal/asset"
@@ -52,7 +53,10 @@ type Pipeline struct {
 	Assets task.AssetResolver
 	// Engines maps a model name to the engine that serves it.
 	Engines map[string]engine.Engine
-	Log     *slog.Logger
+	// JobBound bounds one run of a task by the duration of its video,
+	// counted from the start of the run; zero takes media.DefaultJobBound.
+	JobBound media.Bound
+	Log      *slog.Logger
 }
 
 // Run implements queue.Runner.
@@ -81,6 +85,7 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 	var refusal *engine.Refusal
 	var final *finalError
 	var rule *media.RuleError
+	var bound *media.BoundError
 	switch {
 	case errors.As(err, &refusal):
 		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(refusal.Message))
@@ -92,6 +97,11 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 		return ferr
 	case errors.As(err, &final):
 		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(final.message))
+		return ferr
+	case errors.As(err, &bound):
+		// Another attempt would hit the same bound on the same video.
+		log.Warn("task stopped by its time bound", "err", err)
+		_, ferr := p.Tasks.Fail(ctx, id, boundMessage(bound))
 		return ferr
 	case attempt >= maxAttempts:
 		log.Error("task failed after its last attempt", "err", err)
@@ -109,6 +119,16 @@ func (e *finalError) Error() string { return e.message }
 
 func failf(format string, args ...any) error { return &finalError{fmt.Sprintf(format, args...)} }
 
+// boundMessage tells the client which time bound stopped the task.
+func boundMessage(b *media.BoundError) string {
+	msg := b.Error()
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg + "; the video is far costlier to process than its duration suggests, or the server is overloaded. " +
+		"Re-encode it (for example to H.264 at 30 fps) or try again later."
+}
+
 func userMessage(err error) string {
 	var te *media.ToolError
 	if errors.As(err, &te) {
@@ -124,7 +144,7 @@ func (p *Pipeline) progress(ctx context.Context, log *slog.Logger, id, stage str
 	}
 }
 
-func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) error {
+func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err error) {
 	started := time.Now()
 	eng, ok := p.Engines[t.Spec.Model]
 	if !ok {
@@ -171,6 +191,23 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) erro
 	if ve := task.CheckWindow(t.Spec, dur); ve != nil {
 		return failf("%s", ve.Message)
 	}
+
+	// The rest of the run is bounded by the video's duration, counted from
+	// the start of the run. Whatever error the work returns when the bound
+	// ends it, the bound is what is reported.
+	jb := p.JobBound
+	if jb == (media.Bound{}) {
+		jb = media.DefaultJobBound()
+	}
+	limit := jb.For(dur)
+	ctx, cancel := context.WithDeadlineCause(ctx, started.Add(limit), &media.BoundError{What: "the analysis", Limit: limit, Video: dur})
+	defer cancel()
+	defer func() {
+		var b *media.BoundError
+		if cause := context.Cause(ctx); err != nil && errors.As(cause, &b) && !errors.As(err, &b) {
+			err = fmt.Errorf("%w (%w)", cause, err)
+		}
+	}()
 
 	// 3. Engine.
 	start, end := 0.0, dur

@@ -241,9 +241,14 @@ func (s *Service) Process(ctx context.Context, id string, attempt, maxAttempts i
 		return err
 	}
 	var final *finalError
+	var bound *media.BoundError
 	switch {
 	case errors.As(err, &final):
 		return s.fail(ctx, log, id, redact.Text(final.message))
+	case errors.As(err, &bound):
+		// Another attempt would hit the same bound on the same file.
+		log.Warn("asset processing stopped by its time bound", "err", err)
+		return s.fail(ctx, log, id, "The file cannot be used: checking it took too long ("+bound.Error()+"); re-encode it, for example to H.264 at 30 fps, and upload it again.")
 	case attempt >= maxAttempts:
 		log.Error("asset processing failed after its last attempt", "err", err)
 		return s.fail(ctx, log, id, fmt.Sprintf("Processing the file failed after %d attempts because of an internal error. Upload it again; if it keeps failing, report the asset id.", attempt))

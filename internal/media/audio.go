@@ -66,6 +66,8 @@ func (t *Tool) ExtractAudio(ctx context.Context, path string, start, end float64
 		"-af", fmt.Sprintf("aresample=%d:async=1:first_pts=0", ASRSampleRate),
 		"-ac", "1", "-ar", fmt.Sprint(ASRSampleRate), "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1")
 
+	ctx, cancel := t.bounded(ctx, "the audio extraction", end-start)
+	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	cmd := exec.CommandContext(runCtx, t.ffmpeg, args...)
@@ -100,7 +102,7 @@ func (t *Tool) ExtractAudio(ctx context.Context, path string, start, end float64
 		stop()
 		cmd.Wait()
 		if ctx.Err() != nil {
-			return fmt.Errorf("media: extract audio: %w", ctx.Err())
+			return fmt.Errorf("media: extract audio: %w", context.Cause(ctx))
 		}
 		return fmt.Errorf("media: extract audio: writing: %w", writeErr)
 	}
@@ -110,8 +112,8 @@ func (t *Tool) ExtractAudio(ctx context.Context, path string, start, end float64
 		if errors.As(err, &exitErr) && exitErr.Exited() {
 			te.ExitCode = exitErr.ExitCode()
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("media: extract audio: ffmpeg stopped: %w (%w)", ctxErr, te)
+		if ctx.Err() != nil {
+			return fmt.Errorf("media: extract audio: ffmpeg stopped: %w (%w)", context.Cause(ctx), te)
 		}
 		if strings.Contains(te.Stderr, "matches no streams") {
 			return fmt.Errorf("%w (%w)", ErrNoAudio, te)

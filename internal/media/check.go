@@ -184,7 +184,7 @@ func (t *Tool) DecodeCheckProbed(ctx context.Context, path string, info *Info) e
 		return fmt.Errorf("media: decode check: %w", err)
 	}
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, t.decodeTimeout)
+	ctx, cancel := t.bounded(ctx, "the decode check", info.Duration)
 	defer cancel()
 	if d := declaredVideo(info); info.HasVideo() && d > 0 && d <= FullDecodeMax {
 		// One run decodes it all, the first frame included.

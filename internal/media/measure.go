@@ -270,6 +270,8 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 		return nil, fmt.Errorf("media: measure: %w", err)
 	}
 	defer release()
+	ctx, cancel := t.bounded(ctx, "the measuring pass", end-start)
+	defer cancel()
 
 	p := newMeasureParser(start, end, info, o)
 	stderr := &lineWriter{line: p.stderrLine}
@@ -344,8 +346,8 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 		if errors.As(err, &exitErr) && exitErr.Exited() {
 			te.ExitCode = exitErr.ExitCode()
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("media: measure: %s stopped: %w (%w)", te.Tool, ctxErr, te)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("media: measure: %s stopped: %w (%w)", te.Tool, context.Cause(ctx), te)
 		}
 		return nil, fmt.Errorf("media: measure: %w", te)
 	}

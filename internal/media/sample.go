@@ -170,7 +170,10 @@ func (t *Tool) SampleAt(ctx context.Context, path string, times []float64, opts 
 			go func() {
 				defer wg.Done()
 				defer release()
-				r.err = t.sampleRun(ctx, path, g, o, r.frames)
+				// A run decodes from the keyframe before its first time to its last.
+				rctx, cancel := t.bounded(ctx, "the frame sampling", g[len(g)-1]-g[0])
+				defer cancel()
+				r.err = t.sampleRun(rctx, path, g, o, r.frames)
 				close(r.frames)
 			}()
 		}
@@ -248,7 +251,7 @@ func (t *Tool) sampleRun(ctx context.Context, path string, times []float64, o Sa
 		case out <- f:
 			return nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		}
 	}
 	args := sampleArgs(path, max(0, sampleThreshold(times[0])), times, o)
@@ -450,8 +453,8 @@ func (t *Tool) streamFrames(ctx context.Context, args []string, onFrame func(Fra
 	}
 	log.close()
 	err = cmd.Wait()
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("media: sample: ffmpeg stopped: %w", ctxErr)
+	if ctx.Err() != nil {
+		return fmt.Errorf("media: sample: ffmpeg stopped: %w", context.Cause(ctx))
 	}
 	if err != nil && !stopped {
 		te := &ToolError{Tool: toolName(t.ffmpeg), ExitCode: -1, Stderr: log.tail(), Err: err}
@@ -797,8 +800,8 @@ func (t *Tool) Keyframes(ctx context.Context, path string) ([]float64, error) {
 		if errors.As(err, &exitErr) && exitErr.Exited() {
 			te.ExitCode = exitErr.ExitCode()
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("media: keyframes: ffprobe stopped: %w (%w)", ctxErr, te)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("media: keyframes: ffprobe stopped: %w (%w)", context.Cause(ctx), te)
 		}
 		return nil, fmt.Errorf("media: keyframes: %w", te)
 	}

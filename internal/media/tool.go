@@ -31,8 +31,79 @@ type Config struct {
 	MaxHeavy int
 	// ProbeTimeout bounds one ffprobe run; default 1 minute.
 	ProbeTimeout time.Duration
-	// DecodeTimeout bounds one DecodeCheck run; default 2 minutes.
-	DecodeTimeout time.Duration
+	// RunBound bounds one FFmpeg run that reads video (decode check,
+	// measuring pass, one sampling run, audio extraction) by the seconds
+	// of video it reads; zero takes DefaultRunBound.
+	RunBound Bound
+}
+
+// Bound is a time limit that grows with the video: Base plus PerSecond for
+// each second of video. The frame-rate cap (MaxFrameRate) bounds the frames
+// a second of video holds, so the work of a run grows with the duration.
+type Bound struct {
+	Base      time.Duration
+	PerSecond time.Duration // added per second of video
+}
+
+// The default bounds, in one place (docs/decisions.md, "Time bounds").
+// A measuring pass costs about one plain FFmpeg decode of the video
+// (bench/measure); a run may take twice real time plus two minutes of
+// start-up, a job four times real time plus ten minutes for its few runs
+// and its model calls. Hitting one means the video is far costlier to
+// decode than its duration says, or the machine is overloaded.
+const (
+	DefaultRunBase      = 2 * time.Minute
+	DefaultRunPerSecond = 2 * time.Second
+	DefaultJobBase      = 10 * time.Minute
+	DefaultJobPerSecond = 4 * time.Second
+)
+
+// DefaultRunBound bounds one FFmpeg run that reads video.
+func DefaultRunBound() Bound { return Bound{DefaultRunBase, DefaultRunPerSecond} }
+
+// DefaultJobBound bounds one analysis job.
+func DefaultJobBound() Bound { return Bound{DefaultJobBase, DefaultJobPerSecond} }
+
+// For is the limit for seconds of video (≤ 0 or unknown: Base alone).
+func (b Bound) For(seconds float64) time.Duration {
+	if !(seconds > 0) {
+		return b.Base
+	}
+	return b.Base + time.Duration(seconds*float64(b.PerSecond))
+}
+
+// BoundError is work stopped because it ran longer than its time bound. It
+// is the cause of the context that ended (context.Cause), and the errors of
+// runs stopped by it wrap it. Its message is meant for the user.
+type BoundError struct {
+	What  string        // what was stopped: "the measuring pass", "the analysis"
+	Limit time.Duration // the bound
+	Video float64       // seconds of video the bound was derived from
+}
+
+func (e *BoundError) Error() string {
+	return fmt.Sprintf("%s exceeded its time bound of %s for %s of video", e.What, roundDuration(e.Limit),
+		roundDuration(time.Duration(e.Video*float64(time.Second))))
+}
+
+// roundDuration prints whole seconds, or milliseconds below a second.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
+// WithBound returns ctx limited to b for seconds of video; when the bound
+// ends it, context.Cause of the returned context is a *BoundError naming what.
+func WithBound(ctx context.Context, b Bound, what string, seconds float64) (context.Context, context.CancelFunc) {
+	limit := b.For(seconds)
+	return context.WithTimeoutCause(ctx, limit, &BoundError{What: what, Limit: limit, Video: max(0, seconds)})
+}
+
+// bounded limits one run of the tool (see Config.RunBound).
+func (t *Tool) bounded(ctx context.Context, what string, seconds float64) (context.Context, context.CancelFunc) {
+	return WithBound(ctx, t.runBound, what, seconds)
 }
 
 // Tool runs ffprobe and ffmpeg. It is safe for concurrent use.
@@ -40,7 +111,7 @@ type Tool struct {
 	ffprobe, ffmpeg string
 	heavy           chan struct{}
 	probeTimeout    time.Duration
-	decodeTimeout   time.Duration
+	runBound        Bound
 }
 
 // New resolves the tool paths and returns a Tool. It fails when ffprobe or
@@ -59,17 +130,17 @@ func New(cfg Config) (*Tool, error) {
 		n = max(2, runtime.NumCPU())
 	}
 	t := &Tool{
-		ffprobe:       probe,
-		ffmpeg:        mpeg,
-		heavy:         make(chan struct{}, n),
-		probeTimeout:  cfg.ProbeTimeout,
-		decodeTimeout: cfg.DecodeTimeout,
+		ffprobe:      probe,
+		ffmpeg:       mpeg,
+		heavy:        make(chan struct{}, n),
+		probeTimeout: cfg.ProbeTimeout,
+		runBound:     cfg.RunBound,
 	}
 	if t.probeTimeout <= 0 {
 		t.probeTimeout = time.Minute
 	}
-	if t.decodeTimeout <= 0 {
-		t.decodeTimeout = 2 * time.Minute
+	if t.runBound == (Bound{}) {
+		t.runBound = DefaultRunBound()
 	}
 	return t, nil
 }
@@ -130,8 +201,8 @@ func (t *Tool) acquire(ctx context.Context) (release func(), err error) {
 }
 
 // run executes a tool and returns its stdout. A failure is a *ToolError,
-// except when ctx ended, in which case the context error is returned
-// (wrapped together with the tool error for the log).
+// except when ctx ended, in which case its cause is returned (wrapped
+// together with the tool error for the log).
 func (t *Tool) run(ctx context.Context, bin string, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
 	stderr := &tailWriter{max: stderrTail}
@@ -148,8 +219,8 @@ func (t *Tool) run(ctx context.Context, bin string, args ...string) ([]byte, err
 	if errors.As(err, &exitErr) && exitErr.Exited() {
 		te.ExitCode = exitErr.ExitCode()
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("%s stopped: %w (%w)", te.Tool, ctxErr, te)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s stopped: %w (%w)", te.Tool, context.Cause(ctx), te)
 	}
 	return nil, te
 }
