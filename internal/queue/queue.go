@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // AnalyzeArgs is the job that runs one analysis task.
@@ -64,9 +66,47 @@ const MaxAttempts = 5
 
 // Queue runs analysis jobs on River over the SQLite writer connection.
 type Queue struct {
-	client *river.Client[*sql.Tx]
-	db     *sql.DB
-	log    *slog.Logger
+	client  *river.Client[*sql.Tx]
+	db      *sql.DB
+	log     *slog.Logger
+	running *runningTasks
+}
+
+// ErrCanceled is the cause of a task run's context when an operator
+// canceled the task (Queue.CancelRun).
+var ErrCanceled = errors.New("canceled by an operator")
+
+// runningTasks are the analysis jobs running in this process, by task id,
+// with the function that cancels each.
+type runningTasks struct {
+	mu   sync.Mutex
+	runs map[string]*runningTask
+}
+
+type runningTask struct{ cancel context.CancelCauseFunc }
+
+func (r *runningTasks) add(id string, cancel context.CancelCauseFunc) (remove func()) {
+	rt := &runningTask{cancel: cancel}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.runs[id] = rt
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.runs[id] == rt {
+			delete(r.runs, id)
+		}
+	}
+}
+
+func (r *runningTasks) cancel(id string) bool {
+	r.mu.Lock()
+	rt := r.runs[id]
+	r.mu.Unlock()
+	if rt != nil {
+		rt.cancel(ErrCanceled)
+	}
+	return rt != nil
 }
 
 // Options configure a Queue.
@@ -102,9 +142,10 @@ func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, 
 		// it died are made available again at start (RecoverRunning).
 		RescueStuckJobsAfter: 24 * time.Hour,
 	}
+	running := &runningTasks{runs: map[string]*runningTask{}}
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &analyzeWorker{runner: runner, log: opts.Log})
+		river.AddWorker(workers, &analyzeWorker{runner: runner, log: opts.Log, running: running})
 		if opts.Assets != nil {
 			river.AddWorker(workers, &assetWorker{runner: opts.Assets, log: opts.Log})
 			river.AddWorker(workers, &expireWorker{runner: opts.Assets})
@@ -124,7 +165,40 @@ func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, 
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{client: client, db: db, log: opts.Log}, nil
+	return &Queue{client: client, db: db, log: opts.Log, running: running}, nil
+}
+
+// CancelRun stops the analysis job of a task: at once when it runs in this
+// process, and through River (JobCancel) wherever it is, so that a queued
+// job never runs and a job running in another process has its context
+// canceled when that process next polls for cancellations (every few
+// seconds with the SQLite driver, which has no notifier). It implements
+// task.RunCanceler.
+func (q *Queue) CancelRun(ctx context.Context, taskID string) error {
+	if q.running.cancel(taskID) {
+		q.log.Info("task run canceled in this process", "task_id", taskID)
+	}
+	return q.cancelJobs(ctx, taskID)
+}
+
+// cancelJobs cancels the jobs of a task through River. The filter is
+// SQLite's (River stores args as JSONB there).
+func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
+	jobs, err := q.client.JobList(ctx, river.NewJobListParams().
+		Kinds(AnalyzeArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled).
+		Where("json_extract(args, '$.task_id') = @task_id", river.NamedArgs{"task_id": taskID}).
+		First(10))
+	if err != nil {
+		return fmt.Errorf("queue: find the job of task %s: %w", taskID, err)
+	}
+	for _, j := range jobs.Jobs {
+		if _, err := q.client.JobCancel(ctx, j.ID); err != nil {
+			return fmt.Errorf("queue: cancel job %d of task %s: %w", j.ID, taskID, err)
+		}
+	}
+	return nil
 }
 
 // quiet keeps River's own logs at warning level and above.
@@ -184,12 +258,22 @@ func (q *Queue) Stop(ctx context.Context) error {
 
 type analyzeWorker struct {
 	river.WorkerDefaults[AnalyzeArgs]
-	runner Runner
-	log    *slog.Logger
+	runner  Runner
+	log     *slog.Logger
+	running *runningTasks
 }
 
 func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer w.running.add(job.Args.TaskID, cancel)()
 	err := w.runner.Run(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	if cause := context.Cause(ctx); ctx.Err() != nil &&
+		(errors.Is(cause, ErrCanceled) || errors.Is(cause, river.ErrJobCancelledRemotely)) {
+		// The task was failed by whoever canceled it; the job ends for good.
+		w.log.Info("task run stopped: canceled by an operator", "task_id", job.Args.TaskID)
+		return river.JobCancel(cause)
+	}
 	if err != nil && ctx.Err() != nil {
 		// Shutting down: not a failure of the task, run it again soon.
 		w.log.Info("task interrupted by shutdown; it resumes at the next start", "task_id", job.Args.TaskID)

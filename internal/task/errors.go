@@ -13,6 +13,8 @@ var (
 	ErrProcessing = errors.New("task is processing")
 	// ErrTransition: a state change that the lifecycle does not allow.
 	ErrTransition = errors.New("task state transition not allowed")
+	// ErrFinished: the task is already ready or failed and cannot be canceled.
+	ErrFinished = errors.New("task is already finished")
 )
 
 // ValidationError is a request the server refuses: the client must change it.

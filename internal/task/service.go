@@ -56,8 +56,20 @@ type VideoChecker interface {
 	Check(ctx context.Context, path string) (duration float64, err error)
 }
 
+// RunCanceler stops the job of a task wherever it runs, or keeps a job not
+// yet started from running.
+type RunCanceler interface {
+	CancelRun(ctx context.Context, taskID string) error
+}
+
+// CanceledMessage is the error message of a task canceled by an operator.
+// The v1.3 status enum has no canceled state (docs/decisions.md, Q16), so
+// such a task is failed.
+const CanceledMessage = "The task was canceled by an operator."
+
 // Service owns every change of task state.
 type Service struct {
+	runs    RunCanceler // nil: runs are not stopped, only the task's state changes
 	store   Store
 	blobs   Blobs
 	checker VideoChecker
@@ -283,6 +295,35 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	s.log.Info("task deleted", "task_id", id, "status", t.Status)
 	return nil
+}
+
+// SetRunCanceler sets what Cancel uses to stop a task's job. The queue is
+// built after the service (it runs the pipeline, which reports to the
+// service), so it is set once both exist, before the server starts.
+func (s *Service) SetRunCanceler(c RunCanceler) { s.runs = c }
+
+// Cancel ends a queued, pending or processing task as failed with
+// CanceledMessage, then stops its job: a job not yet started never runs, a
+// running one has its context canceled, which kills its FFmpeg processes
+// and model calls. It returns the failed task; ErrFinished when the task is
+// already ready or failed, ErrNotFound when there is none. The task is
+// failed even when stopping the job fails: that error is logged, and the
+// job finds the task final when it next reports.
+func (s *Service) Cancel(ctx context.Context, id string) (*Task, error) {
+	t, err := s.Fail(ctx, id, CanceledMessage)
+	if errors.Is(err, ErrTransition) {
+		return nil, fmt.Errorf("%w (%w)", ErrFinished, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("task canceled by an operator", "task_id", id)
+	if s.runs != nil {
+		if err := s.runs.CancelRun(ctx, id); err != nil {
+			s.log.Warn("task canceled, but its job could not be stopped", "task_id", id, "err", err)
+		}
+	}
+	return t, nil
 }
 
 // move changes the status of a task if the lifecycle allows it.
