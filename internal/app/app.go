@@ -92,13 +92,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if err != nil {
 		return err
 	}
+	svc.SetRunCanceler(q)
 	if n, err := q.RecoverRunning(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
 	}
 
-	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit})
+	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit,
+		AdminKeys: cfg.AdminKeys, Canceler: svc})
 	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
 		return err

@@ -17,9 +17,12 @@ import (
 
 // Config is the server configuration.
 type Config struct {
-	Addr             string
-	DataDir          string
-	APIKeys          []string
+	Addr    string
+	DataDir string
+	APIKeys []string
+	// AdminKeys authorize the admin routes (/v1.3/admin/…, e.g. canceling
+	// a task); none turns those routes off.
+	AdminKeys        []string
 	AllowPrivateURLs bool
 	Workers          int
 	LogLevel         string
@@ -96,10 +99,11 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	asr.BaseURL, asr.Model, asr.APIKey = getenv("FRAMEWISE_ASR_URL"), getenv("FRAMEWISE_ASR_MODEL"), getenv("FRAMEWISE_ASR_API_KEY")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var keys []string
+	var keys, adminKeys []string
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env FRAMEWISE_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the database and media files (env FRAMEWISE_DATA_DIR)")
 	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
+	fs.Var(stringList{&adminKeys}, "admin-key", "x-api-key value of the admin routes, e.g. canceling a task; repeatable; none turns them off (env FRAMEWISE_ADMIN_KEYS, comma-separated)")
 	fs.BoolVar(&c.AllowPrivateURLs, "allow-private-urls", c.AllowPrivateURLs, "let video URLs reach loopback and private addresses (env FRAMEWISE_ALLOW_PRIVATE_URLS)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "analysis jobs run at once (env FRAMEWISE_WORKERS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
@@ -157,6 +161,9 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if len(keys) > 0 {
 		c.APIKeys = keys
 	}
+	if len(adminKeys) > 0 {
+		c.AdminKeys = adminKeys
+	}
 	return c, c.Validate()
 }
 
@@ -176,6 +183,13 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				c.APIKeys = append(c.APIKeys, k)
+			}
+		}
+	}
+	if v := getenv("FRAMEWISE_ADMIN_KEYS"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.AdminKeys = append(c.AdminKeys, k)
 			}
 		}
 	}

@@ -111,3 +111,30 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 }
+
+// Admin keys follow the API keys' order: flags replace, the environment
+// adds to the file.
+func TestAdminKeys(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "framewise.yaml")
+	os.WriteFile(file, []byte("admin_keys: [from-file]\n"), 0o600)
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"none", nil, nil, ""},
+		{"file", []string{"--config", file}, nil, "from-file"},
+		{"env adds to the file", []string{"--config", file}, map[string]string{"FRAMEWISE_ADMIN_KEYS": "a, b"}, "from-file,a,b"},
+		{"flags replace", []string{"--config", file, "--admin-key", "f1", "--admin-key", "f2"}, map[string]string{"FRAMEWISE_ADMIN_KEYS": "a"}, "f1,f2"},
+	} {
+		c, err := ParseServe(tt.args, env(tt.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := strings.Join(c.AdminKeys, ","); got != tt.want {
+			t.Errorf("%s: admin keys %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

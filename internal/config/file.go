@@ -103,6 +103,7 @@ type fileConfig struct {
 	Addr             *string                 `yaml:"addr"`
 	DataDir          *string                 `yaml:"data_dir"`
 	APIKeys          []string                `yaml:"api_keys"`
+	AdminKeys        []string                `yaml:"admin_keys"`
 	AllowPrivateURLs *bool                   `yaml:"allow_private_urls"`
 	Workers          *int                    `yaml:"workers"`
 	LogLevel         *string                 `yaml:"log_level"`
@@ -148,6 +149,9 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	set(&c.DefaultModel, f.DefaultModel)
 	if len(f.APIKeys) > 0 {
 		c.APIKeys = f.APIKeys
+	}
+	if len(f.AdminKeys) > 0 {
+		c.AdminKeys = f.AdminKeys
 	}
 	if f.AllowPrivateURLs != nil {
 		c.AllowPrivateURLs = *f.AllowPrivateURLs

@@ -48,6 +48,9 @@ func newServerOpts(t *testing.T, opts httpapi.Options) (*httptest.Server, *int) 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, task.DefaultLimits(), log)
 	opts.Log, opts.MaxBodyBytes = log, 1<<20
+	if opts.Canceler == nil {
+		opts.Canceler = svc
+	}
 	api := httpapi.New(svc, opts)
 	api.SetReady(true)
 	srv := httptest.NewServer(api.Handler())

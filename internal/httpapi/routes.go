@@ -38,6 +38,7 @@ type Server struct {
 	publicURL string
 	limiter   *ratelimit.Limiter // nil: no rate limit
 	now       func() time.Time
+	admin     adminRoutes
 }
 
 // Options configure a Server.
@@ -62,6 +63,10 @@ type Options struct {
 	// upload URLs ("https://fw.example.com"); empty means the request's
 	// scheme and Host.
 	PublicURL string
+	// AdminKeys authorize the admin routes (admin.go) in x-api-key, and
+	// Canceler cancels tasks for them; without keys those routes answer 403.
+	AdminKeys []string
+	Canceler  TaskCanceler
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -81,6 +86,7 @@ func New(tasks Tasks, opts Options) *Server {
 	for _, k := range opts.APIKeys {
 		s.keys = append(s.keys, []byte(k))
 	}
+	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
 	return s
 }
 
@@ -124,6 +130,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("OPTIONS /uploads/{upload_id}/{chunk_index}", s.uploadPreflight)
 	}
 
+	// Operators' routes (admin.go): admin keys, not API keys.
+	mux.Handle("POST /v1.3/admin/tasks/{task_id}/cancel", s.adminEndpoint(s.cancelTask))
+
 	mux.Handle("/", s.endpoint(flat, s.noRoute))
 	return s.middleware(mux)
 }
@@ -131,4 +140,5 @@ func (s *Server) Handler() http.Handler {
 // knownPaths answer 405 rather than 404 for a method they do not have.
 var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
-	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}"}
+	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
+	"/v1.3/admin/tasks/{task_id}/cancel"}
