@@ -60,6 +60,25 @@ func (c *Client) DeleteTask(ctx context.Context, id string, opts ...CallOption) 
 	return c.do(ctx, r, nil)
 }
 
+// CancelTask cancels a task as an operator (POST
+// /admin/tasks/{id}/cancel, a framewise route outside the TwelveLabs API)
+// and returns it, now failed with the message "The task was canceled by an
+// operator.". The client's API key must be one of the server's admin keys
+// (--admin-key). A task already ready or failed gives an error matching
+// ErrConflict; a server without admin keys answers 403 (code
+// "admin_disabled").
+func (c *Client) CancelTask(ctx context.Context, id string, opts ...CallOption) (*api.Task, error) {
+	if id == "" {
+		return nil, errors.New("framewise: CancelTask: empty task id")
+	}
+	var out api.Task
+	r := &request{method: http.MethodPost, path: "/admin/tasks/" + url.PathEscape(id) + "/cancel", call: callOptions(opts)}
+	if err := c.do(ctx, r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListOptions selects a page of tasks. Zero values are left out of the
 // query, so the server's defaults apply (page 1, 10 per page). The filters
 // combine with AND.

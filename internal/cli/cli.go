@@ -25,7 +25,7 @@ const usage = `framewise — self-hosted video analysis (TwelveLabs v1.3 Analyze
 Usage:
   framewise serve [flags]                  run the server
   framewise analyze VIDEO_FILE_OR_URL ...  create an analysis task
-  framewise tasks list|get|delete|wait     manage tasks
+  framewise tasks COMMAND ...              list, get, delete, wait or cancel tasks
   framewise assets upload|list|get|delete  upload files once, analyze them many times
   framewise models check [--json]          probe the model servers of the configuration
   framewise version

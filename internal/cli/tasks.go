@@ -15,12 +15,13 @@ import (
 	"github.com/framewise/framewise/client"
 )
 
-const tasksUsage = `framewise tasks list|get|delete|wait ...
+const tasksUsage = `framewise tasks list|get|delete|wait|cancel ...
 
   framewise tasks list [--status S] [--page N] [--page-limit N] [--all] [--video-url U] [--asset-id A] [--mode M] [--json]
   framewise tasks get ID [--json]
   framewise tasks delete ID
   framewise tasks wait ID [--json]
+  framewise tasks cancel ID [--admin-key K] [--json]   (operators: needs an admin key)
 
 Run "framewise tasks COMMAND -h" for the flags of a command.
 `
@@ -28,7 +29,7 @@ Run "framewise tasks COMMAND -h" for the flags of a command.
 // runTasks implements "framewise tasks".
 func runTasks(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		return usageError{"missing command: list, get, delete or wait"}
+		return usageError{"missing command: list, get, delete, wait or cancel"}
 	}
 	switch args[0] {
 	case "list", "ls":
@@ -39,11 +40,13 @@ func runTasks(ctx context.Context, args []string, env Env) error {
 		return runTasksDelete(ctx, args[1:], env)
 	case "wait":
 		return runTasksWait(ctx, args[1:], env)
+	case "cancel":
+		return runTasksCancel(ctx, args[1:], env)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.Stderr, "Usage: "+tasksUsage)
 		return flag.ErrHelp
 	}
-	return usageError{fmt.Sprintf("unknown command %q: want list, get, delete or wait", args[0])}
+	return usageError{fmt.Sprintf("unknown command %q: want list, get, delete, wait or cancel", args[0])}
 }
 
 func runTasksList(ctx context.Context, args []string, env Env) error {
@@ -307,6 +310,43 @@ func runTasksDelete(ctx context.Context, args []string, env Env) error {
 		return cf.explain(err)
 	}
 	fmt.Fprintln(env.Stdout, "deleted", id)
+	return nil
+}
+
+// runTasksCancel cancels a task through the admin route: the task ends
+// failed and its job stops. The admin key replaces the API key.
+func runTasksCancel(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("tasks cancel")
+	var cf clientFlags
+	cf.register(fs, env, true)
+	var adminKey string
+	fs.StringVar(&adminKey, "admin-key", "", "an admin key of the server (its --admin-key), sent as x-api-key (env FRAMEWISE_ADMIN_KEY)")
+	id, err := parseTaskID(fs, "framewise tasks cancel ID [flags]", args, env)
+	if err != nil {
+		return err
+	}
+	if adminKey == "" {
+		adminKey = getenv(env, "FRAMEWISE_ADMIN_KEY")
+	}
+	if adminKey == "" {
+		return usageError{"missing admin key: set --admin-key or FRAMEWISE_ADMIN_KEY to one of the server's admin keys"}
+	}
+	cf.apiKey = adminKey
+	var raw json.RawMessage
+	t, err := cf.client(env).CancelTask(ctx, id, client.WithRawResponse(&raw))
+	switch {
+	case errors.Is(err, client.ErrUnauthorized):
+		return fmt.Errorf("%w (check --admin-key or FRAMEWISE_ADMIN_KEY: it must be one of the server's admin keys)", err)
+	case errors.Is(err, client.ErrConflict):
+		return fmt.Errorf("%w (nothing to cancel)", err)
+	case err != nil:
+		return cf.explain(err)
+	}
+	if cf.json {
+		writeRaw(env.Stdout, raw)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "canceled %s: %s\n", t.TaskID, failedMessage(t))
 	return nil
 }
 
