@@ -67,7 +67,9 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 		p.Log.Info("task was deleted before it ran; nothing to do", "task_id", id)
 		return nil
 	case errors.Is(err, task.ErrTransition):
-		p.Log.Info("task is already final; nothing to do", "task_id", id, "status", t.Status)
+		// Also a task canceled between its two moves to processing, when
+		// Begin has no task to return.
+		p.Log.Info("task is already final; nothing to do", "task_id", id, "err", err)
 		return nil
 	case err != nil:
 		return err
