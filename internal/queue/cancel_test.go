@@ -169,3 +169,49 @@ func testCancel(t *testing.T, shared string, cancelRun func(*Queue) error, wantC
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Canceling the task of a queued job cancels the job at once: it never runs.
+func TestCancelRunOfQueuedJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Writer.Close(); db.Reader.Close() })
+	q, err := New(ctx, db.Writer, nil, Options{Log: slog.New(slog.NewTextHandler(testLog{t}, nil))}) // insert only
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"t1", "t2"} {
+		tx, err := db.Writer.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Enqueue(ctx, tx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.CancelRun(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Writer.QueryContext(ctx, `SELECT json_extract(args, '$.task_id'), state FROM river_job ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id+" "+state)
+	}
+	if want := "t1 cancelled, t2 available"; strings.Join(got, ", ") != want {
+		t.Errorf("jobs: %s, want %s", strings.Join(got, ", "), want)
+	}
+}
