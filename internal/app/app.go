@@ -19,6 +19,7 @@ import (
 	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/config"
 	"github.com/framewise/framewise/internal/connlimit"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/engine/builtin"
 	"github.com/framewise/framewise/internal/engine/vlm"
@@ -98,7 +99,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
 	}
 
-	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit})
+	// A reserve file lets deletes commit on a full disk; the monitor warns
+	// of low space and refills the reserve once space returns.
+	reserve := diskspace.NewReserve(filepath.Join(cfg.DataDir, "disk-reserve"), diskspace.ReserveSize, log)
+	disk := diskspace.NewMonitor(cfg.DataDir, diskspace.Threshold{Bytes: cfg.MinFreeDisk.Bytes, Percent: cfg.MinFreeDisk.Percent}, reserve, log)
+	disk.Check()
+	go disk.Run(ctx, diskCheckInterval)
+
+	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
+		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check})
 	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
 		return err

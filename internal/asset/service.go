@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/redact"
 )
@@ -242,6 +243,11 @@ func (s *Service) Process(ctx context.Context, id string, attempt, maxAttempts i
 	}
 	var final *finalError
 	switch {
+	case diskspace.Full(err):
+		// Retried once space returns (the worker snoozes the job) rather
+		// than failed for good.
+		log.Warn("asset processing stopped by a full disk; it will run again later", "err", err)
+		return err
 	case errors.As(err, &final):
 		return s.fail(ctx, log, id, redact.Text(final.message))
 	case attempt >= maxAttempts:
@@ -403,7 +409,12 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, a *Asset) (key st
 	}()
 	n, perr := s.blobs.Put(ctx, key, pr)
 	pr.CloseWithError(perr)
-	if derr := <-done; derr != nil {
+	derr := <-done
+	if diskspace.Full(perr) {
+		_ = s.blobs.Delete(ctx, key)
+		return "", 0, perr
+	}
+	if derr != nil {
 		_ = s.blobs.Delete(ctx, key)
 		if s.download.Temporary(derr) {
 			return "", 0, fmt.Errorf("download %s: %w", redact.URL(a.SourceURL), redact.Error(derr))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/task"
 )
 
@@ -238,6 +239,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	case errors.As(err, &mbe):
 		status, code = http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
 		msg = fmt.Sprintf("The request body is larger than %d bytes. Send videos above 30 MB by url.", mbe.Limit)
+	case diskspace.Full(err):
+		// The cause names files of the server: logged, not sent.
+		s.log.Error("disk full", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		status, code = http.StatusInsufficientStorage, api.CodeInsufficientStorage
+		msg = "The server's disk is full, so this request was not stored (nothing of it was kept). " +
+			"Retry later, or free space by deleting assets or tasks you no longer need."
 	default:
 		s.log.Error("internal error", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "An internal error occurred. Retry later; if it persists, report request id " + requestID(r) + "."
@@ -259,6 +266,30 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz says whether the server takes work, and how much free space its
+// data dir has: "degraded" (still 200: reads and deletes work, uploads
+// may fail with 507) when it is below --min-free-disk.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	type body struct {
+		Status string            `json:"status"`
+		Disk   *diskspace.Status `json:"disk,omitempty"`
+	}
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, body{Status: "starting"})
+		return
+	}
+	b := body{Status: "ok"}
+	if s.disk != nil {
+		if st := s.disk(); st.Known {
+			b.Disk = &st
+			if st.Low {
+				b.Status = "degraded"
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, b)
 }
 
 func (s *Server) noRoute(r *http.Request) (int, any, error) {

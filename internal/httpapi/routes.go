@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/ratelimit"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -36,6 +37,7 @@ type Server struct {
 	ready     atomic.Bool
 	maxBody   int64
 	publicURL string
+	disk      func() diskspace.Status
 	limiter   *ratelimit.Limiter // nil: no rate limit
 	now       func() time.Time
 }
@@ -62,13 +64,16 @@ type Options struct {
 	// upload URLs ("https://fw.example.com"); empty means the request's
 	// scheme and Host.
 	PublicURL string
+	// Disk measures the free space of the data dir for /readyz; nil
+	// leaves the disk out of it.
+	Disk func() diskspace.Status
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
 func New(tasks Tasks, opts Options) *Server {
 	s := &Server{tasks: tasks, assets: opts.Assets, log: opts.Log, maxBody: opts.MaxBodyBytes,
 		publicURL: strings.TrimRight(opts.PublicURL, "/")}
-	s.now = opts.Now
+	s.now, s.disk = opts.Now, opts.Disk
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -91,6 +96,7 @@ func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	// The root says where things are, without a key, so that a browser or
 	// curl pointed at the server learns more than 401.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +135,6 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/v1.3/openapi.json",
+var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}"}

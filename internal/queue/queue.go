@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -195,6 +196,18 @@ func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) e
 		w.log.Info("task interrupted by shutdown; it resumes at the next start", "task_id", job.Args.TaskID)
 		return river.JobSnooze(time.Second)
 	}
+	return snoozeIfDiskFull(err)
+}
+
+// DiskFullSnooze is how long a job stopped by a full disk waits before it
+// runs again. A snooze does not use up one of the job's attempts, so a
+// full disk never fails a task or an asset for good.
+const DiskFullSnooze = 30 * time.Second
+
+func snoozeIfDiskFull(err error) error {
+	if diskspace.Full(err) {
+		return river.JobSnooze(DiskFullSnooze)
+	}
 	return err
 }
 
@@ -210,7 +223,7 @@ func (w *assetWorker) Work(ctx context.Context, job *river.Job[ProcessAssetArgs]
 		w.log.Info("asset processing interrupted by shutdown; it resumes at the next start", "asset_id", job.Args.AssetID)
 		return river.JobSnooze(time.Second)
 	}
-	return err
+	return snoozeIfDiskFull(err)
 }
 
 type expireWorker struct {

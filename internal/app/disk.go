@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/framewise/framewise/internal/asset"
+	"github.com/framewise/framewise/internal/diskspace"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// diskCheckInterval is how often the free space of the data dir is
+// measured (to warn, and to refill the reserve file once space returns).
+const diskCheckInterval = 10 * time.Second
+
+// reservingTasks deletes tasks with the disk reserve's help: on a full
+// disk, a delete releases the reserve file so that it can commit.
+type reservingTasks struct {
+	*task.Service
+	reserve *diskspace.Reserve
+}
+
+func (t reservingTasks) Delete(ctx context.Context, id string) error {
+	return t.reserve.Retry(func() error { return t.Service.Delete(ctx, id) })
+}
+
+// reservingAssets does the same for assets.
+type reservingAssets struct {
+	*asset.Service
+	reserve *diskspace.Reserve
+}
+
+func (a reservingAssets) Delete(ctx context.Context, id string) error {
+	return a.reserve.Retry(func() error { return a.Service.Delete(ctx, id) })
+}
