@@ -119,7 +119,26 @@ func TestDiskFullAnswers507AndRecovers(t *testing.T) {
 	}
 	waitStatus(t, c, created.TaskID, "ready", 30*time.Second)
 
-	// Fill: large direct uploads, then small ones, until the disk is full.
+	// Fill: chunks of a multipart upload, then direct uploads, large and
+	// small, until the disk is full.
+	up, err := c.CreateUpload(ctx, &api.CreateUploadRequest{Filename: "big.mp4", Type: "video", TotalSize: 80 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks := 0
+	for _, u := range up.UploadURLs {
+		_, err := c.PutChunk(ctx, u.URL, bytes.NewReader(randomBytes(8<<20)), 8<<20)
+		if isFull(t, s, "chunk PUT", err) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chunk PUT: %v", err)
+		}
+		chunks++
+	}
+	if chunks == 0 || chunks == len(up.UploadURLs) {
+		t.Fatalf("%d of %d chunks stored before the disk was full", chunks, len(up.UploadURLs))
+	}
 	var fillers []string
 	fill := func(size int) {
 		for i := 0; i < 200; i++ {
@@ -136,17 +155,12 @@ func TestDiskFullAnswers507AndRecovers(t *testing.T) {
 	}
 	fill(4 << 20)
 	fill(64 << 10)
-	t.Logf("disk full after %d filler assets (%s)", len(fillers), time.Since(start).Round(time.Millisecond))
+	t.Logf("disk full after %d chunks of 8 MiB and %d filler assets (%s)", chunks, len(fillers), time.Since(start).Round(time.Millisecond))
 
 	// Every other write path answers 507 too.
-	up, err := c.CreateUpload(ctx, &api.CreateUploadRequest{Filename: "big.mp4", Type: "video", TotalSize: 20 << 20})
-	if err == nil {
-		_, err = c.PutChunk(ctx, up.UploadURLs[0].URL, bytes.NewReader(randomBytes(8<<20)), 8<<20)
-		if !isFull(t, s, "chunk PUT", err) {
-			t.Fatalf("chunk PUT on a full disk: %v", err)
-		}
-	} else if !isFull(t, s, "create upload", err) {
-		t.Fatalf("create upload on a full disk: %v", err)
+	_, err = c.PutChunk(ctx, up.UploadURLs[chunks].URL, bytes.NewReader(randomBytes(8<<20)), 8<<20)
+	if !isFull(t, s, "chunk PUT", err) {
+		t.Fatalf("chunk PUT on a full disk: %v", err)
 	}
 	_, err = c.CreateTask(ctx, &api.CreateTaskRequest{Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, video)}, Prompt: api.String("p")})
 	if !isFull(t, s, "base64 task", err) {
@@ -156,9 +170,20 @@ func TestDiskFullAnswers507AndRecovers(t *testing.T) {
 		t.Fatalf("readyz on a full disk: %s, low %v", st, low)
 	}
 
-	// Deletes succeed on the full disk and free its space.
+	// Deletes succeed on the full disk and free its space; the upload is
+	// aborted with the CLI.
 	if err := c.DeleteTask(ctx, created.TaskID); err != nil {
 		t.Fatalf("delete task on a full disk: %v", err)
+	}
+	_, _, before := readyz(t, s)
+	if out, err := runBinary(t, "assets", "abort", up.UploadID, "--server", "http://"+s.addr, "--api-key", testKey); err != nil {
+		t.Fatalf("framewise assets abort: %v\n%s", err, out)
+	}
+	if _, err := c.GetUploadStatus(ctx, up.UploadID, 1, 10); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("status of an aborted upload: %v", err)
+	}
+	if _, _, after := readyz(t, s); after-before < int64(chunks)*(8<<20)-(4<<20) {
+		t.Fatalf("the abort freed %d bytes, want about %d (%d chunks)", after-before, chunks*(8<<20), chunks)
 	}
 	for _, id := range append(fillers, a.ID) {
 		if err := c.DeleteAsset(ctx, id); err != nil {

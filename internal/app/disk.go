@@ -33,3 +33,7 @@ type reservingAssets struct {
 func (a reservingAssets) Delete(ctx context.Context, id string) error {
 	return a.reserve.Retry(func() error { return a.Service.Delete(ctx, id) })
 }
+
+func (a reservingAssets) AbortUpload(ctx context.Context, id string) error {
+	return a.reserve.Retry(func() error { return a.Service.AbortUpload(ctx, id) })
+}

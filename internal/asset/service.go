@@ -54,6 +54,9 @@ type Store interface {
 	// expired and returns their ids; it removes sessions that ended
 	// before purgeBefore.
 	ExpireUploads(ctx context.Context, now, purgeBefore time.Time) ([]string, error)
+	// DeleteUpload removes a session and its chunk rows unless allow
+	// refuses; ErrUploadNotFound when there is none.
+	DeleteUpload(ctx context.Context, id string, allow func(u *Upload) error) (*Upload, error)
 }
 
 // Blobs stores files by key.

@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /v1.3/assets/multipart-uploads", s.endpoint(flat, s.listUploads))
 		mux.Handle("GET /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.getUpload))
 		mux.Handle("POST /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.reportChunks))
+		mux.Handle("DELETE /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.abortUpload))
 		mux.Handle("POST /v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", s.endpoint(flat, s.presignedURLs))
 		// Presigned chunk URLs: the signature authorizes them, not x-api-key.
 		mux.HandleFunc("PUT /uploads/{upload_id}/{chunk_index}", s.putChunk)
