@@ -231,3 +231,48 @@ func TestDiskFullAnswers507AndRecovers(t *testing.T) {
 	}
 	t.Logf("whole test %s", time.Since(start).Round(time.Millisecond))
 }
+
+// With --storage-quota, uploads over the quota answer 507
+// insufficient_storage naming the quota, and deleting frees room.
+func TestStorageQuota(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--storage-quota", "2MiB")
+	c := s.client()
+	ctx := waitCtx(t, 30*time.Second)
+	overQuota := func(what string, err error) {
+		t.Helper()
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != http.StatusInsufficientStorage || ae.Code != api.CodeInsufficientStorage ||
+			!strings.Contains(ae.Message, "2 MiB") {
+			t.Fatalf("%s over the quota: want 507 insufficient_storage naming 2 MiB, got %v", what, err)
+		}
+	}
+	a, err := c.CreateAsset(ctx, bytes.NewReader(randomBytes(1500<<10)), "a.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateAsset(ctx, bytes.NewReader(randomBytes(1<<20)), "b.mp4", nil)
+	overQuota("direct upload", err)
+	_, err = c.CreateUpload(ctx, &api.CreateUploadRequest{Filename: "big.mp4", Type: "video", TotalSize: 1 << 20})
+	overQuota("multipart upload", err)
+	small, err := c.CreateUpload(ctx, &api.CreateUploadRequest{Filename: "small.mp4", Type: "video", TotalSize: 400 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutChunk(ctx, small.UploadURLs[0].URL, bytes.NewReader(randomBytes(400<<10)), 400<<10); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateTask(ctx, &api.CreateTaskRequest{Video: &api.VideoContext{Type: api.SourceBase64,
+		Base64String: base64File(t, makeVideo(t, "quota", 20, 640, 360))}, Prompt: api.String("p")})
+	overQuota("base64 task", err)
+
+	if err := c.AbortUpload(ctx, small.UploadID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteAsset(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAsset(ctx, bytes.NewReader(randomBytes(1<<20)), "b.mp4", nil); err != nil {
+		t.Fatalf("upload after deleting: %v", err)
+	}
+}

@@ -48,7 +48,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	blobs, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+	local, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	blobs, quota, err := withQuota(local, cfg.StorageQuota, log)
 	if err != nil {
 		return err
 	}
@@ -76,7 +80,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	var q *queue.Queue
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
-	assets, err := newAssets(cfg, db, blobs, tool, guard.HTTPClient(0),
+	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
 		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
 	if err != nil {
 		return err

@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/framewise/framewise/internal/asset"
+	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -36,4 +39,19 @@ func (a reservingAssets) Delete(ctx context.Context, id string) error {
 
 func (a reservingAssets) AbortUpload(ctx context.Context, id string) error {
 	return a.reserve.Retry(func() error { return a.Service.AbortUpload(ctx, id) })
+}
+
+// withQuota wraps the blob store in the storage quota (--storage-quota),
+// when there is one. The asset service checks it before it accepts an
+// upload; nil quota means none.
+func withQuota(local *blob.Local, limit int64, log *slog.Logger) (asset.Blobs, asset.Quota, error) {
+	if limit <= 0 {
+		return local, nil, nil
+	}
+	q, err := blob.NewQuota(local, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage quota: count the stored files: %w", err)
+	}
+	log.Info("storage quota", "quota_bytes", limit, "used_bytes", q.Used())
+	return q, q, nil
 }

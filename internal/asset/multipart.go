@@ -66,6 +66,11 @@ func (s *Service) CreateUpload(ctx context.Context, req UploadRequest, base stri
 		e.Status = http.StatusBadRequest
 		return nil, nil, e
 	}
+	if s.quota != nil {
+		if err := s.quota.Check(req.TotalSize); err != nil {
+			return nil, nil, err
+		}
+	}
 	now := s.clock()
 	chunk := s.lim.ChunkSize
 	u := &Upload{

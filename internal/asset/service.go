@@ -67,6 +67,12 @@ type Blobs interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Quota is the storage quota of the blob store (*blob.Quota): Check
+// returns a *diskspace.QuotaError when need more bytes would not fit.
+type Quota interface {
+	Check(need int64) error
+}
+
 // Media probes and decodes files; *media.Tool implements it.
 type Media interface {
 	Probe(ctx context.Context, path string) (*media.Info, error)
@@ -122,6 +128,7 @@ type Service struct {
 	media    Media
 	download Downloader
 	signer   *Signer
+	quota    Quota // nil: no quota
 	lim      Limits
 	log      *slog.Logger
 	now      func() time.Time
@@ -134,8 +141,11 @@ type Config struct {
 	Media      Media
 	Downloader Downloader
 	Signer     *Signer
-	Limits     Limits
-	Log        *slog.Logger
+	// Quota, when set, is checked before a multipart or URL upload is
+	// accepted; the blob store enforces it as bytes arrive.
+	Quota  Quota
+	Limits Limits
+	Log    *slog.Logger
 	// Now replaces the clock in tests; nil means time.Now.
 	Now func() time.Time
 }
@@ -143,7 +153,7 @@ type Config struct {
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, blobs: cfg.Blobs, media: cfg.Media, download: cfg.Downloader, signer: cfg.Signer,
-		lim: cfg.Limits, log: cfg.Log, now: cfg.Now}
+		quota: cfg.Quota, lim: cfg.Limits, log: cfg.Log, now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -213,3 +213,28 @@ func (m *Monitor) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// QuotaError is a write refused because the stored media would exceed the
+// storage quota (--storage-quota).
+type QuotaError struct {
+	Limit int64 // bytes
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("the storage quota of %d bytes is used up", e.Limit)
+}
+
+type exemptKey struct{}
+
+// WithoutQuota marks ctx so that writes under it are counted against the
+// storage quota but never refused: background jobs (URL downloads, the
+// assembly of uploaded chunks) finish what the API accepted.
+func WithoutQuota(ctx context.Context) context.Context {
+	return context.WithValue(ctx, exemptKey{}, true)
+}
+
+// QuotaExempt reports whether ctx was marked by WithoutQuota.
+func QuotaExempt(ctx context.Context) bool {
+	v, _ := ctx.Value(exemptKey{}).(bool)
+	return v
+}

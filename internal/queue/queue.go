@@ -190,7 +190,9 @@ type analyzeWorker struct {
 }
 
 func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) error {
-	err := w.runner.Run(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	// Jobs finish what the API accepted: their writes count against the
+	// storage quota but are not refused by it.
+	err := w.runner.Run(diskspace.WithoutQuota(ctx), job.Args.TaskID, job.Attempt, job.MaxAttempts)
 	if err != nil && ctx.Err() != nil {
 		// Shutting down: not a failure of the task, run it again soon.
 		w.log.Info("task interrupted by shutdown; it resumes at the next start", "task_id", job.Args.TaskID)
@@ -218,7 +220,7 @@ type assetWorker struct {
 }
 
 func (w *assetWorker) Work(ctx context.Context, job *river.Job[ProcessAssetArgs]) error {
-	err := w.runner.Process(ctx, job.Args.AssetID, job.Attempt, job.MaxAttempts)
+	err := w.runner.Process(diskspace.WithoutQuota(ctx), job.Args.AssetID, job.Attempt, job.MaxAttempts)
 	if err != nil && ctx.Err() != nil {
 		w.log.Info("asset processing interrupted by shutdown; it resumes at the next start", "asset_id", job.Args.AssetID)
 		return river.JobSnooze(time.Second)
