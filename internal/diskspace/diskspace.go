@@ -34,8 +34,11 @@ func Full(err error) bool {
 	if errors.Is(err, syscall.ENOSPC) {
 		return true
 	}
-	var c interface{ Code() int }
-	return errors.As(err, &c) && c.Code()&0xff == sqliteFull && strings.Contains(err.Error(), "full")
+	var c interface {
+		error
+		Code() int
+	}
+	return errors.As(err, &c) && c.Code()&0xff == sqliteFull && strings.Contains(c.Error(), "full")
 }
 
 // ReserveSize is the size of the reserve file: room for many small
