@@ -246,6 +246,9 @@ const (
 	CodeNotFound             = "not_found"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeBodyTooLarge         = "request_too_large"
+	// CodeInsufficientStorage (507): the server's disk is full, or the
+	// storage quota is used up; nothing of the request was stored.
+	CodeInsufficientStorage = "insufficient_storage"
 )
 
 // FlatError is the flat error body: {"code", "message", "docs_url"?}.

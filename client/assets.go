@@ -328,6 +328,18 @@ func (c *Client) PresignedURLs(ctx context.Context, uploadID string, start, coun
 	return &out, nil
 }
 
+// AbortUpload ends a multipart upload that is not completed and deletes
+// its chunks at once (DELETE /assets/multipart-uploads/{id}, a framewise
+// extension that TwelveLabs does not have). An unknown upload matches
+// ErrNotFound; a completed one ErrConflict (delete its asset instead).
+func (c *Client) AbortUpload(ctx context.Context, uploadID string, opts ...CallOption) error {
+	if uploadID == "" {
+		return errors.New("framewise: AbortUpload: empty upload id")
+	}
+	r := &request{method: http.MethodDelete, path: uploadsPath + "/" + url.PathEscape(uploadID), call: callOptions(opts)}
+	return c.do(ctx, r, nil)
+}
+
 // ListUploads returns a page of incomplete multipart uploads.
 func (c *Client) ListUploads(ctx context.Context, page, pageLimit int) (*api.UploadList, error) {
 	q := url.Values{}

@@ -119,7 +119,7 @@ func TestAssetsThenAnalyze(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done, err := c.Wait(ctx, created.TaskID, client.WithPollInterval(50*time.Millisecond))
+		done, err := c.Wait(ctx, created.TaskID, fastWait()...)
 		if err != nil {
 			t.Fatalf("task on asset %s: %v", id, err)
 		}

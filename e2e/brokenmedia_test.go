@@ -111,7 +111,7 @@ func TestBrokenMedia(t *testing.T) {
 		if err != nil {
 			t.Fatalf("url %s: %v", name, err)
 		}
-		done, err := c.Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond))
+		done, err := c.Wait(ctx, r.TaskID, fastWait()...)
 		var fe *client.TaskFailedError
 		if !errors.As(err, &fe) || fe.Status != "failed" {
 			t.Errorf("url %s: %+v, %v, want failed", name, done, err)

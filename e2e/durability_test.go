@@ -51,7 +51,7 @@ func TestRestartKeepsEveryTask(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tk, err := c.Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond))
+		tk, err := c.Wait(ctx, r.TaskID, fastWait()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestKilledWhileProcessingFinishesAfterRestart(t *testing.T) {
 
 	media.setSlow(false)
 	srv2 := startServer(t, dir)
-	done, err := srv2.client().Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, err := srv2.client().Wait(ctx, r.TaskID, fastWait()...)
 	if err != nil {
 		t.Fatalf("task after SIGKILL and restart: %v\n%s", err, srv2.logs.String())
 	}
@@ -152,7 +152,7 @@ func TestDeleteQueuedTaskNeverRuns(t *testing.T) {
 
 	srv2 := startServer(t, dir)
 	c2 := srv2.client()
-	if _, err := c2.Wait(ctx, keep.TaskID, client.WithPollInterval(50*time.Millisecond)); err != nil {
+	if _, err := c2.Wait(ctx, keep.TaskID, fastWait()...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c2.GetTask(ctx, r.TaskID); !errors.Is(err, client.ErrNotFound) {
@@ -190,7 +190,7 @@ func TestDeleteWhileProcessingConflicts(t *testing.T) {
 		t.Fatalf("delete while processing: %v", err)
 	}
 	media.setSlow(false)
-	if _, err := c.Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond)); err != nil {
+	if _, err := c.Wait(ctx, r.TaskID, fastWait()...); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.DeleteTask(ctx, r.TaskID); err != nil {

@@ -79,7 +79,7 @@ func runSegments(t *testing.T, c *client.Client, video string, rf api.ResponseFo
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := c.Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, err := c.Wait(ctx, r.TaskID, fastWait()...)
 	if err != nil {
 		t.Fatalf("wait: %v (%+v)", err, done)
 	}
@@ -208,7 +208,7 @@ func TestBuiltinGeneralReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := c.Wait(ctx, r.TaskID)
+	done, err := c.Wait(ctx, r.TaskID, fastWait()...)
 	if err != nil {
 		t.Fatal(err)
 	}

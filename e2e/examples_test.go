@@ -113,7 +113,7 @@ asr:
 	env := append(os.Environ(),
 		"FRAMEWISE_URL=http://"+srv.addr,
 		"FRAMEWISE_API_KEY="+testKey,
-		"FRAMEWISE_POLL_SECONDS=1",
+		"FRAMEWISE_POLL_SECONDS=0.2",
 	)
 	type run struct {
 		mode, form     string

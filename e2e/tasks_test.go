@@ -32,11 +32,11 @@ func TestBase64TaskLifecycle(t *testing.T) {
 		t.Fatalf("create = %+v, want queued with a 24-char id", created)
 	}
 	var seen []string
-	done, err := c.Wait(ctx, created.TaskID, client.WithPollInterval(50*time.Millisecond), client.OnUpdate(func(tk *api.Task) {
+	done, err := c.Wait(ctx, created.TaskID, append(fastWait(), client.OnUpdate(func(tk *api.Task) {
 		if len(seen) == 0 || seen[len(seen)-1] != tk.Status {
 			seen = append(seen, tk.Status)
 		}
-	}))
+	}))...)
 	if err != nil {
 		t.Fatalf("wait: %v (statuses %v)", err, seen)
 	}
@@ -121,7 +121,7 @@ func TestVideoRequirements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := c.Wait(ctx, created.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, err := c.Wait(ctx, created.TaskID, fastWait()...)
 	if !errors.Is(err, client.ErrTaskFailed) {
 		t.Fatalf("wait: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestVideoRequirements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, _ = c.Wait(ctx, created.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, _ = c.Wait(ctx, created.TaskID, fastWait()...)
 	if done == nil || done.Status != api.StatusFailed || !strings.Contains(done.Error.Message, "404") {
 		t.Fatalf("missing url task = %+v", done)
 	}
@@ -158,7 +158,7 @@ func TestSSRFGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, _ := c.Wait(ctx, created.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, _ := c.Wait(ctx, created.TaskID, fastWait()...)
 	if done == nil || done.Status != api.StatusFailed || !strings.Contains(done.Error.Message, "allow-private-urls") {
 		t.Fatalf("loopback url task = %+v", done)
 	}
@@ -227,7 +227,7 @@ func TestListFiltersAndPagination(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	for _, id := range ids {
-		c.Wait(ctx, id, client.WithPollInterval(50*time.Millisecond))
+		c.Wait(ctx, id, fastWait()...)
 	}
 
 	// Newest first, pages disjoint, past the end empty.

@@ -62,7 +62,7 @@ func createP15(t *testing.T, c *client.Client, video string, edit func(*api.Crea
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, _ := c.Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, _ := c.Wait(ctx, r.TaskID, fastWait()...)
 	if done == nil {
 		t.Fatal("no task")
 	}
@@ -282,7 +282,7 @@ func TestVLMResumesWithoutRepeatingWindows(t *testing.T) {
 	srv.kill()
 	answered := double.Windows()
 	srv2 := startVLM(t, dir, double, 4, 1)
-	done, err := srv2.client().Wait(ctx, r.TaskID, client.WithPollInterval(50*time.Millisecond))
+	done, err := srv2.client().Wait(ctx, r.TaskID, fastWait()...)
 	if err != nil {
 		t.Fatalf("after restart: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/framewise/framewise/internal/asset"
 	"github.com/framewise/framewise/internal/blob"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/redact"
@@ -89,6 +90,11 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 	var rule *media.RuleError
 	var bound *media.BoundError
 	switch {
+	case diskspace.Full(err):
+		// Not the task's fault, and not its last word: the worker snoozes
+		// the job until space returns, without using up an attempt.
+		log.Warn("task attempt stopped by a full disk; it will run again later", "err", err)
+		return err
 	case errors.As(err, &refusal):
 		_, ferr := p.Tasks.Fail(ctx, id, redact.Text(refusal.Message))
 		return ferr
@@ -267,6 +273,11 @@ func (p *Pipeline) download(ctx context.Context, url, key string) error {
 	_, perr := p.Blobs.Put(ctx, key, pr)
 	pr.CloseWithError(perr)
 	derr := <-done
+	if diskspace.Full(perr) {
+		// The download broke off because the disk is full, not because
+		// of the URL: retried later (the worker snoozes the job).
+		return perr
+	}
 	if derr != nil {
 		if p.Downloader.Temporary(derr) {
 			return fmt.Errorf("download %s: %w", redact.URL(url), redact.Error(derr))

@@ -19,6 +19,7 @@ import (
 	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/config"
 	"github.com/framewise/framewise/internal/connlimit"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/engine"
 	"github.com/framewise/framewise/internal/engine/builtin"
 	"github.com/framewise/framewise/internal/engine/vlm"
@@ -47,7 +48,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	blobs, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+	local, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	blobs, quota, err := withQuota(local, cfg.StorageQuota, log)
 	if err != nil {
 		return err
 	}
@@ -75,7 +80,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	var q *queue.Queue
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
-	assets, err := newAssets(cfg, db, blobs, tool, guard.HTTPClient(0),
+	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
 		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
 	if err != nil {
 		return err
@@ -99,8 +104,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
 	}
 
-	api := httpapi.New(svc, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: assets, PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit,
-		AdminKeys: cfg.AdminKeys, Canceler: svc})
+	// A reserve file lets deletes commit on a full disk; the monitor warns
+	// of low space and refills the reserve once space returns.
+	reserve := diskspace.NewReserve(filepath.Join(cfg.DataDir, "disk-reserve"), diskspace.ReserveSize, log)
+	disk := diskspace.NewMonitor(cfg.DataDir, diskspace.Threshold{Bytes: cfg.MinFreeDisk.Bytes, Percent: cfg.MinFreeDisk.Percent}, reserve, log)
+	disk.Check()
+	go disk.Run(ctx, diskCheckInterval)
+
+	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
+		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc})
 	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
 		return err

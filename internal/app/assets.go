@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/framewise/framewise/internal/asset"
-	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/config"
 	"github.com/framewise/framewise/internal/fetch"
 	"github.com/framewise/framewise/internal/media"
@@ -20,7 +19,7 @@ import (
 
 // newAssets builds the asset service. The secret that signs presigned
 // upload URLs lives in <data dir>/secret (created 0600 on first start).
-func newAssets(cfg config.Config, db *store.DB, blobs *blob.Local, tool *media.Tool, client *http.Client,
+func newAssets(cfg config.Config, db *store.DB, blobs asset.Blobs, quota asset.Quota, tool *media.Tool, client *http.Client,
 	enqueue store.Enqueuer, log *slog.Logger) (*asset.Service, error) {
 	secret, err := asset.LoadSecret(filepath.Join(cfg.DataDir, "secret"))
 	if err != nil {
@@ -37,6 +36,7 @@ func newAssets(cfg config.Config, db *store.DB, blobs *blob.Local, tool *media.T
 	return asset.NewService(asset.Config{
 		Store:      store.NewAssets(db, enqueue),
 		Blobs:      blobs,
+		Quota:      quota,
 		Media:      tool,
 		Downloader: assetDownloader{client},
 		Signer:     signer,

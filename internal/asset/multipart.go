@@ -66,6 +66,11 @@ func (s *Service) CreateUpload(ctx context.Context, req UploadRequest, base stri
 		e.Status = http.StatusBadRequest
 		return nil, nil, e
 	}
+	if s.quota != nil {
+		if err := s.quota.Check(req.TotalSize); err != nil {
+			return nil, nil, err
+		}
+	}
 	now := s.clock()
 	chunk := s.lim.ChunkSize
 	u := &Upload{
@@ -366,6 +371,8 @@ func (s *Service) PutChunk(ctx context.Context, uploadID string, index int, q ur
 	if err != nil {
 		err = src.blame(ctx, err)
 		switch {
+		case errors.Is(err, ErrStorage) && s.aborted(ctx, uploadID):
+			return failed(uploadNotFound(uploadID))
 		case errors.Is(err, ErrStorage), ctx.Err() != nil:
 			return failed(err)
 		}
@@ -390,6 +397,38 @@ func (s *Service) PutChunk(ctx context.Context, uploadID string, index int, q ur
 	}
 	s.log.Debug("chunk stored", "upload_id", uploadID, "chunk", index, "size", n)
 	return etag, nil
+}
+
+// AbortUpload ends a session that is not completed and deletes its
+// chunks at once: their space is free without waiting for the expiry.
+// The session is gone afterwards (404). A completed session is refused
+// (409 upload_not_active): its asset owns the chunks now; delete the asset.
+func (s *Service) AbortUpload(ctx context.Context, id string) error {
+	u, err := s.store.DeleteUpload(ctx, id, func(u *Upload) error {
+		if u.Status == UploadCompleted {
+			return errorf(http.StatusConflict, "upload_not_active",
+				"The upload %s is already completed; its asset is %s. Delete the asset instead (DELETE /v1.3/assets/%s).", u.ID, u.AssetID, u.AssetID)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrUploadNotFound) {
+		return uploadNotFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.blobs.Delete(ctx, partsPrefix(id)); err != nil {
+		s.log.Warn("upload aborted but its chunks were not deleted", "upload_id", id, "err", err)
+	}
+	s.log.Info("multipart upload aborted", "upload_id", id, "status", u.Status)
+	return nil
+}
+
+// aborted reports whether the session no longer exists: a chunk PUT that
+// raced its abort fails to store its file.
+func (s *Service) aborted(ctx context.Context, id string) bool {
+	_, err := s.store.GetUpload(ctx, id)
+	return errors.Is(err, ErrUploadNotFound)
 }
 
 // assemble joins the chunks of a completed session, in order, into the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/redact"
 )
@@ -53,6 +54,9 @@ type Store interface {
 	// expired and returns their ids; it removes sessions that ended
 	// before purgeBefore.
 	ExpireUploads(ctx context.Context, now, purgeBefore time.Time) ([]string, error)
+	// DeleteUpload removes a session and its chunk rows unless allow
+	// refuses; ErrUploadNotFound when there is none.
+	DeleteUpload(ctx context.Context, id string, allow func(u *Upload) error) (*Upload, error)
 }
 
 // Blobs stores files by key.
@@ -61,6 +65,12 @@ type Blobs interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	LocalPath(ctx context.Context, key string) (path string, release func(), err error)
 	Delete(ctx context.Context, key string) error
+}
+
+// Quota is the storage quota of the blob store (*blob.Quota): Check
+// returns a *diskspace.QuotaError when need more bytes would not fit.
+type Quota interface {
+	Check(need int64) error
 }
 
 // Media probes and decodes files; *media.Tool implements it.
@@ -118,6 +128,7 @@ type Service struct {
 	media    Media
 	download Downloader
 	signer   *Signer
+	quota    Quota // nil: no quota
 	lim      Limits
 	log      *slog.Logger
 	now      func() time.Time
@@ -130,8 +141,11 @@ type Config struct {
 	Media      Media
 	Downloader Downloader
 	Signer     *Signer
-	Limits     Limits
-	Log        *slog.Logger
+	// Quota, when set, is checked before a multipart or URL upload is
+	// accepted; the blob store enforces it as bytes arrive.
+	Quota  Quota
+	Limits Limits
+	Log    *slog.Logger
 	// Now replaces the clock in tests; nil means time.Now.
 	Now func() time.Time
 }
@@ -139,7 +153,7 @@ type Config struct {
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, blobs: cfg.Blobs, media: cfg.Media, download: cfg.Downloader, signer: cfg.Signer,
-		lim: cfg.Limits, log: cfg.Log, now: cfg.Now}
+		quota: cfg.Quota, lim: cfg.Limits, log: cfg.Log, now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -243,6 +257,11 @@ func (s *Service) Process(ctx context.Context, id string, attempt, maxAttempts i
 	var final *finalError
 	var bound *media.BoundError
 	switch {
+	case diskspace.Full(err):
+		// Retried once space returns (the worker snoozes the job) rather
+		// than failed for good.
+		log.Warn("asset processing stopped by a full disk; it will run again later", "err", err)
+		return err
 	case errors.As(err, &final):
 		return s.fail(ctx, log, id, redact.Text(final.message))
 	case errors.As(err, &bound):
@@ -408,7 +427,12 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, a *Asset) (key st
 	}()
 	n, perr := s.blobs.Put(ctx, key, pr)
 	pr.CloseWithError(perr)
-	if derr := <-done; derr != nil {
+	derr := <-done
+	if diskspace.Full(perr) {
+		_ = s.blobs.Delete(ctx, key)
+		return "", 0, perr
+	}
+	if derr != nil {
 		_ = s.blobs.Delete(ctx, key)
 		if s.download.Temporary(derr) {
 			return "", 0, fmt.Errorf("download %s: %w", redact.URL(a.SourceURL), redact.Error(derr))

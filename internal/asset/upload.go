@@ -111,6 +111,13 @@ func (s *Service) CreateFromForm(ctx context.Context, mr *multipart.Reader) (*As
 		cleanup()
 		return nil, err
 	}
+	if a.Method == URL && s.quota != nil {
+		// Its download is not refused later (jobs finish what the API
+		// accepted): refuse it now when nothing more fits.
+		if err := s.quota.Check(1); err != nil {
+			return nil, err
+		}
+	}
 	a.CreatedAt, a.UpdatedAt = now, now
 	if err := s.store.CreateAsset(ctx, a); err != nil {
 		cleanup()

@@ -21,7 +21,7 @@ import (
 // larger files go as resumable multipart uploads.
 const directUploadMax = 30 << 20
 
-const assetsUsage = `framewise assets upload|list|get|delete|wait|uploads ...
+const assetsUsage = `framewise assets upload|list|get|delete|wait|uploads|abort ...
 
   framewise assets upload FILE [--filename N] [--type video|audio|image] [--metadata JSON] [--wait] [--json]
   framewise assets list [--type T] [--filename F] [--page N] [--page-limit N] [--all] [--json]
@@ -29,6 +29,7 @@ const assetsUsage = `framewise assets upload|list|get|delete|wait|uploads ...
   framewise assets delete ID
   framewise assets wait ID [--json]
   framewise assets uploads [--json]        incomplete multipart uploads
+  framewise assets abort UPLOAD_ID         abort a multipart upload and delete its chunks now
 
 Files up to 30 MB are sent in one request; larger ones (up to 10 GiB) as a
 multipart upload in parallel chunks with a progress bar. An interrupted
@@ -44,7 +45,7 @@ Run "framewise assets COMMAND -h" for the flags of a command.
 // runAssets implements "framewise assets".
 func runAssets(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		return usageError{"missing command: upload, list, get, delete, wait or uploads"}
+		return usageError{"missing command: upload, list, get, delete, wait, uploads or abort"}
 	}
 	switch args[0] {
 	case "upload", "up":
@@ -59,11 +60,13 @@ func runAssets(ctx context.Context, args []string, env Env) error {
 		return runAssetsWait(ctx, args[1:], env)
 	case "uploads":
 		return runAssetsUploads(ctx, args[1:], env)
+	case "abort":
+		return runAssetsAbort(ctx, args[1:], env)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.Stderr, "Usage: "+assetsUsage)
 		return flag.ErrHelp
 	}
-	return usageError{fmt.Sprintf("unknown command %q: want upload, list, get, delete, wait or uploads", args[0])}
+	return usageError{fmt.Sprintf("unknown command %q: want upload, list, get, delete, wait, uploads or abort", args[0])}
 }
 
 func runAssetsUpload(ctx context.Context, args []string, env Env) error {
@@ -381,6 +384,24 @@ func runAssetsDelete(ctx context.Context, args []string, env Env) error {
 	}
 	newAssetCache(env).forget(c.BaseURL(), pos[0])
 	fmt.Fprintf(env.Stderr, "asset %s deleted\n", pos[0])
+	return nil
+}
+
+func runAssetsAbort(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("assets abort")
+	var cf clientFlags
+	cf.register(fs, env, false)
+	pos, err := parseFlags(fs, "framewise assets abort UPLOAD_ID", args, env)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"assets abort takes one upload ID (list them with: framewise assets uploads)"}
+	}
+	if err := cf.client(env).AbortUpload(ctx, pos[0]); err != nil {
+		return cf.explain(err)
+	}
+	fmt.Fprintf(env.Stderr, "upload %s aborted; its chunks are deleted\n", pos[0])
 	return nil
 }
 

@@ -54,6 +54,11 @@ type Config struct {
 	Models map[string]ModelProfile
 	// ASR, when set, transcribes speech for the model engine.
 	ASR *ASRProfile
+	// MinFreeDisk is the free space in the data dir below which the
+	// server warns and /readyz is degraded; StorageQuota bounds the bytes
+	// of stored media (0: none). See disk.go.
+	MinFreeDisk  DiskSize
+	StorageQuota int64
 }
 
 // Default returns the defaults.
@@ -71,6 +76,7 @@ func Default() Config {
 		MaxEnumValues:         50,
 		MaxTokensP15:          65536,
 		Models:                map[string]ModelProfile{},
+		MinFreeDisk:           DiskSize{Bytes: 1 << 30},
 	}
 }
 
@@ -118,6 +124,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.MaxSegmentDefinitions, "limit-segment-definitions", c.MaxSegmentDefinitions, "most segment definitions per request (upstream now allows 20)")
 	fs.IntVar(&c.MaxEnumValues, "limit-enum-values", c.MaxEnumValues, "most enum values per field (upstream now allows 100)")
 	fs.IntVar(&c.MaxTokensP15, "limit-max-tokens", c.MaxTokensP15, "largest max_tokens for pegasus1.5 (upstream now allows 98304)")
+	c.diskFlags(fs)
 	var ignoredConfig string
 	fs.StringVar(&ignoredConfig, "config", c.ConfigFile, "YAML configuration file; flags and env override it (env FRAMEWISE_CONFIG)")
 	fs.StringVar(&vlm.BaseURL, "vlm-url", vlm.BaseURL, "OpenAI-compatible base URL of a vision-language model serving both model names, e.g. http://127.0.0.1:11434/v1 (env FRAMEWISE_VLM_URL)")
@@ -224,6 +231,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_VIDEO_BYTES", err))
 		c.MaxVideoBytes = n
 	}
+	errs = append(errs, c.diskEnv(getenv))
 	return errors.Join(errs...)
 }
 

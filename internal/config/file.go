@@ -115,6 +115,8 @@ type fileConfig struct {
 	Limits           *fileLimits             `yaml:"limits"`
 	Models           map[string]ModelProfile `yaml:"models"`
 	ASR              *ASRProfile             `yaml:"asr"`
+	MinFreeDisk      *string                 `yaml:"min_free_disk"`
+	StorageQuota     *string                 `yaml:"storage_quota"`
 }
 
 type fileLimits struct {
@@ -167,6 +169,16 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.RateLimit != nil {
 		c.RateLimit = *f.RateLimit
+	}
+	if f.MinFreeDisk != nil {
+		if err := c.MinFreeDisk.Set(*f.MinFreeDisk); err != nil {
+			return fmt.Errorf("config file %s: min_free_disk %w", path, err)
+		}
+	}
+	if f.StorageQuota != nil {
+		if err := (&quotaFlag{&c.StorageQuota}).Set(*f.StorageQuota); err != nil {
+			return fmt.Errorf("config file %s: storage_quota %w", path, err)
+		}
 	}
 	if l := f.Limits; l != nil {
 		if l.SegmentDefinitions != nil {

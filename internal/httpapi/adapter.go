@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/task"
 )
 
@@ -210,6 +211,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	var ve *task.ValidationError
 	var mbe *http.MaxBytesError
 	var slow *errBodyTooSlow
+	var quota *diskspace.QuotaError
 	if x := exchangeOf(r); x != nil && x.tooSlow && !errors.As(err, &slow) {
 		// The body stopped arriving; whatever error the handler made of
 		// it (a canceled context, a broken multipart stream), that is the
@@ -238,6 +240,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	case errors.As(err, &mbe):
 		status, code = http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
 		msg = fmt.Sprintf("The request body is larger than %d bytes. Send videos above 30 MB by url.", mbe.Limit)
+	case errors.As(err, &quota):
+		status, code = http.StatusInsufficientStorage, api.CodeInsufficientStorage
+		msg = fmt.Sprintf("The server's storage quota of %s is used up, so this request was not stored. "+
+			"Delete assets, tasks or unfinished uploads (DELETE /v1.3/assets/multipart-uploads/{upload_id}) you no longer need, then retry.", binarySize(quota.Limit))
+	case diskspace.Full(err):
+		// The cause names files of the server: logged, not sent.
+		s.log.Error("disk full", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		status, code = http.StatusInsufficientStorage, api.CodeInsufficientStorage
+		msg = "The server's disk is full, so this request was not stored (nothing of it was kept). " +
+			"Retry later, or free space by deleting assets or tasks you no longer need."
 	default:
 		s.log.Error("internal error", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "An internal error occurred. Retry later; if it persists, report request id " + requestID(r) + "."
@@ -253,12 +265,50 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	writeJSON(w, status, api.FlatError{Code: code, Message: msg})
 }
 
+// binarySize prints n bytes in the largest binary unit that divides it:
+// "50 GiB", "512 MiB", "1000 bytes".
+func binarySize(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz says whether the server takes work, and how much free space its
+// data dir has: "degraded" (still 200: reads and deletes work, uploads
+// may fail with 507) when it is below --min-free-disk.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	type body struct {
+		Status string            `json:"status"`
+		Disk   *diskspace.Status `json:"disk,omitempty"`
+	}
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, body{Status: "starting"})
+		return
+	}
+	b := body{Status: "ok"}
+	if s.disk != nil {
+		if st := s.disk(); st.Known {
+			b.Disk = &st
+			if st.Low {
+				b.Status = "degraded"
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, b)
 }
 
 func (s *Server) noRoute(r *http.Request) (int, any, error) {

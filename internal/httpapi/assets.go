@@ -33,6 +33,7 @@ type Assets interface {
 	ReportChunks(ctx context.Context, id string, in []asset.ReportedChunk) (*asset.ReportResult, error)
 	PresignURLs(ctx context.Context, id string, start, count int, base string) (*asset.Upload, []asset.PresignedURL, error)
 	ListUploads(ctx context.Context, page, limit int) ([]*asset.Upload, int, error)
+	AbortUpload(ctx context.Context, id string) error
 	PutChunk(ctx context.Context, uploadID string, index int, q url.Values, size int64, body io.Reader) (string, error)
 	Limits() asset.Limits
 }
@@ -392,6 +393,15 @@ func (s *Server) presignedURLs(r *http.Request) (int, any, error) {
 		out.ExpiresAt = urls[0].ExpiresAt
 	}
 	return http.StatusOK, out, nil
+}
+
+// abortUpload is DELETE /assets/multipart-uploads/{upload_id}, a
+// framewise extension: the session and its chunks are deleted at once.
+func (s *Server) abortUpload(r *http.Request) (int, any, error) {
+	if err := s.assets.AbortUpload(r.Context(), r.PathValue("upload_id")); err != nil {
+		return 0, nil, s.assetError(err)
+	}
+	return http.StatusNoContent, nil, nil
 }
 
 func (s *Server) listUploads(r *http.Request) (int, any, error) {

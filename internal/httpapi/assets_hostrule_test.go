@@ -162,50 +162,64 @@ func TestPresignedURLHostRule(t *testing.T) {
 	}
 }
 
-// fullDisk is a blob store that fails to write, as a full disk does, with
-// an error naming the server's files.
-type fullDisk struct{ *blob.Local }
+// failingDisk is a blob store that fails to write with errno, with an
+// error naming the server's files.
+type failingDisk struct {
+	*blob.Local
+	errno syscall.Errno
+}
 
 const serverPath = "/srv/framewise/data/blobs/assets/x/.part-123"
 
-func (d fullDisk) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
+func (d failingDisk) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	n, _ := io.CopyN(io.Discard, r, 100)
-	return n, &fs.PathError{Op: "write", Path: serverPath, Err: syscall.ENOSPC}
+	return n, &fs.PathError{Op: "write", Path: serverPath, Err: d.errno}
 }
 
-// A file the server fails to store is the server's problem: the client
-// gets a 500 with a generic message and the request id, and the file path
-// goes only to the log, with that request id.
+// A file the server fails to store is the server's problem: a full disk
+// is 507 insufficient_storage, another failure a 500 with a generic
+// message and the request id; the file path goes only to the log, with
+// that request id.
 func TestStorageFailureHidesServerPaths(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	local, _ := blob.NewLocal(dir)
-	var logs syncBuffer
-	srv := newUploadServer(t, "", fullDisk{local}, &logs)
+	for _, c := range []struct {
+		errno  syscall.Errno
+		status int
+	}{{syscall.ENOSPC, http.StatusInsufficientStorage}, {syscall.EIO, http.StatusInternalServerError}} {
+		dir := t.TempDir()
+		local, _ := blob.NewLocal(dir)
+		var logs syncBuffer
+		srv := newUploadServer(t, "", failingDisk{local, c.errno}, &logs)
 
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	mw.WriteField("method", "direct")
-	w, _ := mw.CreateFormFile("file", "v.mp4")
-	w.Write(append([]byte("\x00\x00\x00\x20ftypisom"), make([]byte, 4000)...))
-	mw.Close()
-	resp, _, raw := send(t, "POST", srv.URL+"/v1.3/assets", "", mw.FormDataContentType(), b.Bytes())
-	checkHidden(t, "direct upload", resp, raw, &logs)
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("method", "direct")
+		w, _ := mw.CreateFormFile("file", "v.mp4")
+		w.Write(append([]byte("\x00\x00\x00\x20ftypisom"), make([]byte, 4000)...))
+		mw.Close()
+		resp, _, raw := send(t, "POST", srv.URL+"/v1.3/assets", "", mw.FormDataContentType(), b.Bytes())
+		checkHidden(t, "direct upload", c.status, resp, raw, &logs)
 
-	_, m, _ := send(t, "POST", srv.URL+"/v1.3/assets/multipart-uploads", "", "application/json", []byte(`{"filename":"v.mp4","type":"video","total_size":3000}`))
-	chunk := firstURL(m)
-	if chunk == "" {
-		t.Fatalf("no presigned URL: %v", m)
+		_, m, _ := send(t, "POST", srv.URL+"/v1.3/assets/multipart-uploads", "", "application/json", []byte(`{"filename":"v.mp4","type":"video","total_size":3000}`))
+		chunk := firstURL(m)
+		if chunk == "" {
+			t.Fatalf("no presigned URL: %v", m)
+		}
+		resp, _, raw = send(t, "PUT", chunk, "", "application/octet-stream", make([]byte, 1024))
+		checkHidden(t, "chunk PUT", c.status, resp, raw, &logs)
 	}
-	resp, _, raw = send(t, "PUT", chunk, "", "application/octet-stream", make([]byte, 1024))
-	checkHidden(t, "chunk PUT", resp, raw, &logs)
 }
 
-func checkHidden(t *testing.T, what string, resp *http.Response, body string, logs *syncBuffer) {
+func checkHidden(t *testing.T, what string, status int, resp *http.Response, body string, logs *syncBuffer) {
 	t.Helper()
 	id := resp.Header.Get("X-Request-Id")
-	if resp.StatusCode != http.StatusInternalServerError || id == "" || !strings.Contains(body, id) {
-		t.Errorf("%s: %d %s; want 500 with the request id", what, resp.StatusCode, body)
+	switch {
+	case resp.StatusCode != status || id == "":
+		t.Errorf("%s: %d %s; want %d", what, resp.StatusCode, body, status)
+	case status == http.StatusInternalServerError && !strings.Contains(body, id):
+		t.Errorf("%s: %s; want the request id", what, body)
+	case status == http.StatusInsufficientStorage && !strings.Contains(body, `"insufficient_storage"`):
+		t.Errorf("%s: %s; want insufficient_storage", what, body)
 	}
 	for _, leak := range []string{"/srv/", "part-", "no space", "blob"} {
 		if strings.Contains(body, leak) {

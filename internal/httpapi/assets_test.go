@@ -35,6 +35,7 @@ const key = "k1"
 type assetServer struct {
 	*httptest.Server
 	assets *asset.Service
+	db     *store.DB
 	mu     sync.Mutex
 	jobs   []string
 }
@@ -71,7 +72,7 @@ func newAssetServer(t testing.TB) *assetServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &assetServer{}
+	s := &assetServer{db: db}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	signer, _ := asset.NewSigner(bytes.Repeat([]byte("x"), 32))
 	lim := asset.DefaultLimits()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/ratelimit"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -36,6 +37,7 @@ type Server struct {
 	ready     atomic.Bool
 	maxBody   int64
 	publicURL string
+	disk      func() diskspace.Status
 	limiter   *ratelimit.Limiter // nil: no rate limit
 	now       func() time.Time
 	admin     adminRoutes
@@ -63,6 +65,9 @@ type Options struct {
 	// upload URLs ("https://fw.example.com"); empty means the request's
 	// scheme and Host.
 	PublicURL string
+	// Disk measures the free space of the data dir for /readyz; nil
+	// leaves the disk out of it.
+	Disk func() diskspace.Status
 	// AdminKeys authorize the admin routes (admin.go) in x-api-key, and
 	// Canceler cancels tasks for them; without keys those routes answer 403.
 	AdminKeys []string
@@ -73,7 +78,7 @@ type Options struct {
 func New(tasks Tasks, opts Options) *Server {
 	s := &Server{tasks: tasks, assets: opts.Assets, log: opts.Log, maxBody: opts.MaxBodyBytes,
 		publicURL: strings.TrimRight(opts.PublicURL, "/")}
-	s.now = opts.Now
+	s.now, s.disk = opts.Now, opts.Disk
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -97,6 +102,7 @@ func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	// The root says where things are, without a key, so that a browser or
 	// curl pointed at the server learns more than 401.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -124,6 +130,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /v1.3/assets/multipart-uploads", s.endpoint(flat, s.listUploads))
 		mux.Handle("GET /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.getUpload))
 		mux.Handle("POST /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.reportChunks))
+		mux.Handle("DELETE /v1.3/assets/multipart-uploads/{upload_id}", s.endpoint(flat, s.abortUpload))
 		mux.Handle("POST /v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", s.endpoint(flat, s.presignedURLs))
 		// Presigned chunk URLs: the signature authorizes them, not x-api-key.
 		mux.HandleFunc("PUT /uploads/{upload_id}/{chunk_index}", s.putChunk)
@@ -138,7 +145,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/v1.3/openapi.json",
+var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
 	"/v1.3/admin/tasks/{task_id}/cancel"}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -267,7 +268,9 @@ func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) e
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer w.running.add(job.Args.TaskID, cancel)()
-	err := w.runner.Run(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	// Jobs finish what the API accepted: their writes count against the
+	// storage quota but are not refused by it.
+	err := w.runner.Run(diskspace.WithoutQuota(ctx), job.Args.TaskID, job.Attempt, job.MaxAttempts)
 	if cause := context.Cause(ctx); ctx.Err() != nil &&
 		(errors.Is(cause, ErrCanceled) || errors.Is(cause, river.ErrJobCancelledRemotely)) {
 		// The task was failed by whoever canceled it; the job ends for good.
@@ -279,6 +282,18 @@ func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) e
 		w.log.Info("task interrupted by shutdown; it resumes at the next start", "task_id", job.Args.TaskID)
 		return river.JobSnooze(time.Second)
 	}
+	return snoozeIfDiskFull(err)
+}
+
+// DiskFullSnooze is how long a job stopped by a full disk waits before it
+// runs again. A snooze does not use up one of the job's attempts, so a
+// full disk never fails a task or an asset for good.
+const DiskFullSnooze = 30 * time.Second
+
+func snoozeIfDiskFull(err error) error {
+	if diskspace.Full(err) {
+		return river.JobSnooze(DiskFullSnooze)
+	}
 	return err
 }
 
@@ -289,12 +304,12 @@ type assetWorker struct {
 }
 
 func (w *assetWorker) Work(ctx context.Context, job *river.Job[ProcessAssetArgs]) error {
-	err := w.runner.Process(ctx, job.Args.AssetID, job.Attempt, job.MaxAttempts)
+	err := w.runner.Process(diskspace.WithoutQuota(ctx), job.Args.AssetID, job.Attempt, job.MaxAttempts)
 	if err != nil && ctx.Err() != nil {
 		w.log.Info("asset processing interrupted by shutdown; it resumes at the next start", "asset_id", job.Args.AssetID)
 		return river.JobSnooze(time.Second)
 	}
-	return err
+	return snoozeIfDiskFull(err)
 }
 
 type expireWorker struct {

@@ -300,6 +300,34 @@ func (s *Assets) CreateUpload(ctx context.Context, u *asset.Upload) error {
 	return nil
 }
 
+// DeleteUpload removes a session with its chunk and URL rows unless
+// allow refuses, and returns it; asset.ErrUploadNotFound when there is none.
+func (s *Assets) DeleteUpload(ctx context.Context, id string, allow func(*asset.Upload) error) (*asset.Upload, error) {
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("delete upload: %w", err)
+	}
+	defer tx.Rollback()
+	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, asset.ErrUploadNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(u); err != nil {
+		return nil, err
+	}
+	// Chunk and URL rows go with it (ON DELETE CASCADE).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id); err != nil {
+		return nil, fmt.Errorf("delete upload: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("delete upload: %w", err)
+	}
+	return u, nil
+}
+
 // GetUpload returns a session, or asset.ErrUploadNotFound.
 func (s *Assets) GetUpload(ctx context.Context, id string) (*asset.Upload, error) {
 	u, err := scanUpload(s.db.Reader.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
