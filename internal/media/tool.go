@@ -94,16 +94,12 @@ func roundDuration(d time.Duration) time.Duration {
 	return d.Round(time.Second)
 }
 
-// WithBound returns ctx limited to b for seconds of video; when the bound
-// ends it, context.Cause of the returned context is a *BoundError naming what.
-func WithBound(ctx context.Context, b Bound, what string, seconds float64) (context.Context, context.CancelFunc) {
-	limit := b.For(seconds)
-	return context.WithTimeoutCause(ctx, limit, &BoundError{What: what, Limit: limit, Video: max(0, seconds)})
-}
-
-// bounded limits one run of the tool (see Config.RunBound).
+// bounded limits one run of the tool (see Config.RunBound) for seconds of
+// video; when the bound ends it, context.Cause of the returned context is a
+// *BoundError naming what ran.
 func (t *Tool) bounded(ctx context.Context, what string, seconds float64) (context.Context, context.CancelFunc) {
-	return WithBound(ctx, t.runBound, what, seconds)
+	limit := t.runBound.For(seconds)
+	return context.WithTimeoutCause(ctx, limit, &BoundError{What: what, Limit: limit, Video: max(0, seconds)})
 }
 
 // Tool runs ffprobe and ffmpeg. It is safe for concurrent use.
