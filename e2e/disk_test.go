@@ -182,7 +182,9 @@ func TestDiskFullAnswers507AndRecovers(t *testing.T) {
 	if _, err := c.GetUploadStatus(ctx, up.UploadID, 1, 10); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("status of an aborted upload: %v", err)
 	}
-	if _, _, after := readyz(t, s); after-before < int64(chunks)*(8<<20)-(4<<20) {
+	// The reserve file (4 MiB) may be refilled and the database's WAL grow
+	// in between: up to 5 MiB of the freed space can be taken back.
+	if _, _, after := readyz(t, s); after-before < int64(chunks)*(8<<20)-(5<<20) {
 		t.Fatalf("the abort freed %d bytes, want about %d (%d chunks)", after-before, chunks*(8<<20), chunks)
 	}
 	for _, id := range append(fillers, a.ID) {
