@@ -33,7 +33,11 @@ phase "unit tests (-race)"
 # go vet ran on everything above: the tests skip go test's own vet pass.
 go test -race -vet=off -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/bench/')
 phase "end-to-end tests"
-go test -vet=off -count=1 -timeout 20m ./e2e ./bench/...
+# Most end-to-end tests wait (on ffmpeg inside the server, on polls, on the
+# model double's latency): four at once rather than go test's default of
+# one per CPU. The hostile and load tests do not run in parallel: they run
+# first, alone.
+go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
 phase "fuzz (bounded)"
 # Budgets are counts of executions, not durations: with a duration, Go
 # 1.26's fuzz coordinator can report a spurious "context deadline exceeded"
