@@ -38,41 +38,58 @@ phase "end-to-end tests"
 # one per CPU. The hostile and load tests do not run in parallel: they run
 # first, alone.
 go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
-phase "fuzz (bounded)"
-# Budgets are counts of executions, not durations: with a duration, Go
-# 1.26's fuzz coordinator can report a spurious "context deadline exceeded"
-# when a worker is busy at the deadline (go.dev/issue/75804, fixed in Go
-# 1.27). A count has no deadline to race. FUZZ_SCALE multiplies every budget.
+# Bounded fuzzing. Budgets are counts of executions, not durations: with a
+# duration, Go 1.26's fuzz coordinator can report a spurious "context
+# deadline exceeded" when a worker is busy at the deadline
+# (go.dev/issue/75804, fixed in Go 1.27). A count has no deadline to race.
+# FUZZ_SCALE multiplies every budget.
 FUZZ_SCALE="${FUZZ_SCALE:-1}"
-# Each package's fuzzing binary is built once (go test -c -fuzz) and runs
-# all of its targets: a "go test -fuzz" per target would build and link
-# the instrumented binary again each time.
+fuzz_targets=( # package target executions
+	"./internal/task FuzzDecodeCreate 1000000"
+	"./internal/task FuzzDecodeCreateFields 200000"
+	"./internal/task FuzzValidateJSONSchema 200000"
+	"./internal/segments FuzzApply 200000"
+	"./internal/segments FuzzCoerceField 200000"
+	"./internal/inference FuzzExtractJSON 200000"
+	"./internal/engine/vlm FuzzParseWindow 100000"
+	"./internal/engine/vlm FuzzSchemaFinish 50000"
+	"./internal/httpapi FuzzAPI 50000"
+)
+# Each package's instrumented binary is built once (go test -c -fuzz) and
+# runs all of its targets: a "go test -fuzz" per target would build and
+# link it again each time. They are built while the conformance suite runs,
+# which mostly waits on the server.
 fuzzbin=$(mktemp -d)
 fuzzcache="$(go env GOCACHE)/fuzz"
-fuzz() { # package target executions
-	local name bin
-	name=$(echo "$1" | tr '/.' '__')
-	bin="$fuzzbin/$name.test"
-	[ -x "$bin" ] || go test -vet=off -c -fuzz "^$2\$" -o "$bin" "$1"
-	echo "fuzz $1 $2: $(($3 * FUZZ_SCALE)) executions"
-	# Run in the package's folder, where its testdata/fuzz corpus lives (and
-	# where a failing input is written), with go test's fuzz cache.
-	(cd "$1" && "$bin" -test.run '^$' -test.fuzz "^$2\$" -test.fuzztime "$(($3 * FUZZ_SCALE))x" \
-		-test.fuzzcachedir "$fuzzcache/github.com/framewise/framewise/${1#./}")
+fuzz_binary() { echo "$fuzzbin/$(echo "$1" | tr '/.' '__').test"; }
+build_fuzz_binaries() {
+	local t pkg
+	for t in "${fuzz_targets[@]}"; do
+		pkg=${t%% *}
+		[ -x "$(fuzz_binary "$pkg")" ] || go test -vet=off -c -fuzz . -o "$(fuzz_binary "$pkg")" "$pkg"
+	done
 }
-fuzz ./internal/task FuzzDecodeCreate 1000000
-fuzz ./internal/task FuzzDecodeCreateFields 200000
-fuzz ./internal/task FuzzValidateJSONSchema 200000
-fuzz ./internal/segments FuzzApply 200000
-fuzz ./internal/segments FuzzCoerceField 200000
-fuzz ./internal/inference FuzzExtractJSON 200000
-fuzz ./internal/engine/vlm FuzzParseWindow 100000
-fuzz ./internal/engine/vlm FuzzSchemaFinish 50000
-fuzz ./internal/httpapi FuzzAPI 50000
-rm -rf "$fuzzbin"
+
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)
+build_fuzz_binaries > "$fuzzbin/build.log" 2>&1 &
+builder=$!
 (cd conformance && npm test) | tee "$conf_log"
+if ! wait $builder; then
+	cat "$fuzzbin/build.log"
+	exit 1
+fi
+
+phase "fuzz (bounded)"
+for t in "${fuzz_targets[@]}"; do
+	read -r pkg target n <<<"$t"
+	echo "fuzz $pkg $target: $((n * FUZZ_SCALE)) executions"
+	# Run in the package's folder, where its testdata/fuzz corpus lives (and
+	# where a failing input is written), with go test's fuzz cache.
+	(cd "$pkg" && "$(fuzz_binary "$pkg")" -test.run '^$' -test.fuzz "^$target\$" -test.fuzztime "$((n * FUZZ_SCALE))x" \
+		-test.fuzzcachedir "$fuzzcache/github.com/framewise/framewise/${pkg#./}")
+done
+rm -rf "$fuzzbin"
 # Timings, then the conformance count as the closing line.
 trap - EXIT
 report
