@@ -54,6 +54,7 @@ fuzz_targets=( # package target executions
 	"./internal/engine/vlm FuzzParseWindow 100000"
 	"./internal/engine/vlm FuzzSchemaFinish 50000"
 	"./internal/httpapi FuzzAPI 50000"
+	"./client/webhook FuzzParseHeader 200000"
 )
 # Each package's instrumented binary is built once (go test -c -fuzz) and
 # runs all of its targets: a "go test -fuzz" per target would build and
