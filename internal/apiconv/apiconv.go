@@ -52,6 +52,9 @@ func Task(t *task.Task) api.Task {
 	if !t.Status.Terminal() && t.Stage != "" {
 		out.Progress = &api.Progress{Stage: t.Stage, Percent: t.Percent}
 	}
+	for _, w := range t.Webhooks {
+		out.Webhooks = append(out.Webhooks, api.WebhookInfo{URL: w.URL, Delivered: w.Delivered, Attempts: w.Attempts, LastError: w.LastError})
+	}
 	return out
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/framewise/framewise/internal/queue"
 	"github.com/framewise/framewise/internal/store"
 	"github.com/framewise/framewise/internal/task"
+	"github.com/framewise/framewise/internal/webhook"
 )
 
 // Serve runs the server until ctx is done, then shuts down gracefully:
@@ -79,6 +80,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	// which reports to the service over the store: q is set just below.
 	var q *queue.Queue
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
+	hooks := store.NewWebhooks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueWebhook(ctx, tx, id) })
+	tasks.OnTerminal(hooks.TaskEnded)
+	webhooks := webhook.New(hooks, guard, log)
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
 	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
 		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
@@ -93,7 +97,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Assets: assetResolver{assets}, Engines: engines, Log: log}
 
-	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets})
+	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets,
+		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff})
 	if err != nil {
 		return err
 	}
@@ -112,7 +117,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	go disk.Run(ctx, diskCheckInterval)
 
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
-		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc})
+		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc, Webhooks: webhooks})
 	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
 		return err

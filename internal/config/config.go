@@ -29,6 +29,9 @@ type Config struct {
 	LogFormat        string
 	MaxVideoBytes    int64
 	ShutdownTimeout  time.Duration
+	// WebhookBackoff is the wait after a first failed webhook delivery
+	// attempt; it doubles after each further one.
+	WebhookBackoff time.Duration
 	// RateLimit is the requests per minute each API key may send to the
 	// API endpoints; 0 means no limit.
 	RateLimit int
@@ -71,6 +74,7 @@ func Default() Config {
 		LogFormat:             "text",
 		MaxVideoBytes:         4 << 30,
 		ShutdownTimeout:       30 * time.Second,
+		WebhookBackoff:        time.Minute,
 		DefaultModel:          "pegasus1.2",
 		MaxSegmentDefinitions: 10,
 		MaxEnumValues:         50,
@@ -120,6 +124,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for presigned upload URLs, e.g. https://fw.example.com (env FRAMEWISE_PUBLIC_URL; default: each request's Host)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long running jobs may finish at shutdown before they are snoozed")
+	fs.DurationVar(&c.WebhookBackoff, "webhook-backoff", c.WebhookBackoff, "wait after a failed webhook delivery attempt, doubling after each (8 attempts)")
 	fs.StringVar(&c.DefaultModel, "default-model", c.DefaultModel, "model used when a request has no model_name (env FRAMEWISE_DEFAULT_MODEL)")
 	fs.IntVar(&c.MaxSegmentDefinitions, "limit-segment-definitions", c.MaxSegmentDefinitions, "most segment definitions per request (upstream now allows 20)")
 	fs.IntVar(&c.MaxEnumValues, "limit-enum-values", c.MaxEnumValues, "most enum values per field (upstream now allows 100)")
@@ -259,6 +264,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 {
 		return errors.New("--rate-limit must be 0 (no limit) or more")
+	}
+	if c.WebhookBackoff <= 0 {
+		return errors.New("--webhook-backoff must be positive, e.g. 1m")
 	}
 	if c.DefaultModel != "pegasus1.2" && c.DefaultModel != "pegasus1.5" {
 		return fmt.Errorf("--default-model %q: use pegasus1.2 or pegasus1.5", c.DefaultModel)

@@ -41,6 +41,7 @@ type Server struct {
 	limiter   *ratelimit.Limiter // nil: no rate limit
 	now       func() time.Time
 	admin     adminRoutes
+	webhooks  Webhooks // nil: the webhook admin routes answer 404
 }
 
 // Options configure a Server.
@@ -72,6 +73,9 @@ type Options struct {
 	// Canceler cancels tasks for them; without keys those routes answer 403.
 	AdminKeys []string
 	Canceler  TaskCanceler
+	// Webhooks manages webhook endpoints for the admin routes
+	// (admin_webhooks.go).
+	Webhooks Webhooks
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -92,6 +96,7 @@ func New(tasks Tasks, opts Options) *Server {
 		s.keys = append(s.keys, []byte(k))
 	}
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
+	s.webhooks = opts.Webhooks
 	return s
 }
 
@@ -139,6 +144,12 @@ func (s *Server) Handler() http.Handler {
 
 	// Operators' routes (admin.go): admin keys, not API keys.
 	mux.Handle("POST /v1.3/admin/tasks/{task_id}/cancel", s.adminEndpoint(s.cancelTask))
+	mux.Handle("POST /admin/v1/webhooks", s.adminWebhooks(s.createWebhook))
+	mux.Handle("GET /admin/v1/webhooks", s.adminWebhooks(s.listWebhooks))
+	mux.Handle("GET /admin/v1/webhooks/{webhook_id}", s.adminWebhooks(s.getWebhook))
+	mux.Handle("DELETE /admin/v1/webhooks/{webhook_id}", s.adminWebhooks(s.deleteWebhook))
+	mux.Handle("POST /admin/v1/webhooks/{webhook_id}/test", s.adminWebhooks(s.testWebhook))
+	mux.Handle("POST /admin/v1/tasks/{task_id}/webhooks/redeliver", s.adminWebhooks(s.redeliverWebhooks))
 
 	mux.Handle("/", s.endpoint(flat, s.noRoute))
 	return s.middleware(mux)
@@ -148,4 +159,5 @@ func (s *Server) Handler() http.Handler {
 var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
-	"/v1.3/admin/tasks/{task_id}/cancel"}
+	"/v1.3/admin/tasks/{task_id}/cancel", "/admin/v1/webhooks", "/admin/v1/webhooks/{webhook_id}",
+	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver"}

@@ -1,11 +1,13 @@
 // Package queue is the one home of River in framewise: the job kinds, the
 // transactional enqueue used by the task and asset stores, thin workers
-// that call the analysis pipeline and the asset service and turn their
+// that call the analysis pipeline, the asset service and webhook delivery
+// (webhook.go) and turn their
 // outcome into River's retry policy, and the periodic cleanup of expired
 // multipart uploads.
 package queue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/internal/diskspace"
+	"github.com/framewise/framewise/internal/webhook"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -119,6 +122,10 @@ type Options struct {
 	// CleanupInterval is the period of the upload cleanup; 0 means
 	// DefaultCleanupInterval.
 	CleanupInterval time.Duration
+	// Webhooks, when set, works webhook deliveries; WebhookBackoff is the
+	// wait after a first failed attempt (0: webhook.DefaultBackoff).
+	Webhooks       WebhookDeliverer
+	WebhookBackoff time.Duration
 }
 
 // New migrates River's tables and returns a queue whose workers call runner.
@@ -158,6 +165,9 @@ func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, 
 				func() (river.JobArgs, *river.InsertOpts) {
 					return ExpireUploadsArgs{}, &river.InsertOpts{MaxAttempts: 1}
 				}, &river.PeriodicJobOpts{ID: ExpireUploadsArgs{}.Kind(), RunOnStart: true})}
+		}
+		if opts.Webhooks != nil {
+			river.AddWorker(workers, &webhookWorker{deliverer: opts.Webhooks, backoff: cmp.Or(opts.WebhookBackoff, webhook.DefaultBackoff)})
 		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}

@@ -131,7 +131,16 @@ type Tasks struct {
 
 	getOnce sync.Once
 	getStmt *sql.Stmt // prepared retrieve, the hottest query
+
+	onTerminal TerminalHook
 }
+
+// TerminalHook runs inside the transaction that makes a task ready or
+// failed (Webhooks.TaskEnded enqueues its notifications there).
+type TerminalHook func(ctx context.Context, tx *sql.Tx, t *task.Task) error
+
+// OnTerminal sets the hook of terminal transitions; call it before use.
+func (s *Tasks) OnTerminal(h TerminalHook) { s.onTerminal = h }
 
 // NewTasks returns the task store. enqueue is called in the create transaction.
 func NewTasks(db *DB, enqueue Enqueuer) *Tasks {
@@ -263,7 +272,10 @@ func (s *Tasks) Get(ctx context.Context, id string) (*task.Task, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, task.ErrNotFound
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	return t, s.attachWebhooks(ctx, t)
 }
 
 // List returns one page of tasks, newest first, and the number that match.
@@ -311,7 +323,10 @@ func (s *Tasks) List(ctx context.Context, f task.Filter) ([]*task.Task, int, err
 		}
 		out = append(out, t)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, total, s.attachWebhooks(ctx, out...)
 }
 
 // Update applies change to the current row in a write transaction.
@@ -328,6 +343,7 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 	if err != nil {
 		return nil, err
 	}
+	wasTerminal := t.Status.Terminal()
 	if err := change(t); err != nil {
 		return t, err
 	}
@@ -339,6 +355,11 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 		created_at=?, updated_at=?, completed_at=?, duration=?, blob_key=?, result=?, error_message=?, stage=?, percent=? WHERE id = ?`,
 		append(args[1:], t.ID)...); err != nil {
 		return nil, fmt.Errorf("update task: %w", err)
+	}
+	if !wasTerminal && t.Status.Terminal() && s.onTerminal != nil {
+		if err := s.onTerminal(ctx, tx, t); err != nil {
+			return nil, fmt.Errorf("update task: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update task: %w", err)

@@ -97,6 +97,17 @@ type Task struct {
 	// Stage and Percent report progress while the task runs.
 	Stage   string
 	Percent float64
+	// Webhooks is the delivery of the task's notification to each webhook
+	// endpoint of its account, as read by Get and List; nil when it has none.
+	Webhooks []WebhookStatus
+}
+
+// WebhookStatus is the delivery of a task's notification to one endpoint.
+type WebhookStatus struct {
+	URL       string
+	Delivered bool
+	Attempts  int
+	LastError string
 }
 
 // Spec is a validated create request with defaults applied. It is stored
