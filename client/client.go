@@ -145,7 +145,10 @@ type request struct {
 	contentType string
 	// idempotent marks a POST that is safe to send again.
 	idempotent bool
-	call       callConfig
+	// admin: path is below the server's root, not the /v1.3 base (the
+	// operators' routes under api.AdminBasePath).
+	admin bool
+	call  callConfig
 }
 
 // retryable reports whether sending r again cannot duplicate its effect.
@@ -188,6 +191,9 @@ func (c *Client) do(ctx context.Context, r *request, out any) error {
 // send makes one attempt of r.
 func (c *Client) send(ctx context.Context, r *request, out any) error {
 	u := c.baseURL + r.path
+	if r.admin {
+		u = strings.TrimSuffix(c.baseURL, api.BasePath) + r.path
+	}
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}

@@ -27,6 +27,7 @@ Usage:
   framewise analyze VIDEO_FILE_OR_URL ...  create an analysis task
   framewise tasks COMMAND ...              list, get, delete, wait or cancel tasks
   framewise assets upload|list|get|delete  upload files once, analyze them many times
+  framewise webhooks COMMAND ...           add, list, remove or test webhook endpoints (operators)
   framewise models check [--json]          probe the model servers of the configuration
   framewise version
 
@@ -49,6 +50,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runTasks(ctx, args[1:], env)
 	case "assets":
 		err = runAssets(ctx, args[1:], env)
+	case "webhooks":
+		err = runWebhooks(ctx, args[1:], env)
 	case "models":
 		err = runModels(ctx, args[1:], env)
 	case "version":

@@ -7,6 +7,7 @@ import (
 
 	"github.com/framewise/framewise/internal/webhook"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // DeliverWebhookArgs is the job that delivers one webhook notification
@@ -29,9 +30,14 @@ type WebhookDeliverer interface {
 // whose job is still waiting or running gets no second job.
 func (q *Queue) EnqueueWebhook(ctx context.Context, tx *sql.Tx, deliveryID string) error {
 	_, err := q.client.InsertTx(ctx, tx, DeliverWebhookArgs{DeliveryID: deliveryID},
-		&river.InsertOpts{MaxAttempts: webhook.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+		&river.InsertOpts{MaxAttempts: webhook.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waitingOrRunning}})
 	return err
 }
+
+// waitingOrRunning are the job states in which a delivery needs no second
+// job; a completed or discarded one may be queued again (redelivery).
+var waitingOrRunning = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
 
 type webhookWorker struct {
 	river.WorkerDefaults[DeliverWebhookArgs]
