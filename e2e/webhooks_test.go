@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -86,7 +88,8 @@ func (rc *receiver) snapshot() (requests, acked int, events []webhook.Event, bad
 
 const webhookBackoff = "100ms"
 
-// addWebhook registers rc with the CLI and keeps the printed secret.
+// addWebhook registers rc with the CLI, keeps the printed secret in rc
+// and returns the endpoint's id.
 func addWebhook(t *testing.T, srv *server, rc *receiver) string {
 	t.Helper()
 	out, err := runBinary(t, "webhooks", "add", "--server", "http://"+srv.addr, "--admin-key", adminKey, "--json",
@@ -302,6 +305,108 @@ func TestWebhookPrivateURLRefused(t *testing.T) {
 		out, err := runBinary(t, "webhooks", "add", "--server", "http://"+addr, "--admin-key", adminKey, u)
 		if err == nil || !strings.Contains(out, "--allow-private-urls") {
 			t.Errorf("webhooks add %s: %v\n%s", u, err, out)
+		}
+	}
+}
+
+// readmeCode returns the first ```lang block after the README heading.
+func readmeCode(t *testing.T, heading, lang string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README has no heading %q", heading)
+	}
+	_, rest, ok = strings.Cut(rest, "```"+lang+"\n")
+	if !ok {
+		t.Fatalf("README: no ```%s block after %q", lang, heading)
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	return block
+}
+
+// TestReadmeWebhookReceivers runs the README's Go and Node receivers as
+// written (only the port changes) against a real server: both verify and
+// acknowledge a task's event, and refuse a forged one.
+func TestReadmeWebhookReceivers(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	srv := startServer(t, t.TempDir(), "--admin-key", adminKey, "--webhook-backoff", webhookBackoff)
+	c := srv.client()
+	ctx := waitCtx(t, 3*time.Minute)
+	dir := t.TempDir()
+
+	type recv struct {
+		name, url string
+		ep        *receiver // only to register the URL and hold the secret
+		logs      *syncBuffer
+	}
+	var recvs []*recv
+	for _, lang := range []string{"go", "js"} {
+		port := strings.TrimPrefix(freePort(t), "127.0.0.1:")
+		code := strings.Replace(readmeCode(t, "## Webhooks", lang), "8080", port, 1) // the port of both receivers
+		file := filepath.Join(dir, "receiver."+lang)
+		if err := os.WriteFile(file, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := &recv{name: lang, url: "http://127.0.0.1:" + port + "/hook", logs: &syncBuffer{}}
+		r.ep = &receiver{url: r.url}
+		addWebhook(t, srv, r.ep)
+		var cmd *exec.Cmd
+		if lang == "go" {
+			bin := filepath.Join(dir, "goreceiver")
+			build := exec.Command("go", "build", "-o", bin, file)
+			build.Dir = ".."
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("build the README's Go receiver: %v\n%s", err, out)
+			}
+			cmd = exec.Command(bin)
+		} else {
+			cmd = exec.Command("node", file)
+		}
+		cmd.Env = append(os.Environ(), "FRAMEWISE_WEBHOOK_SECRET="+r.ep.secret)
+		cmd.Stdout, cmd.Stderr = r.logs, r.logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		recvs = append(recvs, r)
+	}
+	// Wait until both listen, then check that a forged event is refused.
+	for _, r := range recvs {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			body := `{"id":"whe_x","type":"analyze.task.ready","data":{"id":"x","status":"ready"}}`
+			req, _ := http.NewRequest(http.MethodPost, r.url, strings.NewReader(body))
+			req.Header.Set(webhook.SignatureHeader, webhook.Sign("not-the-secret", time.Now(), []byte(body)))
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("%s receiver answered a forged event with %d", r.name, resp.StatusCode)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s receiver did not start: %v\n%s", r.name, err, r.logs.String())
+			}
+		}
+	}
+	video := makeVideo(t, "ok", 6, 640, 360)
+	id := createTask(t, ctx, c, &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, video)})
+	tk := waitWebhooks(t, ctx, c, id, func(ws []api.WebhookInfo) bool {
+		return len(ws) == 2 && (ws[0].Delivered || ws[0].Attempts > 1) && (ws[1].Delivered || ws[1].Attempts > 1)
+	})
+	for i, r := range recvs {
+		if w := tk.Webhooks[i]; !w.Delivered || w.Attempts != 1 {
+			t.Errorf("%s receiver: %+v\n%s", r.name, w, r.logs.String())
+		}
+		if want := "analyze.task.ready: task " + id + " is ready"; !strings.Contains(r.logs.String(), want) {
+			t.Errorf("%s receiver printed %q, want %q", r.name, r.logs.String(), want)
 		}
 	}
 }
