@@ -110,6 +110,7 @@ type fileConfig struct {
 	LogFormat        *string                 `yaml:"log_format"`
 	MaxVideoBytes    *int64                  `yaml:"max_video_bytes"`
 	ShutdownTimeout  *time.Duration          `yaml:"shutdown_timeout"`
+	WebhookBackoff   *time.Duration          `yaml:"webhook_backoff"`
 	RateLimit        *int                    `yaml:"rate_limit"`
 	DefaultModel     *string                 `yaml:"default_model"`
 	Limits           *fileLimits             `yaml:"limits"`
@@ -166,6 +167,9 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.ShutdownTimeout != nil {
 		c.ShutdownTimeout = *f.ShutdownTimeout
+	}
+	if f.WebhookBackoff != nil {
+		c.WebhookBackoff = *f.WebhookBackoff
 	}
 	if f.RateLimit != nil {
 		c.RateLimit = *f.RateLimit
