@@ -216,7 +216,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		// The body stopped arriving; whatever error the handler made of
 		// it (a canceled context, a broken multipart stream), that is the
 		// answer.
-		slow = &errBodyTooSlow{step: x.limits.BodyStep, window: x.limits.BodyWindow}
+		slow = x.slowError()
 		err = slow
 	}
 	switch {

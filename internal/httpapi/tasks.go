@@ -51,6 +51,8 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 		}
 		defer release()
 		ctx = actx
+		// The slot is held while the body arrives: it must arrive briskly.
+		exchangeOf(r).boundAdmitted(r.ContentLength)
 	}
 	body, err := readBody(r, s.maxBody)
 	if err != nil {
