@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/task"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -235,7 +236,8 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(args, account.Owner(ctx))...); err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
 	if s.enqueue != nil {
@@ -251,13 +253,13 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 
 // Get returns one task, or task.ErrNotFound.
 func (s *Tasks) Get(ctx context.Context, id string) (*task.Task, error) {
-	const q = `SELECT ` + taskColumns + ` FROM tasks WHERE id = ?`
+	const q = `SELECT ` + taskColumns + ` FROM tasks WHERE id = ? AND ` + ownedBy
 	s.getOnce.Do(func() { s.getStmt, _ = s.db.Reader.PrepareContext(context.Background(), q) })
 	var row *sql.Row
 	if s.getStmt != nil {
-		row = s.getStmt.QueryRowContext(ctx, id)
+		row = s.getStmt.QueryRowContext(ctx, id, owner(ctx))
 	} else {
-		row = s.db.Reader.QueryRowContext(ctx, q, id)
+		row = s.db.Reader.QueryRowContext(ctx, q, id, owner(ctx))
 	}
 	t, err := scanTask(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -271,6 +273,9 @@ func (s *Tasks) List(ctx context.Context, f task.Filter) ([]*task.Task, int, err
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if name, ok := account.FromContext(ctx); ok {
+		add("account_id = ?", name)
+	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
 	}
@@ -321,7 +326,7 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 		return nil, fmt.Errorf("update task: %w", err)
 	}
 	defer tx.Rollback()
-	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, task.ErrNotFound
 	}
@@ -353,7 +358,7 @@ func (s *Tasks) Delete(ctx context.Context, id string, allow func(*task.Task) er
 		return nil, fmt.Errorf("delete task: %w", err)
 	}
 	defer tx.Rollback()
-	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, task.ErrNotFound
 	}
