@@ -119,7 +119,7 @@ type callConfig struct {
 
 // WithIdempotencyKey sends key in the Idempotency-Key header, so that the
 // server creates at most one task for all requests carrying the same key
-// (framewise remembers a key for 24 hours, per API key, and answers a repeat
+// (framewise remembers a key for 24 hours, per account, and answers a repeat
 // with the first task; the same key with another body is refused with 422).
 // It also makes CreateTask safe to retry, which it otherwise is not.
 func WithIdempotencyKey(key string) CallOption {
@@ -137,8 +137,11 @@ func WithRawResponse(dst *json.RawMessage) CallOption {
 type request struct {
 	method string
 	path   string // below the base URL, starting with "/"
-	query  url.Values
-	body   []byte // nil when the request has no body
+	// admin puts path below the server's root instead: the admin routes
+	// (/admin/v1/…) are not under /v1.3.
+	admin bool
+	query url.Values
+	body  []byte // nil when the request has no body
 	// stream, when set instead of body, is sent as is with contentType;
 	// such a request is never retried.
 	stream      io.Reader
@@ -188,6 +191,9 @@ func (c *Client) do(ctx context.Context, r *request, out any) error {
 // send makes one attempt of r.
 func (c *Client) send(ctx context.Context, r *request, out any) error {
 	u := c.baseURL + r.path
+	if r.admin {
+		u = strings.TrimSuffix(c.baseURL, api.BasePath) + r.path
+	}
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}

@@ -112,7 +112,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	go disk.Run(ctx, diskCheckInterval)
 
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
-		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc})
+		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
+		Accounts: store.NewAccounts(db)})
 	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,8 @@ type Config struct {
 	Addr    string
 	DataDir string
 	APIKeys []string
-	// AdminKeys authorize the admin routes (/v1.3/admin/…, e.g. canceling
-	// a task); none turns those routes off.
+	// AdminKeys authorize the admin routes (/admin/v1/…: accounts, keys,
+	// canceling a task); none turns those routes off.
 	AdminKeys        []string
 	AllowPrivateURLs bool
 	Workers          int
@@ -29,7 +30,7 @@ type Config struct {
 	LogFormat        string
 	MaxVideoBytes    int64
 	ShutdownTimeout  time.Duration
-	// RateLimit is the requests per minute each API key may send to the
+	// RateLimit is the requests per minute each account may send to the
 	// API endpoints; 0 means no limit.
 	RateLimit int
 	// MaxConcurrentCreates bounds the creates that decode and probe a
@@ -108,13 +109,13 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	var keys, adminKeys []string
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env FRAMEWISE_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the database and media files (env FRAMEWISE_DATA_DIR)")
-	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
-	fs.Var(stringList{&adminKeys}, "admin-key", "x-api-key value of the admin routes, e.g. canceling a task; repeatable; none turns them off (env FRAMEWISE_ADMIN_KEYS, comma-separated)")
+	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value, of the default account; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
+	fs.Var(stringList{&adminKeys}, "admin-key", "x-api-key value of the admin routes (/admin/v1: accounts, keys, canceling a task); repeatable; none turns them off (env FRAMEWISE_ADMIN_KEY, or FRAMEWISE_ADMIN_KEYS comma-separated)")
 	fs.BoolVar(&c.AllowPrivateURLs, "allow-private-urls", c.AllowPrivateURLs, "let video URLs reach loopback and private addresses (env FRAMEWISE_ALLOW_PRIVATE_URLS)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "analysis jobs run at once (env FRAMEWISE_WORKERS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
-	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each API key may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each account may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
 	fs.IntVar(&c.MaxConcurrentCreates, "max-concurrent-creates", c.MaxConcurrentCreates, "creates that decode and probe a base64 video at once; 0 is max(2, CPUs) (env FRAMEWISE_MAX_CONCURRENT_CREATES)")
 	fs.DurationVar(&c.CreateQueueWait, "create-queue-wait", c.CreateQueueWait, "how long such a create waits for a slot before 429 with Retry-After; 0 is 5s, negative answers at once (env FRAMEWISE_CREATE_QUEUE_WAIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
@@ -193,9 +194,14 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 			}
 		}
 	}
+	// FRAMEWISE_ADMIN_KEY holds one key (as the CLI reads it), and
+	// FRAMEWISE_ADMIN_KEYS a comma-separated list; both are accepted.
+	if v := strings.TrimSpace(getenv("FRAMEWISE_ADMIN_KEY")); v != "" {
+		c.AdminKeys = append(c.AdminKeys, v)
+	}
 	if v := getenv("FRAMEWISE_ADMIN_KEYS"); v != "" {
 		for _, k := range strings.Split(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
+			if k = strings.TrimSpace(k); k != "" && !slices.Contains(c.AdminKeys, k) {
 				c.AdminKeys = append(c.AdminKeys, k)
 			}
 		}

@@ -127,6 +127,8 @@ func TestAdminKeys(t *testing.T) {
 		{"none", nil, nil, ""},
 		{"file", []string{"--config", file}, nil, "from-file"},
 		{"env adds to the file", []string{"--config", file}, map[string]string{"FRAMEWISE_ADMIN_KEYS": "a, b"}, "from-file,a,b"},
+		{"one key in FRAMEWISE_ADMIN_KEY", nil, map[string]string{"FRAMEWISE_ADMIN_KEY": " solo "}, "solo"},
+		{"both variables", nil, map[string]string{"FRAMEWISE_ADMIN_KEY": "solo", "FRAMEWISE_ADMIN_KEYS": "a,solo"}, "solo,a"},
 		{"flags replace", []string{"--config", file, "--admin-key", "f1", "--admin-key", "f2"}, map[string]string{"FRAMEWISE_ADMIN_KEYS": "a"}, "f1,f2"},
 	} {
 		c, err := ParseServe(tt.args, env(tt.env), io.Discard)

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -121,11 +121,12 @@ func canonicalPath(p string) bool {
 // the rest of the body (statusWriter, refusesBody).
 func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			s.writeError(w, r, sh, errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
-				"The API key is missing or invalid. Send a valid key in the x-api-key header."))
+		name, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, sh, err)
 			return
 		}
+		r = r.WithContext(account.NewContext(r.Context(), name))
 		if !s.admit(w, r, sh) {
 			return
 		}
@@ -146,14 +147,15 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 	})
 }
 
-// admit applies the rate limit of the request's API key: it sets the
-// X-Ratelimit-* headers (spec §2.3) and, when the key has used up the
+// admit applies the rate limit of the request's account (spec §2.3:
+// limits are per account, across its keys): it sets the X-Ratelimit-*
+// headers and, when the account has used up the
 // current minute, answers 429 too_many_requests with Retry-After.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, sh shape) bool {
 	if s.limiter == nil {
 		return true
 	}
-	d := s.limiter.Take(keyScope(r, len(s.keys) > 0))
+	d := s.limiter.Take(accountOf(r))
 	h := w.Header()
 	h.Set("X-Ratelimit-Limit", strconv.Itoa(d.Limit))
 	h.Set("X-Ratelimit-Remaining", strconv.Itoa(d.Remaining))
@@ -169,27 +171,51 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, sh shape) bool {
 	return false
 }
 
-// keyScope names the sender of a request for per-key state (rate limits,
-// idempotency keys): a hash of its API key, or "" when the server has no
-// keys.
-func keyScope(r *http.Request, keyed bool) string {
-	if !keyed {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(r.Header.Get("x-api-key")))
-	return hex.EncodeToString(sum[:16])
+// accountOf is the account an endpoint's request acts for (set by
+// endpoint), the owner of its rate limit and idempotency keys.
+func accountOf(r *http.Request) string {
+	return account.Owner(r.Context())
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+var (
+	errKeyInvalid = errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
+		"The API key is missing or invalid. Send a valid key in the x-api-key header.")
+	errKeyRevoked = errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
+		"The API key was revoked. Ask the server's operator for a new key and send it in the x-api-key header.")
+)
+
+// authenticate returns the account of a request's x-api-key: the default
+// account for a key of --api-key (compared in constant time), the key's
+// account for a key of an account (looked up by hash on every request, so
+// a revoked key is refused at once, in every process). With no --api-key
+// (the open loopback mode) a request without an account key acts for the
+// default account; a revoked key is refused in every mode.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	got := r.Header.Get("x-api-key")
+	if len(s.keys) > 0 {
+		ok := 0
+		for _, k := range s.keys {
+			ok |= subtle.ConstantTimeCompare([]byte(got), k)
+		}
+		if ok == 1 {
+			return account.Default, nil
+		}
+	}
+	if s.accounts != nil && got != "" {
+		name, err := s.accounts.Authenticate(r.Context(), got)
+		switch {
+		case err == nil:
+			return name, nil
+		case errors.Is(err, account.ErrRevoked):
+			return "", errKeyRevoked
+		case !errors.Is(err, account.ErrKeyNotFound):
+			return "", err
+		}
+	}
 	if len(s.keys) == 0 {
-		return true
+		return account.Default, nil
 	}
-	got := []byte(r.Header.Get("x-api-key"))
-	ok := 0
-	for _, k := range s.keys {
-		ok |= subtle.ConstantTimeCompare(got, k)
-	}
-	return ok == 1
+	return "", errKeyInvalid
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

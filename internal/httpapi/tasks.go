@@ -97,7 +97,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 // idempotency reads the Idempotency-Key header (spec Q4). Keys are scoped
-// to the API key that sent them, stored as a hash.
+// to the account that sent them (any of its API keys).
 func (s *Server) idempotency(r *http.Request) (*task.Idempotency, error) {
 	vals := r.Header.Values("Idempotency-Key")
 	if len(vals) == 0 {
@@ -107,7 +107,7 @@ func (s *Server) idempotency(r *http.Request) (*task.Idempotency, error) {
 		return nil, &task.ValidationError{Status: http.StatusBadRequest, Code: api.CodeParameterInvalid, Param: "Idempotency-Key",
 			Message: fmt.Sprintf("The Idempotency-Key header must be sent once, with 1 to %d printable ASCII characters (a UUID is a good key).", task.MaxIdempotencyKey)}
 	}
-	return &task.Idempotency{Scope: keyScope(r, len(s.keys) > 0), Key: vals[0]}, nil
+	return &task.Idempotency{Scope: accountOf(r), Key: vals[0]}, nil
 }
 
 func (s *Server) getTask(r *http.Request) (int, any, error) {
