@@ -233,3 +233,33 @@ func TestRevokedKeyRefused(t *testing.T) {
 		t.Errorf("accounts list without an admin key: %v, output %q", err, out)
 	}
 }
+
+// TestAccountQuotas: with --quota-active-tasks 1 and no workers (tasks
+// stay queued) an account's second task is 429 quota_exceeded, with
+// Retry-After and a message naming the quota; another account is not
+// held back, and a deleted task frees its place.
+func TestAccountQuotas(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, t.TempDir(), "--admin-key", adminKey, "--workers", "0", "--quota-active-tasks", "1", "--quota-video-hours", "10")
+	a, b := srv.client(), srv.clientWithKey(createAccountCLI(t, srv, "other"))
+	ctx := waitCtx(t, time.Minute)
+	req := &api.CreateTaskRequest{Video: &api.VideoContext{Type: api.SourceURL, URL: "http://127.0.0.1:1/v.mp4"}, Prompt: api.String("What happens?")}
+	first, err := a.CreateTask(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.CreateTask(ctx, req)
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.Code != "quota_exceeded" || !strings.Contains(ae.Message, "quota: active tasks, 1") {
+		t.Fatalf("second active task: %v, want 429 quota_exceeded naming the quota", err)
+	}
+	if _, err := b.CreateTask(ctx, req); err != nil {
+		t.Errorf("another account's task: %v", err)
+	}
+	if err := a.DeleteTask(ctx, first.TaskID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateTask(ctx, req); err != nil {
+		t.Errorf("after deleting the first task: %v", err)
+	}
+}

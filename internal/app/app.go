@@ -79,6 +79,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	// which reports to the service over the store: q is set just below.
 	var q *queue.Queue
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
+	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
 	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
 		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -33,6 +34,11 @@ type Config struct {
 	// RateLimit is the requests per minute each account may send to the
 	// API endpoints; 0 means no limit.
 	RateLimit int
+	// QuotaActiveTasks bounds each account's tasks queued, pending or
+	// processing at once, and QuotaVideoHours the hours of video each
+	// account's tasks analyze in any 24 hours; 0 is no bound.
+	QuotaActiveTasks int
+	QuotaVideoHours  float64
 	// MaxConcurrentCreates bounds the creates that decode and probe a
 	// base64 video at once (0: max(2, CPUs)); CreateQueueWait is how long
 	// a create waits for a slot before 429 (0: 5 s; negative: no wait).
@@ -116,6 +122,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each account may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
+	fs.IntVar(&c.QuotaActiveTasks, "quota-active-tasks", c.QuotaActiveTasks, "tasks each account may have queued, pending or processing at once; 0 is no quota (env FRAMEWISE_QUOTA_ACTIVE_TASKS)")
+	fs.Float64Var(&c.QuotaVideoHours, "quota-video-hours", c.QuotaVideoHours, "hours of video each account's tasks may analyze in any 24 hours; 0 is no quota (env FRAMEWISE_QUOTA_VIDEO_HOURS)")
 	fs.IntVar(&c.MaxConcurrentCreates, "max-concurrent-creates", c.MaxConcurrentCreates, "creates that decode and probe a base64 video at once; 0 is max(2, CPUs) (env FRAMEWISE_MAX_CONCURRENT_CREATES)")
 	fs.DurationVar(&c.CreateQueueWait, "create-queue-wait", c.CreateQueueWait, "how long such a create waits for a slot before 429 with Retry-After; 0 is 5s, negative answers at once (env FRAMEWISE_CREATE_QUEUE_WAIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
@@ -222,6 +230,16 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_RATE_LIMIT", err))
 		c.RateLimit = n
 	}
+	if v := getenv("FRAMEWISE_QUOTA_ACTIVE_TASKS"); v != "" {
+		n, err := strconv.Atoi(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_QUOTA_ACTIVE_TASKS", err))
+		c.QuotaActiveTasks = n
+	}
+	if v := getenv("FRAMEWISE_QUOTA_VIDEO_HOURS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		errs = append(errs, wrapEnv("FRAMEWISE_QUOTA_VIDEO_HOURS", err))
+		c.QuotaVideoHours = f
+	}
 	if v := getenv("FRAMEWISE_MAX_CONCURRENT_CREATES"); v != "" {
 		n, err := strconv.Atoi(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_CONCURRENT_CREATES", err))
@@ -265,6 +283,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 {
 		return errors.New("--rate-limit must be 0 (no limit) or more")
+	}
+	if c.QuotaActiveTasks < 0 || c.QuotaVideoHours < 0 || math.IsNaN(c.QuotaVideoHours) || math.IsInf(c.QuotaVideoHours, 0) {
+		return errors.New("--quota-active-tasks and --quota-video-hours must be 0 (no quota) or more")
 	}
 	if c.DefaultModel != "pegasus1.2" && c.DefaultModel != "pegasus1.5" {
 		return fmt.Errorf("--default-model %q: use pegasus1.2 or pegasus1.5", c.DefaultModel)

@@ -111,12 +111,18 @@ type fileConfig struct {
 	MaxVideoBytes    *int64                  `yaml:"max_video_bytes"`
 	ShutdownTimeout  *time.Duration          `yaml:"shutdown_timeout"`
 	RateLimit        *int                    `yaml:"rate_limit"`
+	Quotas           *fileQuotas             `yaml:"quotas"`
 	DefaultModel     *string                 `yaml:"default_model"`
 	Limits           *fileLimits             `yaml:"limits"`
 	Models           map[string]ModelProfile `yaml:"models"`
 	ASR              *ASRProfile             `yaml:"asr"`
 	MinFreeDisk      *string                 `yaml:"min_free_disk"`
 	StorageQuota     *string                 `yaml:"storage_quota"`
+}
+
+type fileQuotas struct {
+	ActiveTasks *int     `yaml:"active_tasks"`
+	VideoHours  *float64 `yaml:"video_hours_per_day"`
 }
 
 type fileLimits struct {
@@ -166,6 +172,12 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.ShutdownTimeout != nil {
 		c.ShutdownTimeout = *f.ShutdownTimeout
+	}
+	if q := f.Quotas; q != nil && q.ActiveTasks != nil {
+		c.QuotaActiveTasks = *q.ActiveTasks
+	}
+	if q := f.Quotas; q != nil && q.VideoHours != nil {
+		c.QuotaVideoHours = *q.VideoHours
 	}
 	if f.RateLimit != nil {
 		c.RateLimit = *f.RateLimit

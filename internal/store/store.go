@@ -129,6 +129,7 @@ type Enqueuer func(ctx context.Context, tx *sql.Tx, taskID string) error
 type Tasks struct {
 	db      *DB
 	enqueue Enqueuer
+	quotas  Quotas
 
 	getOnce sync.Once
 	getStmt *sql.Stmt // prepared retrieve, the hottest query
@@ -236,6 +237,9 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 			return err
 		}
 	}
+	if err := s.checkQuotas(ctx, tx, t); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(args, account.Owner(ctx))...); err != nil {
 		return fmt.Errorf("create task: %w", err)
@@ -333,8 +337,18 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 	if err != nil {
 		return nil, err
 	}
+	hadDuration := t.Duration != nil
 	if err := change(t); err != nil {
 		return t, err
+	}
+	if !hadDuration && t.Duration != nil {
+		// A URL video's duration is known once downloaded: it counts
+		// against the account's video quota from then on.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO video_usage (task_id, account_id, seconds, at)
+			SELECT id, account_id, ?, ? FROM tasks WHERE id = ? ON CONFLICT (task_id) DO NOTHING`,
+			*t.Duration, t.UpdatedAt.UnixMicro(), t.ID); err != nil {
+			return nil, fmt.Errorf("update task: record video usage: %w", err)
+		}
 	}
 	args, err := taskArgs(t)
 	if err != nil {

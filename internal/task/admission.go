@@ -23,6 +23,10 @@ const (
 // of CPUs, at least 2.
 func DefaultMaxConcurrentCreates() int { return max(2, runtime.NumCPU()) }
 
+// CodeQuotaExceeded is the code of a create refused (429) because it
+// would put the account over a quota of the server (store.Quotas).
+const CodeQuotaExceeded = "quota_exceeded"
+
 // BusyError is a request the server cannot take now: too many creates
 // are decoding or probing (429 too_many_requests), or a probe failed
 // because the machine is overloaded (503 server_busy). The client should
