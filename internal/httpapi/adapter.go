@@ -89,8 +89,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				// 503 is the server busy or starting, not a fault.
 				level = slog.LevelError
 			}
+			took := time.Since(start)
 			s.log.Log(r.Context(), level, "http", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rw.status, "took", time.Since(start).Round(time.Microsecond))
+				"status", rw.status, "took", took.Round(time.Microsecond))
+			// The route is the pattern ServeMux matched (it sets it on r).
+			s.metrics.HTTP(r.Pattern, r.Method, rw.status, took)
 		}()
 		// ServeMux answers a path with "//", "." or ".." segments or a
 		// trailing slash with a redirect and an HTML body. Serve the

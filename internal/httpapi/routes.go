@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/framewise/framewise/internal/metrics"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -35,6 +36,7 @@ type Server struct {
 	keys      [][]byte
 	accounts  Accounts // nil: only the keys above, all of the default account
 	log       *slog.Logger
+	metrics   *metrics.Metrics
 	ready     atomic.Bool
 	maxBody   int64
 	publicURL string
@@ -72,6 +74,10 @@ type Options struct {
 	// upload URLs ("https://fw.example.com"); empty means the request's
 	// scheme and Host.
 	PublicURL string
+	// Metrics is served at /metrics (without a key, like /healthz: it
+	// holds counts, never ids, accounts or keys) and receives every
+	// request's route, status and duration; nil: no /metrics.
+	Metrics *metrics.Metrics
 	// Disk measures the free space of the data dir for /readyz; nil
 	// leaves the disk out of it.
 	Disk func() diskspace.Status
@@ -85,7 +91,7 @@ type Options struct {
 func New(tasks Tasks, opts Options) *Server {
 	s := &Server{tasks: tasks, assets: opts.Assets, accounts: opts.Accounts, log: opts.Log, maxBody: opts.MaxBodyBytes,
 		publicURL: strings.TrimRight(opts.PublicURL, "/")}
-	s.now, s.disk = opts.Now, opts.Disk
+	s.now, s.disk, s.metrics = opts.Now, opts.Disk, opts.Metrics
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -110,6 +116,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
 	// The root says where things are, without a key, so that a browser or
 	// curl pointed at the server learns more than 401.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +169,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/v1.3/openapi.json",
+var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/metrics", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
 	"/admin/v1/tasks/{task_id}/cancel", "/admin/v1/accounts", "/admin/v1/accounts/{name}", "/admin/v1/accounts/{name}/keys",

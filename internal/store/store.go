@@ -323,6 +323,25 @@ func (s *Tasks) List(ctx context.Context, f task.Filter) ([]*task.Task, int, err
 	return out, total, rows.Err()
 }
 
+// CountByStatus counts every account's tasks by status (for /metrics).
+func (s *Tasks) CountByStatus(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.Reader.QueryContext(ctx, `SELECT status, count(*) FROM tasks GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
 // Update applies change to the current row in a write transaction.
 func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error) {
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
