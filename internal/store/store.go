@@ -240,6 +240,21 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 	if err := s.checkQuotas(ctx, tx, t); err != nil {
 		return err
 	}
+	// The assets the task names must still exist (and be the account's).
+	// The service looked them up before; checking again here, in the
+	// writer's transaction that DeleteAsset also takes to count the tasks
+	// using an asset, makes a create racing a delete of its asset end with
+	// exactly one of them succeeding.
+	for _, ref := range t.Spec.AssetRefs() {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM assets WHERE id = ? AND account_id = ?`, ref.ID, account.Owner(ctx)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &task.AssetGoneError{ID: ref.ID}
+		}
+		if err != nil {
+			return fmt.Errorf("create task: check asset %s: %w", ref.ID, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(args, account.Owner(ctx))...); err != nil {
 		return fmt.Errorf("create task: %w", err)
