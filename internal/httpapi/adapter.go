@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -38,6 +39,11 @@ type handlerFunc func(r *http.Request) (status int, body any, err error)
 type withHeader struct {
 	body        any
 	name, value string
+	// drainAfter, when positive, sends the answer before the request
+	// body is read, then reads (and drops) up to drainAfter bytes of it
+	// and closes the connection: a client still sending reads the answer
+	// rather than a reset, and the server does not pay for the whole body.
+	drainAfter int64
 }
 
 // apiError is an error with a status and code for the client.
@@ -141,6 +147,15 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 		if wh, ok := body.(withHeader); ok {
 			w.Header().Set(wh.name, wh.value)
 			body = wh.body
+			if wh.drainAfter > 0 {
+				rc := http.NewResponseController(w)
+				_ = rc.EnableFullDuplex()
+				w.Header().Set("Connection", "close")
+				writeJSON(w, status, body)
+				_ = rc.Flush()
+				_, _ = io.CopyN(io.Discard, r.Body, wh.drainAfter)
+				return
+			}
 		}
 		if body == nil {
 			w.WriteHeader(status)

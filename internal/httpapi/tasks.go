@@ -28,6 +28,15 @@ const maxPage = 10_000_000
 // kernel's buffers, not in memory.
 const largeCreate = 256 << 10
 
+// refusedDrain bounds what is read of a create's body to refuse it: the
+// 429 is sent first, then up to refusedDrain of the body is read (and
+// dropped) while the client reads the answer, then the connection is
+// closed. Reading whole bodies made each refusal cost its 35 MB: 200
+// clients retrying 25 MB videos after Retry-After kept both cores copying
+// refused bodies while the admitted creates starved (bench/hostile.sh
+// scale).
+const refusedDrain = 4 << 20
+
 // admitter is the optional part of Tasks that bounds creates that decode
 // or probe a video.
 type admitter interface {
@@ -43,11 +52,14 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 	if a, ok := s.tasks.(admitter); ok && (r.ContentLength < 0 || r.ContentLength > largeCreate) {
 		actx, release, err := a.Admit(ctx)
 		if err != nil {
-			// Read the body to its end, without keeping it: a client
-			// still sending it would otherwise see the connection reset
-			// instead of the 429 and its Retry-After.
-			_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, s.maxBody))
-			return busyAnswer(err)
+			status, body, err := busyAnswer(err)
+			// A client that asked Expect: 100-continue has not sent its
+			// body: reading would ask for it.
+			if wh, ok := body.(withHeader); ok && r.Header.Get("Expect") == "" {
+				wh.drainAfter = refusedDrain
+				body = wh
+			}
+			return status, body, err
 		}
 		defer release()
 		ctx = actx
@@ -64,7 +76,7 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 	}
 	out := api.CreateTaskResponse{TaskID: t.ID, Status: string(t.Status)}
 	if replayed {
-		return http.StatusAccepted, withHeader{out, "Idempotent-Replayed", "true"}, nil
+		return http.StatusAccepted, withHeader{body: out, name: "Idempotent-Replayed", value: "true"}, nil
 	}
 	return http.StatusAccepted, out, nil
 }
@@ -78,7 +90,7 @@ func busyAnswer(err error) (int, any, error) {
 		return 0, nil, err
 	}
 	body := api.NestedError{Error: api.ErrorObject{Code: be.Code, Message: be.Message}}
-	return be.Status, withHeader{body, "Retry-After", strconv.Itoa(be.RetryAfter)}, nil
+	return be.Status, withHeader{body: body, name: "Retry-After", value: strconv.Itoa(be.RetryAfter)}, nil
 }
 
 // readBody reads a request body of at most limit bytes into a buffer of
