@@ -41,9 +41,35 @@ type withHeader struct {
 	name, value string
 	// drainAfter, when positive, sends the answer before the request
 	// body is read, then reads (and drops) up to drainAfter bytes of it
-	// and closes the connection: a client still sending reads the answer
-	// rather than a reset, and the server does not pay for the whole body.
+	// and closes the connection (see drain).
 	drainAfter int64
+}
+
+// Pace of drain: drainChunk bytes every drainPause, for at most drainFor.
+const (
+	drainChunk = 32 << 10
+	drainPause = 20 * time.Millisecond
+	drainFor   = 2 * time.Second
+)
+
+// drain reads and drops up to limit bytes of a request body whose answer
+// was sent, slowly, for at most drainFor. A client still sending its body
+// keeps its connection for that long, time to read the answer (a client
+// such as Go's reports the reset of a connection it is still writing to
+// rather than an answer it has not read yet), and the server spends a few
+// reads on it, not a copy of the whole body.
+func drain(rc *http.ResponseController, body io.Reader, limit int64) {
+	deadline := time.Now().Add(drainFor)
+	_ = rc.SetReadDeadline(deadline)
+	buf := make([]byte, drainChunk)
+	for read := int64(0); read < limit && time.Now().Before(deadline); {
+		n, err := body.Read(buf)
+		read += int64(n)
+		if err != nil {
+			return
+		}
+		time.Sleep(drainPause)
+	}
 }
 
 // apiError is an error with a status and code for the client.
@@ -153,7 +179,7 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 				w.Header().Set("Connection", "close")
 				writeJSON(w, status, body)
 				_ = rc.Flush()
-				_, _ = io.CopyN(io.Discard, r.Body, wh.drainAfter)
+				drain(rc, r.Body, wh.drainAfter)
 				return
 			}
 		}

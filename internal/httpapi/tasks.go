@@ -29,9 +29,9 @@ const maxPage = 10_000_000
 const largeCreate = 256 << 10
 
 // refusedDrain bounds what is read of a create's body to refuse it: the
-// 429 is sent first, then up to refusedDrain of the body is read (and
-// dropped) while the client reads the answer, then the connection is
-// closed. Reading whole bodies made each refusal cost its 35 MB: 200
+// 429 is sent first, then at most refusedDrain of the body is read (and
+// dropped), slowly, while the client reads the answer, then the connection
+// is closed. Reading whole bodies made each refusal cost its 35 MB: 200
 // clients retrying 25 MB videos after Retry-After kept both cores copying
 // refused bodies while the admitted creates starved (bench/hostile.sh
 // scale).
