@@ -32,7 +32,7 @@
 # task not ready or failed within TERMINAL_S seconds. Its knobs:
 #   STALLED [2000]  TRICKLE [200]  CREATES [200]  CREATE_MB [25]  HFR [4]
 #   HFR_SECONDS [600]  RSS_MB [500]  TERMINAL_S [1800]  PER_ADDR [4096]
-#   TIMEOUT [3600]
+#   RETRY [1] (0: each create is sent once)  TIMEOUT [3600]
 # The videos are made once (ffmpeg, a minute or so) and kept in
 # $TMPDIR/framewise-e2e-videos.
 # All traffic stays on loopback; every socket and the run are bounded in time.
@@ -50,6 +50,7 @@ if [ "${1:-}" = scale ]; then
   HFR_SECONDS=${HFR_SECONDS:-600}
   RSS_MB=${RSS_MB:-500}
   TERMINAL_S=${TERMINAL_S:-1800}
+  RETRY=${RETRY:-1}
   PER_ADDR=${PER_ADDR:-4096}
   TIMEOUT=${TIMEOUT:-3600}
   need=$((STALLED + TRICKLE + CREATES + HFR + 256))
@@ -60,7 +61,7 @@ if [ "${1:-}" = scale ]; then
   fi
   export FRAMEWISE_SCALE_STALLED=$STALLED FRAMEWISE_SCALE_TRICKLE=$TRICKLE FRAMEWISE_SCALE_CREATES=$CREATES \
     FRAMEWISE_SCALE_CREATE_MB=$CREATE_MB FRAMEWISE_SCALE_HFR=$HFR FRAMEWISE_SCALE_HFR_SECONDS=$HFR_SECONDS \
-    FRAMEWISE_SCALE_RSS_MB=$RSS_MB FRAMEWISE_SCALE_TERMINAL_S=$TERMINAL_S
+    FRAMEWISE_SCALE_RSS_MB=$RSS_MB FRAMEWISE_SCALE_TERMINAL_S=$TERMINAL_S FRAMEWISE_SCALE_RETRY=$RETRY
   if [ "$PER_ADDR" != default ]; then
     export FRAMEWISE_MAX_CONNS_PER_ADDR=$PER_ADDR
   fi

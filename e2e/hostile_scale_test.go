@@ -38,6 +38,8 @@ import (
 //	FRAMEWISE_SCALE_RSS_MB      bound on the server's peak RSS (500)
 //	FRAMEWISE_SCALE_TERMINAL_S  bound on the time for every accepted task
 //	                            to finish, from the first create (1800)
+//	FRAMEWISE_SCALE_RETRY       1: a refused create is sent again after its
+//	                            Retry-After, up to 40 times; 0: once (1)
 //
 // The videos are made once with ffmpeg and kept in the temporary dir
 // (framewise-e2e-videos) for later runs.
@@ -50,6 +52,7 @@ func TestHostileAtScale(t *testing.T) {
 	hfrSecs := max(1, envInt(t, "FRAMEWISE_SCALE_HFR_SECONDS", 5))
 	rssBound := int64(envInt(t, "FRAMEWISE_SCALE_RSS_MB", 500))
 	terminalBound := time.Duration(envInt(t, "FRAMEWISE_SCALE_TERMINAL_S", 120)) * time.Second
+	retry := envInt(t, "FRAMEWISE_SCALE_RETRY", 1) == 1
 
 	noise := noiseVideo(t, createMB)
 	hfrVideo := hfrVideo(t, hfrSecs)
@@ -112,7 +115,7 @@ func TestHostileAtScale(t *testing.T) {
 	}
 	// The creates check their own answers: 202, 429 too_many_requests or
 	// 503 server_busy with Retry-After, nothing else.
-	createRes := runCreates(t, s.addr, creates, body, true)
+	createRes := runCreates(t, s.addr, creates, body, retry)
 	wg.Wait()
 	attackDone := time.Since(start)
 
