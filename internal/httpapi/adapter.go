@@ -141,6 +141,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(rw, r)
+		x.lingerDrain(r.Body)
 	})
 }
 
@@ -428,7 +429,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
 		if w.x != nil {
-			if refusesBody(code) {
+			if refusesBody(code) && !w.x.linger {
 				w.x.closeNow(w.ResponseWriter)
 			}
 			_ = w.x.rc.SetWriteDeadline(w.x.now().Add(w.x.limits.WriteWindow))

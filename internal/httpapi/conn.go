@@ -126,6 +126,7 @@ type exchange struct {
 	sawEOF   bool
 	tooSlow  bool
 	cut      bool      // closeNow: the rest of the body is not read
+	linger   bool      // closeAfterAnswer: the rest is drained after the answer
 	sinceExt int64     // body bytes since the deadline was last extended
 	deadline time.Time // of the body reads
 	lastRead time.Time // when the last body read returned (or the exchange began)
@@ -246,6 +247,31 @@ func (x *exchange) closeNow(w http.ResponseWriter) {
 		x.cut = true
 		_ = x.rc.SetReadDeadline(x.now())
 	}
+}
+
+// closeAfterAnswer makes the answer the connection's last one, like
+// closeNow, but the rest of the body is read and dropped for a moment
+// after the answer is sent (lingerDrain), so that a client still sending
+// reads the answer rather than a reset. It is for refusals of senders that
+// proved who they are (a presigned URL already used or expired): their
+// answer matters to them; a sender without a key gets closeNow.
+func (x *exchange) closeAfterAnswer(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	if x.unreadBody() {
+		x.linger = true
+		_ = x.rc.EnableFullDuplex()
+	}
+}
+
+// lingerDrain reads and drops what is left of the body of an answer sent
+// with closeAfterAnswer: at most 4 MiB, for at most 2 s (drain).
+func (x *exchange) lingerDrain(body io.Reader) {
+	if x == nil || !x.linger || !x.unreadBody() {
+		return
+	}
+	_ = x.rc.Flush()
+	x.cut = true
+	drain(x.rc, body, 4<<20)
 }
 
 // write writes p to w in steps of WriteStep bytes, each with WriteWindow
