@@ -5,9 +5,6 @@ import "time"
 // Webhook admin routes (framewise, outside the TwelveLabs API): endpoints
 // are managed per account under AdminBasePath with an admin key.
 
-// AdminBasePath prefixes the operators' routes of the webhook endpoints.
-const AdminBasePath = "/admin/v1"
-
 // CreateWebhookRequest is the body of POST /admin/v1/webhooks.
 type CreateWebhookRequest struct {
 	// Account owns the endpoint; empty means "default".

@@ -119,7 +119,7 @@ type callConfig struct {
 
 // WithIdempotencyKey sends key in the Idempotency-Key header, so that the
 // server creates at most one task for all requests carrying the same key
-// (framewise remembers a key for 24 hours, per API key, and answers a repeat
+// (framewise remembers a key for 24 hours, per account, and answers a repeat
 // with the first task; the same key with another body is refused with 422).
 // It also makes CreateTask safe to retry, which it otherwise is not.
 func WithIdempotencyKey(key string) CallOption {
@@ -137,18 +137,18 @@ func WithRawResponse(dst *json.RawMessage) CallOption {
 type request struct {
 	method string
 	path   string // below the base URL, starting with "/"
-	query  url.Values
-	body   []byte // nil when the request has no body
+	// admin puts path below the server's root instead: the admin routes
+	// (/admin/v1/…) are not under /v1.3.
+	admin bool
+	query url.Values
+	body  []byte // nil when the request has no body
 	// stream, when set instead of body, is sent as is with contentType;
 	// such a request is never retried.
 	stream      io.Reader
 	contentType string
 	// idempotent marks a POST that is safe to send again.
 	idempotent bool
-	// admin: path is below the server's root, not the /v1.3 base (the
-	// operators' routes under api.AdminBasePath).
-	admin bool
-	call  callConfig
+	call       callConfig
 }
 
 // retryable reports whether sending r again cannot duplicate its effect.

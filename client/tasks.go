@@ -61,7 +61,7 @@ func (c *Client) DeleteTask(ctx context.Context, id string, opts ...CallOption) 
 }
 
 // CancelTask cancels a task as an operator (POST
-// /admin/tasks/{id}/cancel, a framewise route outside the TwelveLabs API)
+// /admin/v1/tasks/{id}/cancel, a framewise route outside the TwelveLabs API)
 // and returns it, now failed with the message "The task was canceled by an
 // operator.". The client's API key must be one of the server's admin keys
 // (--admin-key). A task already ready or failed gives an error matching
@@ -72,7 +72,7 @@ func (c *Client) CancelTask(ctx context.Context, id string, opts ...CallOption) 
 		return nil, errors.New("framewise: CancelTask: empty task id")
 	}
 	var out api.Task
-	r := &request{method: http.MethodPost, path: "/admin/tasks/" + url.PathEscape(id) + "/cancel", call: callOptions(opts)}
+	r := &request{method: http.MethodPost, path: api.AdminBasePath + "/tasks/" + url.PathEscape(id) + "/cancel", admin: true, call: callOptions(opts)}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}

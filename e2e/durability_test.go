@@ -15,6 +15,7 @@ import (
 func runBinary(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	out, err := osexec.Command(binary, args...).CombinedOutput()
+	collectLog(t, "framewise "+args[0], func() string { return string(out) })
 	return string(out), err
 }
 

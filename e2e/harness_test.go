@@ -38,6 +38,8 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	// Every response recorded by client() must follow api/openapi.json (openapi_test.go).
 	code = checkRecordedResponses(code)
+	// No server logged a secret or told a client an internal path (logscan_test.go).
+	code = checkLeaks(code)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -94,6 +96,8 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	collectLog(t, "server "+addr, s.logs.String)
+	privateDir(dataDir)
 	go func() { s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
 		s.kill()

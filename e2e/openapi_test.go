@@ -115,6 +115,7 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		}
 	}
 	record(x)
+	scanResponse(rt.test, req, resp.StatusCode, body)
 	return resp, nil
 }
 

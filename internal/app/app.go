@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/framewise/framewise/internal/metrics"
 	"io"
 	"log/slog"
 	"net"
@@ -57,7 +58,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if err != nil {
 		return err
 	}
-	tool, err := media.New(media.Config{})
+	// One registry for the process, served at /metrics.
+	mx := metrics.New()
+	tool, err := media.New(media.Config{Metrics: mx})
 	if err != nil {
 		return err
 	}
@@ -83,6 +86,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	hooks := store.NewWebhooks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueWebhook(ctx, tx, id) })
 	tasks.OnTerminal(hooks.TaskEnded)
 	webhooks := webhook.New(hooks, guard, log)
+	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
 	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
 		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
@@ -91,13 +95,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	svc.UseAssets(assetResolver{assets})
 
-	engines, backends, err := buildEngines(cfg, tool, log)
+	engines, backends, err := buildEngines(cfg, tool, mx, log)
 	if err != nil {
 		return err
 	}
 	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Assets: assetResolver{assets}, Engines: engines, Log: log}
 
-	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets,
+	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets, Metrics: mx,
 		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff})
 	if err != nil {
 		return err
@@ -117,7 +121,16 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	go disk.Run(ctx, diskCheckInterval)
 
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
-		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc, Webhooks: webhooks})
+		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
+		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks})
+	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
+		byStatus, err := tasks.CountByStatus(ctx)
+		if err != nil {
+			return metrics.State{}, err
+		}
+		n, oldest, err := q.Waiting(ctx)
+		return metrics.State{Tasks: byStatus, QueuedJobs: n, OldestQueuedAge: oldest}, err
+	})
 	ln, err := listenLimited(cfg.Addr, log)
 	if err != nil {
 		return err
@@ -225,11 +238,11 @@ func (d fetchDownloader) Temporary(err error) bool { return fetch.IsTemporary(er
 
 // buildEngines builds the engine of each model name from its profile, and
 // says at start which engine serves which name.
-func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[string]engine.Engine, []*backendFacts, error) {
+func buildEngines(cfg config.Config, tool *media.Tool, mx *metrics.Metrics, log *slog.Logger) (map[string]engine.Engine, []*backendFacts, error) {
 	var asr inference.Transcriber
 	if a := cfg.ASR; a != nil {
 		c, err := openai.New(openai.Config{BaseURL: a.BaseURL, Model: a.Model, APIKey: a.APIKey, Name: a.Name,
-			MaxParallel: a.MaxParallel, Timeout: a.Timeout})
+			MaxParallel: a.MaxParallel, Timeout: a.Timeout, Metrics: mx})
 		if err != nil {
 			return nil, nil, fmt.Errorf("asr: %w", err)
 		}
@@ -249,7 +262,7 @@ func buildEngines(cfg config.Config, tool *media.Tool, log *slog.Logger) (map[st
 			continue
 		}
 		oc := openai.Config{BaseURL: p.BaseURL, Model: p.Model, APIKey: p.APIKey, Name: p.Name,
-			MaxParallel: p.MaxParallel, Timeout: p.Timeout, MaxRetries: p.MaxRetries}
+			MaxParallel: p.MaxParallel, Timeout: p.Timeout, MaxRetries: p.MaxRetries, Metrics: mx}
 		c, err := openai.New(oc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("model %s: %w", name, err)

@@ -15,7 +15,7 @@ import (
 func TestTasksCancel(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := strings.CutPrefix(r.URL.Path, "/v1.3/admin/tasks/")
+		id, ok := strings.CutPrefix(r.URL.Path, "/admin/v1/tasks/")
 		id, ok2 := strings.CutSuffix(id, "/cancel")
 		switch {
 		case r.Method != "POST" || !ok || !ok2:

@@ -29,6 +29,8 @@ Usage:
   framewise assets upload|list|get|delete  upload files once, analyze them many times
   framewise webhooks COMMAND ...           add, list, remove or test webhook endpoints (operators)
   framewise models check [--json]          probe the model servers of the configuration
+  framewise accounts create|list|delete    manage accounts (operators: --admin-key)
+  framewise keys create|list|revoke        manage API keys of accounts (operators: --admin-key)
   framewise version
 
 Run "framewise COMMAND -h" for the flags of a command.
@@ -54,6 +56,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runWebhooks(ctx, args[1:], env)
 	case "models":
 		err = runModels(ctx, args[1:], env)
+	case "accounts":
+		err = runAccounts(ctx, args[1:], env)
+	case "keys":
+		err = runKeys(ctx, args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "framewise", version())
 	case "-h", "-help", "--help", "help":

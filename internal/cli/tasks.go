@@ -317,36 +317,25 @@ func runTasksDelete(ctx context.Context, args []string, env Env) error {
 // failed and its job stops. The admin key replaces the API key.
 func runTasksCancel(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("tasks cancel")
-	var cf clientFlags
-	cf.register(fs, env, true)
-	var adminKey string
-	fs.StringVar(&adminKey, "admin-key", "", "an admin key of the server (its --admin-key), sent as x-api-key (env FRAMEWISE_ADMIN_KEY)")
+	var af adminFlags
+	af.register(fs, env)
 	id, err := parseTaskID(fs, "framewise tasks cancel ID [flags]", args, env)
 	if err != nil {
 		return err
 	}
-	if adminKey == "" {
-		adminKey = getenv(env, "FRAMEWISE_ADMIN_KEY")
+	c, err := af.client(env)
+	if err != nil {
+		return err
 	}
-	if adminKey == "" {
-		return usageError{"missing admin key: set --admin-key or FRAMEWISE_ADMIN_KEY to one of the server's admin keys"}
-	}
-	cf.apiKey = adminKey
 	var raw json.RawMessage
-	t, err := cf.client(env).CancelTask(ctx, id, client.WithRawResponse(&raw))
+	t, err := c.CancelTask(ctx, id, client.WithRawResponse(&raw))
 	switch {
-	case errors.Is(err, client.ErrUnauthorized):
-		return fmt.Errorf("%w (check --admin-key or FRAMEWISE_ADMIN_KEY: it must be one of the server's admin keys)", err)
 	case errors.Is(err, client.ErrConflict):
 		return fmt.Errorf("%w (nothing to cancel)", err)
 	case err != nil:
-		return cf.explain(err)
+		return af.explain(err)
 	}
-	if cf.json {
-		writeRaw(env.Stdout, raw)
-		return nil
-	}
-	fmt.Fprintf(env.Stdout, "canceled %s: %s\n", t.TaskID, failedMessage(t))
+	af.output(env, raw, func() { fmt.Fprintf(env.Stdout, "canceled %s: %s\n", t.TaskID, failedMessage(t)) })
 	return nil
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -43,35 +42,6 @@ func runWebhooks(ctx context.Context, args []string, env Env) error {
 		return flag.ErrHelp
 	}
 	return usageError{fmt.Sprintf("unknown command %q: want add, list, remove, test or redeliver", args[0])}
-}
-
-// adminFlags are the client flags with an admin key in place of the API key.
-type adminFlags struct {
-	clientFlags
-	adminKey string
-}
-
-func (af *adminFlags) register(fs *flag.FlagSet, env Env) {
-	af.clientFlags.register(fs, env, true)
-	fs.StringVar(&af.adminKey, "admin-key", "", "an admin key of the server (its --admin-key), sent as x-api-key (env FRAMEWISE_ADMIN_KEY)")
-}
-
-func (af *adminFlags) client(env Env) (*client.Client, error) {
-	if af.adminKey == "" {
-		af.adminKey = getenv(env, "FRAMEWISE_ADMIN_KEY")
-	}
-	if af.adminKey == "" {
-		return nil, usageError{"missing admin key: set --admin-key or FRAMEWISE_ADMIN_KEY to one of the server's admin keys"}
-	}
-	af.apiKey = af.adminKey
-	return af.clientFlags.client(env), nil
-}
-
-func (af *adminFlags) explain(err error) error {
-	if errors.Is(err, client.ErrUnauthorized) {
-		return fmt.Errorf("%w (check --admin-key or FRAMEWISE_ADMIN_KEY: it must be one of the server's admin keys)", err)
-	}
-	return af.clientFlags.explain(err)
 }
 
 // oneArg parses flags and the one positional argument of a command.

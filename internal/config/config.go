@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +22,8 @@ type Config struct {
 	Addr    string
 	DataDir string
 	APIKeys []string
-	// AdminKeys authorize the admin routes (/v1.3/admin/…, e.g. canceling
-	// a task); none turns those routes off.
+	// AdminKeys authorize the admin routes (/admin/v1/…: accounts, keys,
+	// canceling a task); none turns those routes off.
 	AdminKeys        []string
 	AllowPrivateURLs bool
 	Workers          int
@@ -32,9 +34,14 @@ type Config struct {
 	// WebhookBackoff is the wait after a first failed webhook delivery
 	// attempt; it doubles after each further one.
 	WebhookBackoff time.Duration
-	// RateLimit is the requests per minute each API key may send to the
+	// RateLimit is the requests per minute each account may send to the
 	// API endpoints; 0 means no limit.
 	RateLimit int
+	// QuotaActiveTasks bounds each account's tasks queued, pending or
+	// processing at once, and QuotaVideoHours the hours of video each
+	// account's tasks analyze in any 24 hours; 0 is no bound.
+	QuotaActiveTasks int
+	QuotaVideoHours  float64
 	// MaxConcurrentCreates bounds the creates that decode and probe a
 	// base64 video at once (0: max(2, CPUs)); CreateQueueWait is how long
 	// a create waits for a slot before 429 (0: 5 s; negative: no wait).
@@ -112,13 +119,15 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	var keys, adminKeys []string
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env FRAMEWISE_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the database and media files (env FRAMEWISE_DATA_DIR)")
-	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
-	fs.Var(stringList{&adminKeys}, "admin-key", "x-api-key value of the admin routes, e.g. canceling a task; repeatable; none turns them off (env FRAMEWISE_ADMIN_KEYS, comma-separated)")
+	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value, of the default account; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
+	fs.Var(stringList{&adminKeys}, "admin-key", "x-api-key value of the admin routes (/admin/v1: accounts, keys, canceling a task); repeatable; none turns them off (env FRAMEWISE_ADMIN_KEY, or FRAMEWISE_ADMIN_KEYS comma-separated)")
 	fs.BoolVar(&c.AllowPrivateURLs, "allow-private-urls", c.AllowPrivateURLs, "let video URLs reach loopback and private addresses (env FRAMEWISE_ALLOW_PRIVATE_URLS)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "analysis jobs run at once (env FRAMEWISE_WORKERS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FRAMEWISE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env FRAMEWISE_LOG_FORMAT)")
-	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each API key may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each account may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
+	fs.IntVar(&c.QuotaActiveTasks, "quota-active-tasks", c.QuotaActiveTasks, "tasks each account may have queued, pending or processing at once; 0 is no quota (env FRAMEWISE_QUOTA_ACTIVE_TASKS)")
+	fs.Float64Var(&c.QuotaVideoHours, "quota-video-hours", c.QuotaVideoHours, "hours of video each account's tasks may analyze in any 24 hours; 0 is no quota (env FRAMEWISE_QUOTA_VIDEO_HOURS)")
 	fs.IntVar(&c.MaxConcurrentCreates, "max-concurrent-creates", c.MaxConcurrentCreates, "creates that decode and probe a base64 video at once; 0 is max(2, CPUs) (env FRAMEWISE_MAX_CONCURRENT_CREATES)")
 	fs.DurationVar(&c.CreateQueueWait, "create-queue-wait", c.CreateQueueWait, "how long such a create waits for a slot before 429 with Retry-After; 0 is 5s, negative answers at once (env FRAMEWISE_CREATE_QUEUE_WAIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
@@ -198,9 +207,14 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 			}
 		}
 	}
+	// FRAMEWISE_ADMIN_KEY holds one key (as the CLI reads it), and
+	// FRAMEWISE_ADMIN_KEYS a comma-separated list; both are accepted.
+	if v := strings.TrimSpace(getenv("FRAMEWISE_ADMIN_KEY")); v != "" {
+		c.AdminKeys = append(c.AdminKeys, v)
+	}
 	if v := getenv("FRAMEWISE_ADMIN_KEYS"); v != "" {
 		for _, k := range strings.Split(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
+			if k = strings.TrimSpace(k); k != "" && !slices.Contains(c.AdminKeys, k) {
 				c.AdminKeys = append(c.AdminKeys, k)
 			}
 		}
@@ -220,6 +234,16 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		n, err := strconv.Atoi(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_RATE_LIMIT", err))
 		c.RateLimit = n
+	}
+	if v := getenv("FRAMEWISE_QUOTA_ACTIVE_TASKS"); v != "" {
+		n, err := strconv.Atoi(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_QUOTA_ACTIVE_TASKS", err))
+		c.QuotaActiveTasks = n
+	}
+	if v := getenv("FRAMEWISE_QUOTA_VIDEO_HOURS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		errs = append(errs, wrapEnv("FRAMEWISE_QUOTA_VIDEO_HOURS", err))
+		c.QuotaVideoHours = f
 	}
 	if v := getenv("FRAMEWISE_MAX_CONCURRENT_CREATES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -267,6 +291,9 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookBackoff <= 0 {
 		return errors.New("--webhook-backoff must be positive, e.g. 1m")
+	}
+	if c.QuotaActiveTasks < 0 || c.QuotaVideoHours < 0 || math.IsNaN(c.QuotaVideoHours) || math.IsInf(c.QuotaVideoHours, 0) {
+		return errors.New("--quota-active-tasks and --quota-video-hours must be 0 (no quota) or more")
 	}
 	if c.DefaultModel != "pegasus1.2" && c.DefaultModel != "pegasus1.5" {
 		return fmt.Errorf("--default-model %q: use pegasus1.2 or pegasus1.5", c.DefaultModel)

@@ -127,6 +127,8 @@ func TestAdminKeys(t *testing.T) {
 		{"none", nil, nil, ""},
 		{"file", []string{"--config", file}, nil, "from-file"},
 		{"env adds to the file", []string{"--config", file}, map[string]string{"FRAMEWISE_ADMIN_KEYS": "a, b"}, "from-file,a,b"},
+		{"one key in FRAMEWISE_ADMIN_KEY", nil, map[string]string{"FRAMEWISE_ADMIN_KEY": " solo "}, "solo"},
+		{"both variables", nil, map[string]string{"FRAMEWISE_ADMIN_KEY": "solo", "FRAMEWISE_ADMIN_KEYS": "a,solo"}, "solo,a"},
 		{"flags replace", []string{"--config", file, "--admin-key", "f1", "--admin-key", "f2"}, map[string]string{"FRAMEWISE_ADMIN_KEYS": "a"}, "f1,f2"},
 	} {
 		c, err := ParseServe(tt.args, env(tt.env), io.Discard)
@@ -136,5 +138,32 @@ func TestAdminKeys(t *testing.T) {
 		if got := strings.Join(c.AdminKeys, ","); got != tt.want {
 			t.Errorf("%s: admin keys %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// Quotas are off by default; flags, the environment and the file set them.
+func TestQuotas(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "framewise.yaml")
+	os.WriteFile(file, []byte("quotas:\n  active_tasks: 3\n  video_hours_per_day: 1.5\n"), 0o600)
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		active int
+		hours  float64
+	}{
+		{"off", nil, nil, 0, 0},
+		{"file", []string{"--config", file}, nil, 3, 1.5},
+		{"env", nil, map[string]string{"FRAMEWISE_QUOTA_ACTIVE_TASKS": "5", "FRAMEWISE_QUOTA_VIDEO_HOURS": "10"}, 5, 10},
+		{"flags", []string{"--quota-active-tasks", "7", "--quota-video-hours", "0.5"}, map[string]string{"FRAMEWISE_QUOTA_ACTIVE_TASKS": "5"}, 7, 0.5},
+	} {
+		c, err := ParseServe(tt.args, env(tt.env), io.Discard)
+		if err != nil || c.QuotaActiveTasks != tt.active || c.QuotaVideoHours != tt.hours {
+			t.Errorf("%s: %d, %g, %v; want %d, %g", tt.name, c.QuotaActiveTasks, c.QuotaVideoHours, err, tt.active, tt.hours)
+		}
+	}
+	if _, err := ParseServe([]string{"--quota-active-tasks", "-1"}, env(nil), io.Discard); err == nil {
+		t.Error("a negative quota was accepted")
 	}
 }

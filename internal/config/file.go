@@ -112,12 +112,18 @@ type fileConfig struct {
 	ShutdownTimeout  *time.Duration          `yaml:"shutdown_timeout"`
 	WebhookBackoff   *time.Duration          `yaml:"webhook_backoff"`
 	RateLimit        *int                    `yaml:"rate_limit"`
+	Quotas           *fileQuotas             `yaml:"quotas"`
 	DefaultModel     *string                 `yaml:"default_model"`
 	Limits           *fileLimits             `yaml:"limits"`
 	Models           map[string]ModelProfile `yaml:"models"`
 	ASR              *ASRProfile             `yaml:"asr"`
 	MinFreeDisk      *string                 `yaml:"min_free_disk"`
 	StorageQuota     *string                 `yaml:"storage_quota"`
+}
+
+type fileQuotas struct {
+	ActiveTasks *int     `yaml:"active_tasks"`
+	VideoHours  *float64 `yaml:"video_hours_per_day"`
 }
 
 type fileLimits struct {
@@ -170,6 +176,12 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.WebhookBackoff != nil {
 		c.WebhookBackoff = *f.WebhookBackoff
+	}
+	if q := f.Quotas; q != nil && q.ActiveTasks != nil {
+		c.QuotaActiveTasks = *q.ActiveTasks
+	}
+	if q := f.Quotas; q != nil && q.VideoHours != nil {
+		c.QuotaVideoHours = *q.VideoHours
 	}
 	if f.RateLimit != nil {
 		c.RateLimit = *f.RateLimit

@@ -3,12 +3,12 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -38,6 +39,37 @@ type handlerFunc func(r *http.Request) (status int, body any, err error)
 type withHeader struct {
 	body        any
 	name, value string
+	// drainAfter, when positive, sends the answer before the request
+	// body is read, then reads (and drops) up to drainAfter bytes of it
+	// and closes the connection (see drain).
+	drainAfter int64
+}
+
+// Pace of drain: drainChunk bytes every drainPause, for at most drainFor.
+const (
+	drainChunk = 32 << 10
+	drainPause = 20 * time.Millisecond
+	drainFor   = 2 * time.Second
+)
+
+// drain reads and drops up to limit bytes of a request body whose answer
+// was sent, slowly, for at most drainFor. A client still sending its body
+// keeps its connection for that long, time to read the answer (a client
+// such as Go's reports the reset of a connection it is still writing to
+// rather than an answer it has not read yet), and the server spends a few
+// reads on it, not a copy of the whole body.
+func drain(rc *http.ResponseController, body io.Reader, limit int64) {
+	deadline := time.Now().Add(drainFor)
+	_ = rc.SetReadDeadline(deadline)
+	buf := make([]byte, drainChunk)
+	for read := int64(0); read < limit && time.Now().Before(deadline); {
+		n, err := body.Read(buf)
+		read += int64(n)
+		if err != nil {
+			return
+		}
+		time.Sleep(drainPause)
+	}
 }
 
 // apiError is an error with a status and code for the client.
@@ -89,8 +121,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				// 503 is the server busy or starting, not a fault.
 				level = slog.LevelError
 			}
+			took := time.Since(start)
 			s.log.Log(r.Context(), level, "http", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rw.status, "took", time.Since(start).Round(time.Microsecond))
+				"status", rw.status, "took", took.Round(time.Microsecond))
+			// The route is the pattern ServeMux matched (it sets it on r).
+			s.metrics.HTTP(r.Pattern, r.Method, rw.status, took)
 		}()
 		// ServeMux answers a path with "//", "." or ".." segments or a
 		// trailing slash with a redirect and an HTML body. Serve the
@@ -106,6 +141,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(rw, r)
+		x.lingerDrain(r.Body)
 	})
 }
 
@@ -121,11 +157,12 @@ func canonicalPath(p string) bool {
 // the rest of the body (statusWriter, refusesBody).
 func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			s.writeError(w, r, sh, errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
-				"The API key is missing or invalid. Send a valid key in the x-api-key header."))
+		name, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, sh, err)
 			return
 		}
+		r = r.WithContext(account.NewContext(r.Context(), name))
 		if !s.admit(w, r, sh) {
 			return
 		}
@@ -137,6 +174,15 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 		if wh, ok := body.(withHeader); ok {
 			w.Header().Set(wh.name, wh.value)
 			body = wh.body
+			if wh.drainAfter > 0 {
+				rc := http.NewResponseController(w)
+				_ = rc.EnableFullDuplex()
+				w.Header().Set("Connection", "close")
+				writeJSON(w, status, body)
+				_ = rc.Flush()
+				drain(rc, r.Body, wh.drainAfter)
+				return
+			}
 		}
 		if body == nil {
 			w.WriteHeader(status)
@@ -146,14 +192,15 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 	})
 }
 
-// admit applies the rate limit of the request's API key: it sets the
-// X-Ratelimit-* headers (spec §2.3) and, when the key has used up the
+// admit applies the rate limit of the request's account (spec §2.3:
+// limits are per account, across its keys): it sets the X-Ratelimit-*
+// headers and, when the account has used up the
 // current minute, answers 429 too_many_requests with Retry-After.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, sh shape) bool {
 	if s.limiter == nil {
 		return true
 	}
-	d := s.limiter.Take(keyScope(r, len(s.keys) > 0))
+	d := s.limiter.Take(accountOf(r))
 	h := w.Header()
 	h.Set("X-Ratelimit-Limit", strconv.Itoa(d.Limit))
 	h.Set("X-Ratelimit-Remaining", strconv.Itoa(d.Remaining))
@@ -169,27 +216,51 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, sh shape) bool {
 	return false
 }
 
-// keyScope names the sender of a request for per-key state (rate limits,
-// idempotency keys): a hash of its API key, or "" when the server has no
-// keys.
-func keyScope(r *http.Request, keyed bool) string {
-	if !keyed {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(r.Header.Get("x-api-key")))
-	return hex.EncodeToString(sum[:16])
+// accountOf is the account an endpoint's request acts for (set by
+// endpoint), the owner of its rate limit and idempotency keys.
+func accountOf(r *http.Request) string {
+	return account.Owner(r.Context())
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+var (
+	errKeyInvalid = errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
+		"The API key is missing or invalid. Send a valid key in the x-api-key header.")
+	errKeyRevoked = errorf(http.StatusUnauthorized, api.CodeAPIKeyInvalid,
+		"The API key was revoked. Ask the server's operator for a new key and send it in the x-api-key header.")
+)
+
+// authenticate returns the account of a request's x-api-key: the default
+// account for a key of --api-key (compared in constant time), the key's
+// account for a key of an account (looked up by hash on every request, so
+// a revoked key is refused at once, in every process). With no --api-key
+// (the open loopback mode) a request without an account key acts for the
+// default account; a revoked key is refused in every mode.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	got := r.Header.Get("x-api-key")
+	if len(s.keys) > 0 {
+		ok := 0
+		for _, k := range s.keys {
+			ok |= subtle.ConstantTimeCompare([]byte(got), k)
+		}
+		if ok == 1 {
+			return account.Default, nil
+		}
+	}
+	if s.accounts != nil && got != "" {
+		name, err := s.accounts.Authenticate(r.Context(), got)
+		switch {
+		case err == nil:
+			return name, nil
+		case errors.Is(err, account.ErrRevoked):
+			return "", errKeyRevoked
+		case !errors.Is(err, account.ErrKeyNotFound):
+			return "", err
+		}
+	}
 	if len(s.keys) == 0 {
-		return true
+		return account.Default, nil
 	}
-	got := []byte(r.Header.Get("x-api-key"))
-	ok := 0
-	for _, k := range s.keys {
-		ok |= subtle.ConstantTimeCompare(got, k)
-	}
-	return ok == 1
+	return "", errKeyInvalid
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -216,7 +287,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		// The body stopped arriving; whatever error the handler made of
 		// it (a canceled context, a broken multipart stream), that is the
 		// answer.
-		slow = &errBodyTooSlow{step: x.limits.BodyStep, window: x.limits.BodyWindow}
+		slow = x.slowError()
 		err = slow
 	}
 	switch {
@@ -358,7 +429,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
 		if w.x != nil {
-			if refusesBody(code) {
+			if refusesBody(code) && !w.x.linger {
 				w.x.closeNow(w.ResponseWriter)
 			}
 			_ = w.x.rc.SetWriteDeadline(w.x.now().Add(w.x.limits.WriteWindow))

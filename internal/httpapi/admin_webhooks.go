@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/framewise/framewise/internal/account"
 	"net/http"
 
 	"github.com/framewise/framewise/api"
@@ -48,6 +49,8 @@ func webhookError(r *http.Request, err error) error {
 	case errors.Is(err, webhook.ErrNotFound):
 		return errorf(http.StatusNotFound, api.CodeResourceNotExist,
 			"Webhook endpoint %s does not exist. List them with GET /admin/v1/webhooks.", cmp.Or(r.PathValue("webhook_id"), r.URL.Query().Get("webhook_id")))
+	case errors.Is(err, account.ErrNotFound):
+		return errorf(http.StatusNotFound, api.CodeResourceNotExist, "The account does not exist. List accounts with GET /admin/v1/accounts.")
 	case errors.Is(err, webhook.ErrNotFinished):
 		return errorf(http.StatusConflict, codeNotFinished, "The task is not ready or failed yet; its event is sent when it is.")
 	}

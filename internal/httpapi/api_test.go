@@ -51,6 +51,9 @@ func newServerOpts(t *testing.T, opts httpapi.Options) (*httptest.Server, *int) 
 	if opts.Canceler == nil {
 		opts.Canceler = svc
 	}
+	if opts.Accounts == nil {
+		opts.Accounts = store.NewAccounts(db)
+	}
 	api := httpapi.New(svc, opts)
 	api.SetReady(true)
 	srv := httptest.NewServer(api.Handler())
@@ -173,11 +176,23 @@ func TestCreateEnqueuesOnceAndEchoes(t *testing.T) {
 	}
 }
 
+// newAccount creates an account through the admin routes and returns its key.
+func newAccount(t *testing.T, base, adminKey, name string) string {
+	t.Helper()
+	resp, m := do(t, "POST", base+"/admin/v1/accounts", `{"name":"`+name+`"}`, "x-api-key", adminKey)
+	key, _ := m["api_key"].(string)
+	if resp.StatusCode != 201 || key == "" {
+		t.Fatalf("create account %s: %d %v", name, resp.StatusCode, m)
+	}
+	return key
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	srv, jobs := newServer(t, "k1", "k2")
+	srv, jobs := newServerOpts(t, httpapi.Options{APIKeys: []string{"k1", "k2"}, AdminKeys: []string{"root"}})
 	u := srv.URL + "/v1.3/analyze/tasks"
 	body := `{"video":{"type":"url","url":"https://media.example/v.mp4"},"prompt":"What happens?"}`
+	acme := newAccount(t, srv.URL, "root", "acme")
 	post := func(body, apiKey string, idem ...string) (*http.Response, map[string]any) {
 		hdr := []string{"x-api-key", apiKey}
 		for _, k := range idem {
@@ -205,10 +220,15 @@ func TestIdempotencyKey(t *testing.T) {
 		!strings.Contains(m["error"].(map[string]any)["message"].(string), first["task_id"].(string)) {
 		t.Fatalf("other body: %d %v", resp.StatusCode, m)
 	}
-	// Keys belong to the API key that sent them.
-	resp, other := post(body, "k2", "order-42")
+	// Keys belong to the account that sent them: another key of the same
+	// account replays, another account's key creates its own task.
+	resp, same := post(body, "k2", "order-42")
+	if resp.StatusCode != 202 || same["task_id"] != first["task_id"] {
+		t.Fatalf("other key of the account: %d %v", resp.StatusCode, same)
+	}
+	resp, other := post(body, acme, "order-42")
 	if resp.StatusCode != 202 || other["task_id"] == first["task_id"] {
-		t.Fatalf("other API key: %d %v", resp.StatusCode, other)
+		t.Fatalf("other account: %d %v", resp.StatusCode, other)
 	}
 	// A refused request does not use up its key.
 	if resp, m := post(`{"prompt":"p"}`, "k1", "fresh"); resp.StatusCode != 400 {
@@ -280,8 +300,9 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 2, 10, 0, 15, 0, time.UTC) // 45 s before the window resets
-	srv, _ := newServerOpts(t, httpapi.Options{APIKeys: []string{"k1", "k2"}, RateLimit: 3, Now: func() time.Time { return now }})
+	srv, _ := newServerOpts(t, httpapi.Options{APIKeys: []string{"k1", "k2"}, RateLimit: 3, Now: func() time.Time { return now }, AdminKeys: []string{"root"}})
 	list := srv.URL + "/v1.3/analyze/tasks"
+	acme := newAccount(t, srv.URL, "root", "acme")
 	for i := 1; i <= 3; i++ {
 		resp, m := do(t, "GET", list, "", "x-api-key", "k1")
 		h := resp.Header
@@ -306,10 +327,14 @@ func TestRateLimit(t *testing.T) {
 	if c, sh := code(m); resp.StatusCode != 429 || c != "too_many_requests" || sh != "nested" {
 		t.Fatalf("create over the limit: %d %v", resp.StatusCode, m)
 	}
-	// Another key has its own budget; a wrong key is refused before it
+	// The budget is the account's: another key of it is refused too,
+	// another account has its own; a wrong key is refused before it
 	// counts; /healthz is not limited.
-	if resp, m := do(t, "GET", list, "", "x-api-key", "k2"); resp.StatusCode != 200 || resp.Header.Get("X-Ratelimit-Used") != "1" {
-		t.Fatalf("other key: %d %v", resp.StatusCode, m)
+	if resp, m := do(t, "GET", list, "", "x-api-key", "k2"); resp.StatusCode != 429 {
+		t.Fatalf("other key of the account: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := do(t, "GET", list, "", "x-api-key", acme); resp.StatusCode != 200 || resp.Header.Get("X-Ratelimit-Used") != "1" {
+		t.Fatalf("other account: %d %v", resp.StatusCode, m)
 	}
 	if resp, _ := do(t, "GET", list, "", "x-api-key", "nope"); resp.StatusCode != 401 || resp.Header.Get("X-Ratelimit-Used") != "" {
 		t.Fatalf("wrong key: %d %v", resp.StatusCode, resp.Header)

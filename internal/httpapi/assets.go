@@ -433,7 +433,14 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request) {
 	}
 	etag, err := s.assets.PutChunk(r.Context(), r.PathValue("upload_id"), idx, r.URL.Query(), r.ContentLength, r.Body)
 	if err != nil {
-		s.writeError(w, r, flat, s.assetError(err))
+		err = s.assetError(err)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.code != "upload_url_invalid" {
+			// The URL was ours (used, expired, the upload is over): the
+			// sender reads why, rather than a reset of its upload.
+			exchangeOf(r).closeAfterAnswer(w)
+		}
+		s.writeError(w, r, flat, err)
 		return
 	}
 	// Spelled as S3 does; Set would canonicalize it to "Etag".

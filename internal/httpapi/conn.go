@@ -33,15 +33,24 @@ type IOLimits struct {
 	WriteWindow time.Duration
 	// WriteStep: see WriteWindow (default 64 KiB).
 	WriteStep int
+	// AdmittedRate and AdmittedGrace bound a create that holds one of the
+	// slots of creates that decode a video (task.Service.Admit): the rest
+	// of its body must arrive within AdmittedGrace plus its size at
+	// AdmittedRate bytes per second (defaults 30 s and 256 KiB/s), so that
+	// a slow sender cannot keep a slot for an hour at the minimum rate.
+	AdmittedRate  int64
+	AdmittedGrace time.Duration
 }
 
 // Defaults of IOLimits.
 const (
-	DefaultBodyGrace   = 10 * time.Second
-	DefaultBodyWindow  = 10 * time.Second
-	DefaultBodyStep    = 64 << 10
-	DefaultWriteWindow = 10 * time.Second
-	DefaultWriteStep   = 64 << 10
+	DefaultBodyGrace     = 10 * time.Second
+	DefaultBodyWindow    = 10 * time.Second
+	DefaultBodyStep      = 64 << 10
+	DefaultWriteWindow   = 10 * time.Second
+	DefaultWriteStep     = 64 << 10
+	DefaultAdmittedRate  = 256 << 10
+	DefaultAdmittedGrace = 30 * time.Second
 )
 
 func (l IOLimits) withDefaults() IOLimits {
@@ -59,6 +68,12 @@ func (l IOLimits) withDefaults() IOLimits {
 	}
 	if l.WriteStep <= 0 {
 		l.WriteStep = DefaultWriteStep
+	}
+	if l.AdmittedRate <= 0 {
+		l.AdmittedRate = DefaultAdmittedRate
+	}
+	if l.AdmittedGrace <= 0 {
+		l.AdmittedGrace = DefaultAdmittedGrace
 	}
 	return l
 }
@@ -82,11 +97,17 @@ func ioLimitsOf(ctx context.Context) IOLimits {
 // errBodyTooSlow is what a body read returns once the client fell below
 // the minimum rate.
 type errBodyTooSlow struct {
-	step   int64
-	window time.Duration
+	step     int64
+	window   time.Duration
+	admitted time.Duration // the bound of an admitted create (bound), when that was passed
 }
 
 func (e *errBodyTooSlow) Error() string {
+	if e.admitted > 0 {
+		return fmt.Sprintf("The request body arrived too slowly: a create with an inline video must arrive within %s. "+
+			"Upload a large video on a slow link as an asset (multipart, resumable) and create the task with its asset_id. The connection is closed.",
+			e.admitted.Round(time.Second))
+	}
 	return fmt.Sprintf("The request body arrived too slowly: send at least %d KiB every %s. The connection is closed.",
 		e.step>>10, e.window)
 }
@@ -105,9 +126,14 @@ type exchange struct {
 	sawEOF   bool
 	tooSlow  bool
 	cut      bool      // closeNow: the rest of the body is not read
+	linger   bool      // closeAfterAnswer: the rest is drained after the answer
 	sinceExt int64     // body bytes since the deadline was last extended
 	deadline time.Time // of the body reads
 	lastRead time.Time // when the last body read returned (or the exchange began)
+	// hard, when set, is a deadline the body's reads never move past
+	// (bound), and hardFor the bound it came from.
+	hard    time.Time
+	hardFor time.Duration
 }
 
 type exchangeKey struct{}
@@ -154,7 +180,7 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	if !x.sawEOF && !x.tooSlow && !x.cut {
 		if gap := x.now().Sub(x.lastRead); gap > handlerGap {
 			x.deadline = x.deadline.Add(gap)
-			_ = x.rc.SetReadDeadline(x.deadline)
+			x.setDeadline()
 		}
 	}
 	n, err := b.ReadCloser.Read(p)
@@ -168,13 +194,44 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 		_ = x.rc.SetReadDeadline(time.Time{})
 	case err != nil && !x.cut && errors.Is(err, os.ErrDeadlineExceeded):
 		x.tooSlow = true
-		return n, &errBodyTooSlow{step: x.limits.BodyStep, window: x.limits.BodyWindow}
+		return n, x.slowError()
 	case x.sinceExt >= x.limits.BodyStep && !x.cut:
 		x.sinceExt = 0
 		x.deadline = x.lastRead.Add(x.limits.BodyWindow)
-		_ = x.rc.SetReadDeadline(x.deadline)
+		x.setDeadline()
 	}
 	return n, err
+}
+
+// setDeadline applies x.deadline, never past the hard one.
+func (x *exchange) setDeadline() {
+	if !x.hard.IsZero() && x.deadline.After(x.hard) {
+		x.deadline = x.hard
+	}
+	_ = x.rc.SetReadDeadline(x.deadline)
+}
+
+// slowError is the error of a body that missed its deadline.
+func (x *exchange) slowError() *errBodyTooSlow {
+	e := &errBodyTooSlow{step: x.limits.BodyStep, window: x.limits.BodyWindow}
+	if !x.hard.IsZero() && !x.now().Before(x.hard) {
+		e.admitted = x.hardFor
+	}
+	return e
+}
+
+// boundAdmitted gives the rest of the body of a create that holds a
+// decode slot a hard deadline: AdmittedGrace plus size at AdmittedRate.
+func (x *exchange) boundAdmitted(size int64) {
+	if x == nil || !x.hasBody || x.sawEOF {
+		return
+	}
+	if size < 0 {
+		size = 0
+	}
+	x.hardFor = x.limits.AdmittedGrace + time.Duration(float64(size)/float64(x.limits.AdmittedRate)*float64(time.Second))
+	x.hard = x.now().Add(x.hardFor)
+	x.setDeadline()
 }
 
 // unreadBody reports whether the request has a body not read to its end.
@@ -190,6 +247,31 @@ func (x *exchange) closeNow(w http.ResponseWriter) {
 		x.cut = true
 		_ = x.rc.SetReadDeadline(x.now())
 	}
+}
+
+// closeAfterAnswer makes the answer the connection's last one, like
+// closeNow, but the rest of the body is read and dropped for a moment
+// after the answer is sent (lingerDrain), so that a client still sending
+// reads the answer rather than a reset. It is for refusals of senders that
+// proved who they are (a presigned URL already used or expired): their
+// answer matters to them; a sender without a key gets closeNow.
+func (x *exchange) closeAfterAnswer(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	if x.unreadBody() {
+		x.linger = true
+		_ = x.rc.EnableFullDuplex()
+	}
+}
+
+// lingerDrain reads and drops what is left of the body of an answer sent
+// with closeAfterAnswer: at most 4 MiB, for at most 2 s (drain).
+func (x *exchange) lingerDrain(body io.Reader) {
+	if x == nil || !x.linger || !x.unreadBody() {
+		return
+	}
+	_ = x.rc.Flush()
+	x.cut = true
+	drain(x.rc, body, 4<<20)
 }
 
 // write writes p to w in steps of WriteStep bytes, each with WriteWindow

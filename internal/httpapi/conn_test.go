@@ -210,6 +210,48 @@ func TestSlowBodyCut(t *testing.T) {
 	}
 }
 
+// A create with an inline video holds a decode slot while its body
+// arrives: a body that keeps above the minimum rate but is too slow for
+// the slot's bound (AdmittedGrace + size at AdmittedRate) is cut with 408
+// and a message that points to asset uploads.
+func TestAdmittedCreateBodyBounded(t *testing.T) {
+	limits := fastLimits
+	limits.AdmittedGrace, limits.AdmittedRate = 500*time.Millisecond, 256<<10
+	addr, _ := newConnServer(t, limits, nil)
+	rc := rawDial(t, addr)
+	const size = 400 << 10 // over the 256 KiB from which a create is admitted; bound 0.5 s + 1.56 s
+	rc.send(fmt.Sprintf("POST /v1.3/analyze/tasks HTTP/1.1\r\nHost: x\r\nx-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", connKey, size))
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // 4 KiB per 100 ms: ten times the minimum rate, a sixth of the admitted one
+		chunk := strings.Repeat("A", 4<<10)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
+				if _, err := rc.Write([]byte(chunk)); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	resp, m := rc.response(6 * time.Second)
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusRequestTimeout || errCode(m) != "request_timeout" {
+		t.Fatalf("status %d %v", resp.StatusCode, m)
+	}
+	e, _ := m["error"].(map[string]any)
+	if msg, _ := e["message"].(string); !strings.Contains(msg, "within 2s") || !strings.Contains(msg, "asset") {
+		t.Errorf("message %q: want the bound and the way out", msg)
+	}
+	if took < 1800*time.Millisecond || took > 4*time.Second {
+		t.Errorf("cut after %v, want about the 2.06 s bound", took)
+	}
+}
+
 // A body that keeps arriving at the minimum rate is read however long it
 // takes, and the connection stays usable: the deadline is lifted at the end
 // of the body, so a wait longer than the windows before the next request

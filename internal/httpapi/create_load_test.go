@@ -154,8 +154,9 @@ func TestCreateAdmission(t *testing.T) {
 		first <- resp.StatusCode
 	}()
 	<-ck.in // the first create holds the only slot
-	large := b64Body(base64.StdEncoding.EncodeToString(make([]byte, 2<<20)))
-	for name, body := range map[string]string{"small": small, "large": large} {
+	large := b64Body(base64.StdEncoding.EncodeToString(make([]byte, 512<<10)))
+	huge := b64Body(base64.StdEncoding.EncodeToString(make([]byte, 5<<20))) // not read to its end
+	for name, body := range map[string]string{"small": small, "large": large, "huge": huge} {
 		start := time.Now()
 		resp, out := post(t, srv.URL, body)
 		if resp.StatusCode != 429 || !strings.Contains(out, `{"error":{"code":"too_many_requests"`) || resp.Header.Get("Retry-After") != "2" {
@@ -164,6 +165,21 @@ func TestCreateAdmission(t *testing.T) {
 		if d := time.Since(start); d < 100*time.Millisecond || d > 5*time.Second {
 			t.Errorf("%s: answered after %v, want after the queue wait of 100ms", name, d)
 		}
+	}
+	// A client that asks Expect: 100-continue is refused before it sends
+	// its body.
+	sent := &countingReader{r: strings.NewReader(huge)}
+	req, _ := http.NewRequest("POST", srv.URL+"/v1.3/analyze/tasks", sent)
+	req.ContentLength = int64(len(huge))
+	req.Header.Set("Expect", "100-continue")
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}}
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || sent.n != 0 {
+		t.Errorf("Expect: 100-continue: %d after the client sent %d bytes of its body, want 429 before any", resp.StatusCode, sent.n)
 	}
 	// A URL create neither decodes nor probes: it is not bounded.
 	resp, out := post(t, srv.URL, `{"video":{"type":"url","url":"https://media.example/a.mp4"},"prompt":"p"}`)
@@ -202,4 +218,15 @@ func TestCreateProbeFailures(t *testing.T) {
 			t.Errorf("%v: Retry-After %q", c.err, resp.Header.Get("Retry-After"))
 		}
 	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/framewise/framewise/internal/metrics"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -33,7 +34,9 @@ type Server struct {
 	tasks     Tasks
 	assets    Assets
 	keys      [][]byte
+	accounts  Accounts // nil: only the keys above, all of the default account
 	log       *slog.Logger
+	metrics   *metrics.Metrics
 	ready     atomic.Bool
 	maxBody   int64
 	publicURL string
@@ -46,9 +49,15 @@ type Server struct {
 
 // Options configure a Server.
 type Options struct {
-	// APIKeys accepted in the x-api-key header. Empty means no
-	// authentication (the caller makes sure the server listens on loopback).
+	// APIKeys accepted in the x-api-key header, all of the default
+	// account. Empty means the open mode: a request without a key of
+	// Accounts acts for the default account (the caller makes sure the
+	// server listens on loopback).
 	APIKeys []string
+	// Accounts authenticates the keys of accounts (checked on every
+	// request, so a revoke holds at once) and backs the admin routes of
+	// accounts and keys; nil leaves both out.
+	Accounts Accounts
 	// MaxBodyBytes bounds a request body; 0 means 48 MiB, enough for a
 	// 30 MB video in base64.
 	MaxBodyBytes int64
@@ -56,7 +65,7 @@ type Options struct {
 	// Assets serves /v1.3/assets* and the presigned upload URLs; nil
 	// leaves those routes out.
 	Assets Assets
-	// RateLimit is how many requests per minute each API key may send to
+	// RateLimit is how many requests per minute each account may send to
 	// the API endpoints (not /healthz, not presigned chunk PUTs); 0 means
 	// no limit.
 	RateLimit int
@@ -66,6 +75,10 @@ type Options struct {
 	// upload URLs ("https://fw.example.com"); empty means the request's
 	// scheme and Host.
 	PublicURL string
+	// Metrics is served at /metrics (without a key, like /healthz: it
+	// holds counts, never ids, accounts or keys) and receives every
+	// request's route, status and duration; nil: no /metrics.
+	Metrics *metrics.Metrics
 	// Disk measures the free space of the data dir for /readyz; nil
 	// leaves the disk out of it.
 	Disk func() diskspace.Status
@@ -80,9 +93,9 @@ type Options struct {
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
 func New(tasks Tasks, opts Options) *Server {
-	s := &Server{tasks: tasks, assets: opts.Assets, log: opts.Log, maxBody: opts.MaxBodyBytes,
+	s := &Server{tasks: tasks, assets: opts.Assets, accounts: opts.Accounts, log: opts.Log, maxBody: opts.MaxBodyBytes,
 		publicURL: strings.TrimRight(opts.PublicURL, "/")}
-	s.now, s.disk = opts.Now, opts.Disk
+	s.now, s.disk, s.metrics = opts.Now, opts.Disk, opts.Metrics
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -108,6 +121,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
 	// The root says where things are, without a key, so that a browser or
 	// curl pointed at the server learns more than 401.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +159,15 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	// Operators' routes (admin.go): admin keys, not API keys.
-	mux.Handle("POST /v1.3/admin/tasks/{task_id}/cancel", s.adminEndpoint(s.cancelTask))
+	mux.Handle("POST /admin/v1/tasks/{task_id}/cancel", s.adminEndpoint(s.cancelTask))
+	if s.accounts != nil {
+		mux.Handle("POST /admin/v1/accounts", s.adminEndpoint(s.createAccount))
+		mux.Handle("GET /admin/v1/accounts", s.adminEndpoint(s.listAccounts))
+		mux.Handle("DELETE /admin/v1/accounts/{name}", s.adminEndpoint(s.deleteAccount))
+		mux.Handle("POST /admin/v1/accounts/{name}/keys", s.adminEndpoint(s.createKey))
+		mux.Handle("GET /admin/v1/accounts/{name}/keys", s.adminEndpoint(s.listKeys))
+		mux.Handle("DELETE /admin/v1/keys/{key_id}", s.adminEndpoint(s.revokeKey))
+	}
 	mux.Handle("POST /admin/v1/webhooks", s.adminWebhooks(s.createWebhook))
 	mux.Handle("GET /admin/v1/webhooks", s.adminWebhooks(s.listWebhooks))
 	mux.Handle("GET /admin/v1/webhooks/{webhook_id}", s.adminWebhooks(s.getWebhook))
@@ -156,8 +180,9 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/v1.3/openapi.json",
+var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/metrics", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
-	"/v1.3/admin/tasks/{task_id}/cancel", "/admin/v1/webhooks", "/admin/v1/webhooks/{webhook_id}",
+	"/admin/v1/tasks/{task_id}/cancel", "/admin/v1/accounts", "/admin/v1/accounts/{name}", "/admin/v1/accounts/{name}/keys",
+	"/admin/v1/keys/{key_id}", "/admin/v1/webhooks", "/admin/v1/webhooks/{webhook_id}",
 	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver"}

@@ -49,11 +49,14 @@ func ffmpegOn(t *testing.T, path string) []string {
 // returns at once with a *BoundError naming the run, and no process is left.
 func TestRunBoundStopsFFmpeg(t *testing.T) {
 	t.Parallel()
-	tool, err := New(Config{MaxHeavy: 2, RunBound: Bound{Base: 300 * time.Millisecond}})
+	// Each run below takes well over a second of decoding (1,500 frames;
+	// the decode check decodes a video of up to 30 s in full), against a
+	// bound of 100 ms: none can finish inside it, even on a fast machine.
+	tool, err := New(Config{MaxHeavy: 2, RunBound: Bound{Base: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := generate(t, "long.mp4", append([]string{"-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=60"}, x264...)...)
+	path := generate(t, "long.mp4", append([]string{"-f", "lavfi", "-i", "testsrc2=s=640x360:r=50:d=30"}, x264...)...)
 	info, err := tool.Probe(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +68,11 @@ func TestRunBoundStopsFFmpeg(t *testing.T) {
 		},
 		"the decode check": func() error { return tool.DecodeCheckProbed(context.Background(), path, info) },
 		"the frame sampling": func() error {
-			return tool.SampleAt(context.Background(), path, []float64{1, 59}, SampleOptions{Exact: true}, func(Frame) error { return nil })
+			var times []float64
+			for at := 0.0; at < 30; at += 0.25 {
+				times = append(times, at)
+			}
+			return tool.SampleAt(context.Background(), path, times, SampleOptions{Exact: true}, func(Frame) error { return nil })
 		},
 	}
 	for what, run := range runs {
@@ -73,12 +80,12 @@ func TestRunBoundStopsFFmpeg(t *testing.T) {
 		err := run()
 		took := time.Since(started)
 		var be *BoundError
-		if !errors.As(err, &be) || be.What != what || be.Limit != 300*time.Millisecond {
+		if !errors.As(err, &be) || be.What != what || be.Limit != 100*time.Millisecond {
 			t.Errorf("%s: err = %v, want a *BoundError naming it", what, err)
 			continue
 		}
 		if took > 3*time.Second {
-			t.Errorf("%s: returned after %s, want soon after its 300ms bound", what, took)
+			t.Errorf("%s: returned after %s, want soon after its 100ms bound", what, took)
 		}
 		if procs := ffmpegOn(t, path); len(procs) > 0 {
 			t.Errorf("%s: processes left: %q", what, procs)

@@ -179,7 +179,7 @@ func (t *Tool) DecodeCheckProbed(ctx context.Context, path string, info *Info) e
 	if err := refusePlaylist(path); err != nil {
 		return err
 	}
-	release, err := t.acquire(ctx)
+	release, err := t.acquire(ctx, "decode_check")
 	if err != nil {
 		return fmt.Errorf("media: decode check: %w", err)
 	}

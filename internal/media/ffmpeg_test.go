@@ -293,7 +293,7 @@ func TestHeavyRunsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := testVideo(t, "v.mp4", "640x360", "5")
-	release, err := tool.acquire(context.Background()) // the only slot
+	release, err := tool.acquire(context.Background(), "test") // the only slot
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -265,7 +265,7 @@ func (t *Tool) Measure(ctx context.Context, path string, info *Info, opts Measur
 		}
 	}
 
-	release, err := t.acquire(ctx)
+	release, err := t.acquire(ctx, "measure")
 	if err != nil {
 		return nil, fmt.Errorf("media: measure: %w", err)
 	}

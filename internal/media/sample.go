@@ -160,7 +160,7 @@ func (t *Tool) SampleAt(ctx context.Context, path string, times []float64, opts 
 			case <-ctx.Done():
 				return
 			}
-			release, err := t.acquire(ctx)
+			release, err := t.acquire(ctx, "sample")
 			if err != nil {
 				r.err = fmt.Errorf("media: sample: %w", err)
 				close(r.frames)

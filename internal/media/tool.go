@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/framewise/framewise/internal/metrics"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -35,6 +36,8 @@ type Config struct {
 	// measuring pass, one sampling run, audio extraction) by the seconds
 	// of video it reads; zero takes DefaultRunBound.
 	RunBound Bound
+	// Metrics receives the duration of each heavy run; nil: none.
+	Metrics *metrics.Metrics
 }
 
 // Bound is a time limit that grows with the video: Base plus PerSecond for
@@ -108,6 +111,7 @@ type Tool struct {
 	heavy           chan struct{}
 	probeTimeout    time.Duration
 	runBound        Bound
+	metrics         *metrics.Metrics
 }
 
 // New resolves the tool paths and returns a Tool. It fails when ffprobe or
@@ -131,6 +135,7 @@ func New(cfg Config) (*Tool, error) {
 		heavy:        make(chan struct{}, n),
 		probeTimeout: cfg.ProbeTimeout,
 		runBound:     cfg.RunBound,
+		metrics:      cfg.Metrics,
 	}
 	if t.probeTimeout <= 0 {
 		t.probeTimeout = time.Minute
@@ -186,11 +191,16 @@ func (e *ToolError) Unwrap() error { return e.Err }
 // stderrTail is how much of a tool's stderr an error keeps.
 const stderrTail = 2048
 
-// acquire takes a heavy-run slot, or fails when ctx ends first.
-func (t *Tool) acquire(ctx context.Context) (release func(), err error) {
+// acquire takes a heavy-run slot for the run named run (a metrics
+// label), or fails when ctx ends first. release records the run's time.
+func (t *Tool) acquire(ctx context.Context, run string) (release func(), err error) {
 	select {
 	case t.heavy <- struct{}{}:
-		return func() { <-t.heavy }, nil
+		start := time.Now()
+		return func() {
+			t.metrics.FFmpeg(run, time.Since(start))
+			<-t.heavy
+		}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/framewise/framewise/internal/metrics"
 	"log/slog"
 	"sync"
 	"time"
@@ -117,6 +118,8 @@ func (r *runningTasks) cancel(id string) bool {
 type Options struct {
 	Workers int // jobs run at once in this process; 0 means insert only
 	Log     *slog.Logger
+	// Metrics receives each job's duration and outcome; nil: none.
+	Metrics *metrics.Metrics
 	// Assets, when set, works asset jobs and the periodic upload cleanup.
 	Assets AssetRunner
 	// CleanupInterval is the period of the upload cleanup; 0 means
@@ -152,6 +155,7 @@ func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, 
 	}
 	running := &runningTasks{runs: map[string]*runningTask{}}
 	if opts.Workers > 0 {
+		cfg.Middleware = []rivertype.Middleware{jobMetrics(opts.Metrics)}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &analyzeWorker{runner: runner, log: opts.Log, running: running})
 		if opts.Assets != nil {
@@ -210,6 +214,47 @@ func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
 		}
 	}
 	return nil
+}
+
+// jobMetrics records each job's duration and outcome.
+func jobMetrics(m *metrics.Metrics) rivertype.Middleware {
+	return river.WorkerMiddlewareFunc(func(ctx context.Context, job *rivertype.JobRow, doInner func(ctx context.Context) error) error {
+		start := time.Now()
+		err := doInner(ctx)
+		outcome := "done"
+		var cancel *river.JobCancelError
+		var snooze *river.JobSnoozeError
+		switch {
+		case errors.As(err, &cancel):
+			outcome = "canceled"
+		case errors.As(err, &snooze):
+			outcome = "snoozed"
+		case err != nil && job.Attempt >= job.MaxAttempts:
+			outcome = "failed"
+		case err != nil:
+			outcome = "retry"
+		}
+		m.Job(job.Kind, outcome, time.Since(start))
+		return err
+	})
+}
+
+// Waiting counts the jobs waiting to run (available, or scheduled to run
+// or retry later) and the age of the oldest available one.
+func (q *Queue) Waiting(ctx context.Context) (n int, oldest time.Duration, err error) {
+	var first sql.NullString
+	err = q.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')),
+		(SELECT min(scheduled_at) FROM river_job WHERE state = 'available')`).Scan(&n, &first)
+	if err != nil || !first.Valid {
+		return n, 0, err
+	}
+	// River's SQLite driver stores times as UTC text.
+	at, perr := time.Parse("2006-01-02 15:04:05.999999999", first.String)
+	if perr != nil {
+		return n, 0, nil
+	}
+	return n, max(0, time.Since(at)), nil
 }
 
 // quiet keeps River's own logs at warning level and above.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/asset"
 )
 
@@ -100,12 +101,14 @@ func assetArgs(a *asset.Asset) ([]any, error) {
 		a.CreatedAt.UnixMicro(), a.UpdatedAt.UnixMicro()}, nil
 }
 
-func (s *Assets) insertAsset(ctx context.Context, tx *sql.Tx, a *asset.Asset) error {
+// insertAsset inserts a, owned by account owner, and its job.
+func (s *Assets) insertAsset(ctx context.Context, tx *sql.Tx, a *asset.Asset, owner string) error {
 	args, err := assetArgs(a)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO assets (`+assetColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO assets (`+assetColumns+`, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(args, owner)...); err != nil {
 		return fmt.Errorf("create asset: %w", err)
 	}
 	if s.enqueue != nil {
@@ -123,7 +126,7 @@ func (s *Assets) CreateAsset(ctx context.Context, a *asset.Asset) error {
 		return fmt.Errorf("create asset: %w", err)
 	}
 	defer tx.Rollback()
-	if err := s.insertAsset(ctx, tx, a); err != nil {
+	if err := s.insertAsset(ctx, tx, a, account.Owner(ctx)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -134,7 +137,7 @@ func (s *Assets) CreateAsset(ctx context.Context, a *asset.Asset) error {
 
 // GetAsset returns one asset, or asset.ErrNotFound.
 func (s *Assets) GetAsset(ctx context.Context, id string) (*asset.Asset, error) {
-	a, err := scanAsset(s.db.Reader.QueryRowContext(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ?`, id))
+	a, err := scanAsset(s.db.Reader.QueryRowContext(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, asset.ErrNotFound
 	}
@@ -155,6 +158,9 @@ func placeholders(n int) string {
 func (s *Assets) ListAssets(ctx context.Context, f asset.Filter) ([]*asset.Asset, int, error) {
 	var where []string
 	var args []any
+	if name, ok := account.FromContext(ctx); ok {
+		where, args = append(where, "account_id = ?"), append(args, name)
+	}
 	if len(f.IDs) > 0 {
 		where = append(where, "id IN ("+placeholders(len(f.IDs))+")")
 		for _, id := range f.IDs {
@@ -205,7 +211,7 @@ func (s *Assets) UpdateAsset(ctx context.Context, id string, change func(*asset.
 		return nil, fmt.Errorf("update asset: %w", err)
 	}
 	defer tx.Rollback()
-	a, err := scanAsset(tx.QueryRowContext(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ?`, id))
+	a, err := scanAsset(tx.QueryRowContext(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, asset.ErrNotFound
 	}
@@ -238,7 +244,7 @@ func (s *Assets) DeleteAsset(ctx context.Context, id string, allow func(*asset.A
 		return nil, fmt.Errorf("delete asset: %w", err)
 	}
 	defer tx.Rollback()
-	a, err := scanAsset(tx.QueryRowContext(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ?`, id))
+	a, err := scanAsset(tx.QueryRowContext(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, asset.ErrNotFound
 	}
@@ -265,13 +271,14 @@ func (s *Assets) DeleteAsset(ctx context.Context, id string, allow func(*asset.A
 
 const uploadColumns = `id, asset_id, status, filename, type, total_size, chunk_size, total_chunks, user_metadata, created_at, updated_at, expires_at`
 
-func scanUpload(s interface{ Scan(...any) error }) (*asset.Upload, error) {
+// scanUpload scans the uploadColumns, then any extra columns into extra.
+func scanUpload(s interface{ Scan(...any) error }, extra ...any) (*asset.Upload, error) {
 	var u asset.Upload
 	var status, typ string
 	var meta sql.NullString
 	var created, updated, expires int64
-	if err := s.Scan(&u.ID, &u.AssetID, &status, &u.Filename, &typ, &u.TotalSize, &u.ChunkSize, &u.TotalChunks, &meta,
-		&created, &updated, &expires); err != nil {
+	if err := s.Scan(append([]any{&u.ID, &u.AssetID, &status, &u.Filename, &typ, &u.TotalSize, &u.ChunkSize, &u.TotalChunks, &meta,
+		&created, &updated, &expires}, extra...)...); err != nil {
 		return nil, err
 	}
 	u.Status, u.Type = asset.UploadStatus(status), asset.Type(typ)
@@ -291,9 +298,9 @@ func (s *Assets) CreateUpload(ctx context.Context, u *asset.Upload) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Writer.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err = s.db.Writer.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		u.ID, u.AssetID, string(u.Status), u.Filename, string(u.Type), u.TotalSize, u.ChunkSize, u.TotalChunks, meta,
-		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), u.ExpiresAt.UnixMicro())
+		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), u.ExpiresAt.UnixMicro(), account.Owner(ctx))
 	if err != nil {
 		return fmt.Errorf("create upload: %w", err)
 	}
@@ -308,7 +315,7 @@ func (s *Assets) DeleteUpload(ctx context.Context, id string, allow func(*asset.
 		return nil, fmt.Errorf("delete upload: %w", err)
 	}
 	defer tx.Rollback()
-	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
+	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, asset.ErrUploadNotFound
 	}
@@ -330,7 +337,7 @@ func (s *Assets) DeleteUpload(ctx context.Context, id string, allow func(*asset.
 
 // GetUpload returns a session, or asset.ErrUploadNotFound.
 func (s *Assets) GetUpload(ctx context.Context, id string) (*asset.Upload, error) {
-	u, err := scanUpload(s.db.Reader.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
+	u, err := scanUpload(s.db.Reader.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, asset.ErrUploadNotFound
 	}
@@ -339,14 +346,14 @@ func (s *Assets) GetUpload(ctx context.Context, id string) (*asset.Upload, error
 
 // ListUploads returns active sessions not expired by now, newest first.
 func (s *Assets) ListUploads(ctx context.Context, now time.Time, page, limit int) ([]*asset.Upload, int, error) {
-	const cond = ` FROM uploads WHERE status = 'active' AND expires_at > ?`
+	const cond = ` FROM uploads WHERE status = 'active' AND expires_at > ? AND ` + ownedBy
 	var total int
-	if err := s.db.Reader.QueryRowContext(ctx, `SELECT count(*)`+cond, now.UnixMicro()).Scan(&total); err != nil {
+	if err := s.db.Reader.QueryRowContext(ctx, `SELECT count(*)`+cond, now.UnixMicro(), owner(ctx)).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("list uploads: %w", err)
 	}
 	limit = max(limit, 1)
 	rows, err := s.db.Reader.QueryContext(ctx, `SELECT `+uploadColumns+cond+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-		now.UnixMicro(), limit, (max(page, 1)-1)*limit)
+		now.UnixMicro(), owner(ctx), limit, (max(page, 1)-1)*limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list uploads: %w", err)
 	}
@@ -461,7 +468,9 @@ func (s *Assets) Report(ctx context.Context, uploadID string, apply func(*asset.
 		return fmt.Errorf("report chunks: %w", err)
 	}
 	defer tx.Rollback()
-	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, uploadID))
+	var uploadOwner string
+	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+`, account_id FROM uploads WHERE id = ? AND `+ownedBy,
+		uploadID, owner(ctx)), &uploadOwner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return asset.ErrUploadNotFound
 	}
@@ -498,7 +507,7 @@ func (s *Assets) Report(ctx context.Context, uploadID string, apply func(*asset.
 		return fmt.Errorf("report chunks: %w", err)
 	}
 	if a != nil {
-		if err := s.insertAsset(ctx, tx, a); err != nil {
+		if err := s.insertAsset(ctx, tx, a, uploadOwner); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/framewise/framewise/internal/asset"
+	"github.com/framewise/framewise/internal/task"
 )
 
 func TestAssetsCreateIsAtomicWithEnqueue(t *testing.T) {
@@ -96,3 +99,64 @@ func fmtList(s []string) string {
 	}
 	return out + "]"
 }
+
+// A task created on an asset while the asset is deleted: exactly one of
+// the two succeeds, however they interleave. Before the check in the
+// task's insert both could (the create looked the asset up first).
+func TestCreateTaskRacesDeleteAsset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tasks := openTest(t, nil)
+	assets := NewAssets(tasks.db, nil)
+	refuse := func(_ *asset.Asset, active int) error {
+		if active > 0 {
+			return errInUse
+		}
+		return nil
+	}
+	const pairs = 200
+	now := time.Now()
+	for i := range pairs {
+		id := fmt.Sprintf("asset%03d", i)
+		if err := assets.CreateAsset(ctx, &asset.Asset{ID: id, Method: asset.Direct, Status: asset.Ready, Type: asset.Video,
+			Filename: "v.mp4", FileType: "video/mp4", BlobKey: "assets/" + id, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	created, deleted := make([]error, pairs), make([]error, pairs)
+	for i := range pairs {
+		id := fmt.Sprintf("asset%03d", i)
+		tk := newTask(fmt.Sprintf("task%03d", i), now)
+		if i%2 == 0 {
+			tk.Spec.Source = task.Source{Type: task.SourceAssetID, AssetID: id}
+		} else { // a reference image counts as well
+			tk.Spec.PromptV2 = &task.PromptV2{InputText: "<@a>", MediaSources: []task.MediaSource{{Name: "a", MediaType: "image", AssetID: id}}}
+		}
+		wg.Add(2)
+		go func() { defer wg.Done(); created[i] = tasks.Create(ctx, tk) }()
+		go func() { defer wg.Done(); _, deleted[i] = assets.DeleteAsset(ctx, id, refuse) }()
+	}
+	wg.Wait()
+	var creates, deletes int
+	for i := range pairs {
+		c, d := created[i], deleted[i]
+		switch {
+		case c == nil && d == nil:
+			t.Errorf("pair %d: the task was created and its asset deleted", i)
+		case c == nil && errors.Is(d, errInUse):
+			creates++
+		case d == nil && errors.Is(c, task.ErrAssetNotFound):
+			var gone *task.AssetGoneError
+			if !errors.As(c, &gone) || gone.ID != fmt.Sprintf("asset%03d", i) {
+				t.Errorf("pair %d: create error %v, want an AssetGoneError naming the asset", i, c)
+			}
+			deletes++
+		default:
+			t.Errorf("pair %d: create %v, delete %v", i, c, d)
+		}
+	}
+	t.Logf("%d pairs: the create won %d times, the delete %d times", pairs, creates, deletes)
+}
+
+var errInUse = errors.New("in use")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/task"
 )
 
@@ -24,7 +25,7 @@ func lookupKey(ctx context.Context, q queryer, scope, key string, since time.Tim
 	var rec task.KeyRecord
 	var created int64
 	err := q.QueryRowContext(ctx, `SELECT task_id, body_sha256, created_at FROM idempotency_keys
-		WHERE scope = ? AND key = ? AND created_at >= ?`, scope, key, since.UnixMicro()).Scan(&rec.TaskID, &rec.BodySHA256, &created)
+		WHERE scope = ? AND key = ? AND created_at >= ? AND `+ownedBy, scope, key, since.UnixMicro(), owner(ctx)).Scan(&rec.TaskID, &rec.BodySHA256, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -45,8 +46,8 @@ func (s *Tasks) CreateWithKey(ctx context.Context, t *task.Task, scope, key, bod
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, since.UnixMicro()); err != nil {
 			return false, fmt.Errorf("expire idempotency keys: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, task_id, body_sha256, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`, scope, key, t.ID, bodySHA256, t.CreatedAt.UnixMicro())
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, task_id, body_sha256, created_at, account_id)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`, scope, key, t.ID, bodySHA256, t.CreatedAt.UnixMicro(), account.Owner(ctx))
 		if err != nil {
 			return false, fmt.Errorf("store idempotency key: %w", err)
 		}

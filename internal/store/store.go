@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/task"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -128,6 +129,7 @@ type Enqueuer func(ctx context.Context, tx *sql.Tx, taskID string) error
 type Tasks struct {
 	db      *DB
 	enqueue Enqueuer
+	quotas  Quotas
 
 	getOnce sync.Once
 	getStmt *sql.Stmt // prepared retrieve, the hottest query
@@ -244,7 +246,26 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
+	if err := s.checkQuotas(ctx, tx, t); err != nil {
+		return err
+	}
+	// The assets the task names must still exist (and be the account's).
+	// The service looked them up before; checking again here, in the
+	// writer's transaction that DeleteAsset also takes to count the tasks
+	// using an asset, makes a create racing a delete of its asset end with
+	// exactly one of them succeeding.
+	for _, ref := range t.Spec.AssetRefs() {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM assets WHERE id = ? AND account_id = ?`, ref.ID, account.Owner(ctx)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &task.AssetGoneError{ID: ref.ID}
+		}
+		if err != nil {
+			return fmt.Errorf("create task: check asset %s: %w", ref.ID, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, account_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(args, account.Owner(ctx))...); err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
 	if s.enqueue != nil {
@@ -260,13 +281,13 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 
 // Get returns one task, or task.ErrNotFound.
 func (s *Tasks) Get(ctx context.Context, id string) (*task.Task, error) {
-	const q = `SELECT ` + taskColumns + ` FROM tasks WHERE id = ?`
+	const q = `SELECT ` + taskColumns + ` FROM tasks WHERE id = ? AND ` + ownedBy
 	s.getOnce.Do(func() { s.getStmt, _ = s.db.Reader.PrepareContext(context.Background(), q) })
 	var row *sql.Row
 	if s.getStmt != nil {
-		row = s.getStmt.QueryRowContext(ctx, id)
+		row = s.getStmt.QueryRowContext(ctx, id, owner(ctx))
 	} else {
-		row = s.db.Reader.QueryRowContext(ctx, q, id)
+		row = s.db.Reader.QueryRowContext(ctx, q, id, owner(ctx))
 	}
 	t, err := scanTask(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -283,6 +304,9 @@ func (s *Tasks) List(ctx context.Context, f task.Filter) ([]*task.Task, int, err
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if name, ok := account.FromContext(ctx); ok {
+		add("account_id = ?", name)
+	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
 	}
@@ -329,6 +353,25 @@ func (s *Tasks) List(ctx context.Context, f task.Filter) ([]*task.Task, int, err
 	return out, total, s.attachWebhooks(ctx, out...)
 }
 
+// CountByStatus counts every account's tasks by status (for /metrics).
+func (s *Tasks) CountByStatus(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.Reader.QueryContext(ctx, `SELECT status, count(*) FROM tasks GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
 // Update applies change to the current row in a write transaction.
 func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error) {
 	tx, err := s.db.Writer.BeginTx(ctx, nil)
@@ -336,7 +379,7 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 		return nil, fmt.Errorf("update task: %w", err)
 	}
 	defer tx.Rollback()
-	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, task.ErrNotFound
 	}
@@ -344,8 +387,18 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 		return nil, err
 	}
 	wasTerminal := t.Status.Terminal()
+	hadDuration := t.Duration != nil
 	if err := change(t); err != nil {
 		return t, err
+	}
+	if !hadDuration && t.Duration != nil {
+		// A URL video's duration is known once downloaded: it counts
+		// against the account's video quota from then on.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO video_usage (task_id, account_id, seconds, at)
+			SELECT id, account_id, ?, ? FROM tasks WHERE id = ? ON CONFLICT (task_id) DO NOTHING`,
+			*t.Duration, t.UpdatedAt.UnixMicro(), t.ID); err != nil {
+			return nil, fmt.Errorf("update task: record video usage: %w", err)
+		}
 	}
 	args, err := taskArgs(t)
 	if err != nil {
@@ -374,7 +427,7 @@ func (s *Tasks) Delete(ctx context.Context, id string, allow func(*task.Task) er
 		return nil, fmt.Errorf("delete task: %w", err)
 	}
 	defer tx.Rollback()
-	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ? AND `+ownedBy, id, owner(ctx)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, task.ErrNotFound
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/framewise/framewise/internal/account"
 	"strings"
 	"time"
 
@@ -29,10 +30,13 @@ func NewWebhooks(db *DB, enqueue Enqueuer) *Webhooks {
 
 var _ webhook.Store = (*Webhooks)(nil)
 
-// taskAccount is the account of a task. Until accounts exist every task
-// belongs to webhook.DefaultAccount; with accounts it reads tasks.account_id.
-func taskAccount(_ context.Context, _ queryer, _ string) (string, error) {
-	return webhook.DefaultAccount, nil
+// taskAccount is the account of a task.
+func taskAccount(ctx context.Context, q queryer, taskID string) (string, error) {
+	var name string
+	if err := q.QueryRowContext(ctx, `SELECT account_id FROM tasks WHERE id = ?`, taskID).Scan(&name); err != nil {
+		return "", fmt.Errorf("the account of task %s: %w", taskID, err)
+	}
+	return name, nil
 }
 
 // TaskEnded runs inside the transaction that makes t ready or failed: one
@@ -146,11 +150,16 @@ func scanEndpoint(s interface{ Scan(...any) error }) (*webhook.Endpoint, error) 
 }
 
 // CreateEndpoint implements webhook.Store.
+// An endpoint of an account that does not exist is account.ErrNotFound.
 func (w *Webhooks) CreateEndpoint(ctx context.Context, e *webhook.Endpoint) error {
-	_, err := w.db.Writer.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.AccountID, e.URL, e.Secret, e.Enabled, e.Description, e.CreatedAt.UnixMicro())
+	res, err := w.db.Writer.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
+		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE name = ?)`,
+		e.ID, e.AccountID, e.URL, e.Secret, e.Enabled, e.Description, e.CreatedAt.UnixMicro(), e.AccountID)
 	if err != nil {
 		return fmt.Errorf("create webhook endpoint: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return account.ErrNotFound
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/framewise/framewise/internal/account"
 	"testing"
 	"time"
 
@@ -30,6 +31,12 @@ func TestTerminalTransitionEnqueuesWebhooksAtomically(t *testing.T) {
 		return nil
 	})
 	tasks.OnTerminal(hooks.TaskEnded)
+	if _, _, err := NewAccounts(tasks.db).CreateAccount(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.CreateEndpoint(ctx, &fwwebhook.Endpoint{ID: "wh_none", AccountID: "nobody", URL: "http://x.test/", Secret: "s", CreatedAt: time.Unix(1, 0)}); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("endpoint of an unknown account: %v", err)
+	}
 	for _, e := range []*fwwebhook.Endpoint{
 		{ID: "wh_a", AccountID: "default", URL: "http://a.test/hook", Secret: "s1", Enabled: true, CreatedAt: time.Unix(1, 0)},
 		{ID: "wh_b", AccountID: "default", URL: "http://b.test/hook", Secret: "s2", Enabled: true, CreatedAt: time.Unix(2, 0)},

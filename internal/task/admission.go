@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync/atomic"
+	"sync"
 	"time"
+
+	"github.com/framewise/framewise/internal/account"
 )
 
 // Default bounds of creates that decode or probe a video (Limits).
@@ -22,6 +24,10 @@ const (
 // probe a video at once when Limits.MaxConcurrentCreates is 0: the number
 // of CPUs, at least 2.
 func DefaultMaxConcurrentCreates() int { return max(2, runtime.NumCPU()) }
+
+// CodeQuotaExceeded is the code of a create refused (429) because it
+// would put the account over a quota of the server (store.Quotas).
+const CodeQuotaExceeded = "quota_exceeded"
 
 // BusyError is a request the server cannot take now: too many creates
 // are decoding or probing (429 too_many_requests), or a probe failed
@@ -47,11 +53,23 @@ func (e *BusyError) Unwrap() error { return e.Err }
 // admission bounds the creates that decode, store and probe a base64
 // video: slots of them at once; others wait up to wait for a slot, at most
 // queue of them, and are refused with a *BusyError after that.
+//
+// The slots are shared by the accounts, fairly: an account may hold every
+// slot while nobody else wants one, but while another account waits, it
+// cannot take the last free slot nor a slot that one of its own creates
+// gives back beyond slots-1 — so one team's burst delays another's create
+// by at most one create, instead of starving it.
 type admission struct {
-	slots   chan struct{}
-	wait    time.Duration
-	queue   int64
-	waiting atomic.Int64
+	slots int
+	wait  time.Duration
+	queue int
+
+	mu      sync.Mutex
+	inUse   map[string]int // slots held, per account
+	held    int
+	waiting map[string]int // creates waiting, per account
+	waiters int
+	changed chan struct{} // closed (and replaced) when a slot is given back or a waiter leaves
 }
 
 func newAdmission(lim Limits) *admission {
@@ -63,41 +81,95 @@ func newAdmission(lim Limits) *admission {
 	if wait == 0 {
 		wait = DefaultCreateQueueWait
 	}
-	return &admission{slots: make(chan struct{}, n), wait: max(wait, 0), queue: int64(32 * n)}
+	return &admission{slots: n, wait: max(wait, 0), queue: 32 * n,
+		inUse: map[string]int{}, waiting: map[string]int{}, changed: make(chan struct{})}
 }
 
 func (a *admission) busy() *BusyError {
 	return &BusyError{Status: 429, Code: "too_many_requests", RetryAfter: createRetryAfter,
-		Message: fmt.Sprintf("The server is processing as many uploaded videos as it can (%d at once). Retry after %d seconds.", cap(a.slots), createRetryAfter)}
+		Message: fmt.Sprintf("The server is processing as many uploaded videos as it can (%d at once). Retry after %d seconds.", a.slots, createRetryAfter)}
 }
 
-// acquire takes a slot, waiting at most a.wait. It fails with a
-// *BusyError when none frees up in time or too many creates wait already,
-// and with ctx's error when ctx ends first.
+// mayTake reports whether acct may take a slot now; a.mu is held.
+func (a *admission) mayTake(acct string) bool {
+	if a.held >= a.slots {
+		return false
+	}
+	othersWait := a.waiters-a.waiting[acct] > 0
+	return !othersWait || a.slots == 1 || a.inUse[acct] < a.slots-1
+}
+
+// take records a slot of acct; a.mu is held.
+func (a *admission) take(acct string) func() {
+	a.inUse[acct]++
+	a.held++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if a.inUse[acct]--; a.inUse[acct] == 0 {
+				delete(a.inUse, acct)
+			}
+			a.held--
+			a.signal()
+		})
+	}
+}
+
+// signal wakes the waiters to look again; a.mu is held.
+func (a *admission) signal() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// acquire takes a slot for the account of ctx, waiting at most a.wait. It
+// fails with a *BusyError when none frees up in time or too many creates
+// wait already, and with ctx's error when ctx ends first.
 func (a *admission) acquire(ctx context.Context) (release func(), err error) {
-	release = func() { <-a.slots }
-	select {
-	case a.slots <- struct{}{}:
-		return release, nil
-	default:
+	acct, _ := account.FromContext(ctx)
+	a.mu.Lock()
+	if a.waiters == 0 && a.mayTake(acct) {
+		defer a.mu.Unlock()
+		return a.take(acct), nil
 	}
-	if a.wait <= 0 {
+	if a.wait <= 0 || a.waiters >= a.queue {
+		a.mu.Unlock()
 		return nil, a.busy()
 	}
-	if a.waiting.Add(1) > a.queue {
-		a.waiting.Add(-1)
-		return nil, a.busy()
+	a.waiters++
+	a.waiting[acct]++
+	leave := func() { // a.mu is held
+		a.waiters--
+		if a.waiting[acct]--; a.waiting[acct] == 0 {
+			delete(a.waiting, acct)
+		}
+		a.signal() // the rule for the others may have changed
 	}
-	defer a.waiting.Add(-1)
 	timer := time.NewTimer(a.wait)
 	defer timer.Stop()
-	select {
-	case a.slots <- struct{}{}:
-		return release, nil
-	case <-timer.C:
-		return nil, a.busy()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		if a.mayTake(acct) {
+			leave()
+			defer a.mu.Unlock()
+			return a.take(acct), nil
+		}
+		changed := a.changed
+		a.mu.Unlock()
+		select {
+		case <-changed:
+			a.mu.Lock()
+		case <-timer.C:
+			a.mu.Lock()
+			leave()
+			a.mu.Unlock()
+			return nil, a.busy()
+		case <-ctx.Done():
+			a.mu.Lock()
+			leave()
+			a.mu.Unlock()
+			return nil, ctx.Err()
+		}
 	}
 }
 

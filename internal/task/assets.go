@@ -34,51 +34,87 @@ var ErrAssetNotFound = errors.New("asset not found")
 // looked up through r. Without it they are refused as unknown assets.
 func (s *Service) UseAssets(r AssetResolver) { s.assets = r }
 
+// AssetRef is one asset a task names: its id, where in the request
+// (Param) and the type it must have (Want: video or image).
+type AssetRef struct {
+	Param, ID, Want string
+}
+
+// AssetRefs lists the assets the spec names: the video, then the reference
+// images of prompt_v2 and of each segment definition.
+func (spec *Spec) AssetRefs() []AssetRef {
+	var refs []AssetRef
+	if spec.Source.Type == SourceAssetID {
+		refs = append(refs, AssetRef{"video.asset_id", spec.Source.AssetID, "video"})
+	}
+	add := func(param string, sources []MediaSource) {
+		for i, m := range sources {
+			if m.AssetID != "" {
+				refs = append(refs, AssetRef{fmt.Sprintf("%s[%d].asset_id", param, i), m.AssetID, "image"})
+			}
+		}
+	}
+	if spec.PromptV2 != nil {
+		add("prompt_v2.media_sources", spec.PromptV2.MediaSources)
+	}
+	if rf := spec.ResponseFormat; rf != nil {
+		for i, d := range rf.SegmentDefinitions {
+			add(fmt.Sprintf("response_format.segment_definitions[%d].media_sources", i), d.MediaSources)
+		}
+	}
+	return refs
+}
+
+// AssetGoneError is the store's answer to a task whose asset was deleted
+// between its lookup and the task's insert: the store checks the assets in
+// the transaction that inserts the task, the one a delete of the asset
+// also takes, so that of a create and a delete racing exactly one wins.
+type AssetGoneError struct{ ID string }
+
+func (e *AssetGoneError) Error() string { return "asset " + e.ID + " was deleted" }
+
+// Is makes an AssetGoneError match ErrAssetNotFound.
+func (e *AssetGoneError) Is(target error) bool { return target == ErrAssetNotFound }
+
 // resolveAssets checks every asset the spec names and, for an asset video,
 // points the task at the asset's file and its known duration. The checks
 // of V51 are made here since the asset's probe is known: a video that
 // fails a requirement is a 400.
 func (s *Service) resolveAssets(ctx context.Context, t *Task) error {
-	spec := &t.Spec
-	if spec.Source.Type == SourceAssetID {
-		a, err := s.resolve(ctx, "video.asset_id", spec.Source.AssetID, "video")
+	for _, ref := range t.Spec.AssetRefs() {
+		a, err := s.resolve(ctx, ref.Param, ref.ID, ref.Want)
 		if err != nil {
 			return err
 		}
-		if a.Unanalyzable != "" {
-			return &ValidationError{Status: 400, Code: "video_invalid", Param: "video.asset_id",
-				Message: fmt.Sprintf("Asset %s cannot be analyzed: %s", spec.Source.AssetID, a.Unanalyzable)}
+		if ref.Param != "video.asset_id" {
+			continue
 		}
-		if ve := CheckWindow(*spec, a.Duration); ve != nil {
+		if a.Unanalyzable != "" {
+			return &ValidationError{Status: 400, Code: "video_invalid", Param: ref.Param,
+				Message: fmt.Sprintf("Asset %s cannot be analyzed: %s", ref.ID, a.Unanalyzable)}
+		}
+		if ve := CheckWindow(t.Spec, a.Duration); ve != nil {
 			return &ValidationError{Status: 400, Code: "parameter_invalid", Param: ve.Rule, Message: ve.Message}
 		}
 		d := a.Duration
 		t.BlobKey, t.Duration = a.BlobKey, &d
 	}
-	check := func(param string, sources []MediaSource) error {
-		for i, m := range sources {
-			if m.AssetID == "" {
-				continue
-			}
-			if _, err := s.resolve(ctx, fmt.Sprintf("%s[%d].asset_id", param, i), m.AssetID, "image"); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if spec.PromptV2 != nil {
-		if err := check("prompt_v2.media_sources", spec.PromptV2.MediaSources); err != nil {
-			return err
-		}
-	}
-	if rf := spec.ResponseFormat; rf != nil {
-		for i, d := range rf.SegmentDefinitions {
-			if err := check(fmt.Sprintf("response_format.segment_definitions[%d].media_sources", i), d.MediaSources); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
+}
+
+// assetGone turns the store's AssetGoneError into the answer to the
+// client: the asset does not exist (any more).
+func assetGone(spec *Spec, err error) error {
+	var gone *AssetGoneError
+	if !errors.As(err, &gone) {
+		return err
+	}
+	for _, ref := range spec.AssetRefs() {
+		if ref.ID == gone.ID {
+			return assetNotFound(ref.Param, ref.ID)
+		}
+	}
+	return assetNotFound("video.asset_id", gone.ID)
 }
 
 // resolve looks up asset id named at param and requires it ready and of

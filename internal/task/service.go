@@ -163,6 +163,7 @@ func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t
 		err = s.store.Create(ctx, t)
 	}
 	if err != nil || rec != nil {
+		err = assetGone(&t.Spec, err)
 		if t.BlobKey != "" {
 			_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
 		}

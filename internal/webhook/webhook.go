@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	accounts "github.com/framewise/framewise/internal/account"
 	"io"
 	"log/slog"
 	"net"
@@ -29,9 +30,6 @@ import (
 	"github.com/framewise/framewise/internal/netguard"
 	"github.com/framewise/framewise/internal/task"
 )
-
-// DefaultAccount owns every endpoint and task until accounts exist.
-const DefaultAccount = "default"
 
 // Delivery policy. With the default first delay of DefaultBackoff the
 // MaxAttempts attempts span about two hours (1+2+4+…+64 minutes).
@@ -163,7 +161,7 @@ func New(store Store, guard netguard.Guard, log *slog.Logger) *Service {
 // private addresses, resolve only to public ones.
 func (s *Service) Add(ctx context.Context, account, rawURL, description string) (*Endpoint, error) {
 	if account == "" {
-		account = DefaultAccount
+		account = accounts.Default
 	}
 	u, err := s.CheckURL(ctx, rawURL)
 	if err != nil {
@@ -293,7 +291,7 @@ func (s *Service) Test(ctx context.Context, endpointID string) (*TestResult, err
 // Endpoints lists the endpoints of an account.
 func (s *Service) Endpoints(ctx context.Context, account string) ([]Endpoint, error) {
 	if account == "" {
-		account = DefaultAccount
+		account = accounts.Default
 	}
 	return s.store.Endpoints(ctx, account)
 }

@@ -153,7 +153,7 @@ func TestGuardRefusesPrivateURLs(t *testing.T) {
 	}
 	open := New(newMem(), netguard.Guard{AllowPrivate: true}, quietLog())
 	e, err := open.Add(ctx, "", recv.URL, "local")
-	if err != nil || e.AccountID != DefaultAccount || !strings.HasPrefix(e.Secret, "whsec_") || len(e.Secret) != 38 {
+	if err != nil || e.AccountID != "default" || !strings.HasPrefix(e.Secret, "whsec_") || len(e.Secret) != 38 {
 		t.Fatalf("Add with --allow-private-urls = %+v, %v", e, err)
 	}
 }

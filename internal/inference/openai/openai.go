@@ -31,6 +31,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/framewise/framewise/internal/metrics"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -58,6 +59,9 @@ type Config struct {
 	// MaxParallel bounds the requests in flight to this backend from this
 	// process (default 2). A call waiting out a backoff holds no slot.
 	MaxParallel int
+	// Metrics receives each call's duration, outcome and tokens, labelled
+	// with Name; nil: none.
+	Metrics *metrics.Metrics
 	// Timeout bounds one attempt (default 5 minutes): a VLM reading many
 	// frames on a small GPU is slow, a hung server is not.
 	Timeout time.Duration
@@ -99,6 +103,7 @@ type Client struct {
 	chat                sdk.ChatCompletionService
 	transcriptions      sdk.AudioTranscriptionService
 	log                 *slog.Logger
+	metrics             *metrics.Metrics
 }
 
 var (
@@ -125,6 +130,7 @@ func New(cfg Config) (*Client, error) {
 		baseDelay:           cfg.RetryBaseDelay,
 		maxDelay:            cfg.MaxRetryDelay,
 		log:                 cfg.Logger,
+		metrics:             cfg.Metrics,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -180,6 +186,7 @@ func (c *Client) Chat(ctx context.Context, req inference.ChatRequest) (*inferenc
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	var out *sdk.ChatCompletion
 	err = c.do(ctx, func(ctx context.Context, opt option.RequestOption) error {
 		var err error
@@ -187,19 +194,23 @@ func (c *Client) Chat(ctx context.Context, req inference.ChatRequest) (*inferenc
 		return err
 	})
 	if err != nil {
+		c.metrics.ModelCall(c.name, err, time.Since(start), 0, 0)
 		return nil, err
 	}
 	resp, err := chatResponse(out)
 	if err != nil {
-		return nil, c.permanent(http.StatusOK, fmt.Sprintf("returned an unusable answer: %v", err), nil)
+		err = c.permanent(http.StatusOK, fmt.Sprintf("returned an unusable answer: %v", err), nil)
+		c.metrics.ModelCall(c.name, err, time.Since(start), 0, 0)
+		return nil, err
 	}
+	c.metrics.ModelCall(c.name, nil, time.Since(start), resp.InputTokens, resp.OutputTokens)
 	return resp, nil
 }
 
 // Transcribe sends audio (read fully into memory: cut long recordings into
 // chunks, hosted APIs take at most 25 MB) and returns its segments with
 // offset added to every time. Segments without text are dropped.
-func (c *Client) Transcribe(ctx context.Context, audio io.Reader, filename string, offset float64) ([]inference.TranscriptSegment, error) {
+func (c *Client) Transcribe(ctx context.Context, audio io.Reader, filename string, offset float64) (_ []inference.TranscriptSegment, err error) {
 	data, err := io.ReadAll(audio)
 	if err != nil {
 		return nil, fmt.Errorf("openai: read audio: %w", err)
@@ -212,6 +223,8 @@ func (c *Client) Transcribe(ctx context.Context, audio io.Reader, filename strin
 		contentType = "application/octet-stream"
 	}
 	var out *sdk.AudioTranscriptionNewResponseUnion
+	start := time.Now()
+	defer func() { c.metrics.ModelCall(c.name, err, time.Since(start), 0, 0) }()
 	err = c.do(ctx, func(ctx context.Context, opt option.RequestOption) error {
 		var err error
 		out, err = c.transcriptions.New(ctx, sdk.AudioTranscriptionNewParams{
