@@ -32,6 +32,12 @@ var leakSecrets = []string{testKey, "sk-test", "SECRETSIG", "SECRETTOKEN", "SECR
 // URLs end in "?REDACTED".
 var leakPattern = regexp.MustCompile(`(?i)x-amz-(signature|credential|security-token)|[?&](sig|nonce|expires|token|signature)=`)
 
+// generatedSecret matches the secrets a server makes: account API keys
+// ("fw_" and 43 base64url characters) and webhook signing secrets
+// ("whsec_" and 32). A server's log must name neither; the CLI prints
+// them once, on purpose, so its output is not held to this.
+var generatedSecret = regexp.MustCompile(`\b(fw_[A-Za-z0-9_-]{40,}|whsec_[A-Za-z0-9_-]{30,})`)
+
 // collectedLog is the output of one server process.
 type collectedLog struct {
 	test, source string
@@ -103,6 +109,9 @@ func scanLog(l collectedLog) []string {
 		var what []string
 		if m := leakPattern.FindString(line); m != "" {
 			what = append(what, "the query of a presigned URL ("+m+")")
+		}
+		if m := generatedSecret.FindString(line); m != "" && strings.HasPrefix(l.source, "server ") {
+			what = append(what, "a key or signing secret the server generated ("+m[:min(len(m), 10)]+"…)")
 		}
 		for _, w := range words {
 			if m := w.FindString(line); m != "" {
@@ -204,5 +213,26 @@ func TestSecretURLsNotLogged(t *testing.T) {
 	}
 	for _, l := range scanLog(collectedLog{test: t.Name(), source: "server", text: srv.logs.String}) {
 		t.Error(l)
+	}
+}
+
+// The scan finds what it looks for: a generated key in a server's log is a
+// leak; the same line in the CLI's output, which prints keys on purpose,
+// is not.
+func TestLogScanFindsGeneratedSecrets(t *testing.T) {
+	line := func() string {
+		return `level=INFO msg="key created" key=fw_` + strings.Repeat("ab", 32) + ` secret=whsec_` + strings.Repeat("Q", 32) + "\n"
+	}
+	if got := scanLog(collectedLog{test: t.Name(), source: "server 127.0.0.1:1", text: line}); len(got) != 1 ||
+		!strings.Contains(got[0], "generated") {
+		t.Errorf("server log with a key: %v", got)
+	}
+	if got := scanLog(collectedLog{test: t.Name(), source: "framewise keys", text: line}); len(got) != 0 {
+		t.Errorf("CLI output with a key: %v", got)
+	}
+	if got := scanLog(collectedLog{test: t.Name(), source: "server 127.0.0.1:1", text: func() string {
+		return "GET /uploads/x/1?expires=1&sig=00 " + testKey + "\n"
+	}}); len(got) != 1 || !strings.Contains(got[0], "presigned") || !strings.Contains(got[0], "a secret the test gave") {
+		t.Errorf("server log with a presigned query and the API key: %v", got)
 	}
 }

@@ -144,7 +144,7 @@ export async function freePort() {
  * Starts `framewise serve` on a free 127.0.0.1 port with its own data dir and
  * waits until GET /healthz answers 200. Output goes to <tmp>/framewise.log.
  */
-export async function startFramewise({ bin, tmp, apiKey, timeoutMs = 60_000 }) {
+export async function startFramewise({ bin, tmp, apiKey, extraArgs = [], timeoutMs = 60_000 }) {
   const port = await freePort();
   const dataDir = path.join(tmp, "data");
   await fsp.mkdir(dataDir, { recursive: true });
@@ -156,6 +156,7 @@ export async function startFramewise({ bin, tmp, apiKey, timeoutMs = 60_000 }) {
     "--data-dir", dataDir,
     "--api-key", apiKey,
     "--allow-private-urls",
+    ...extraArgs,
   ];
   const child = spawn(bin, args, { stdio: ["ignore", log, log] });
   let exited = null;
