@@ -32,15 +32,9 @@ phase "unit tests (-race)"
 # watch their test harness; they run without it below.
 # go vet ran on everything above: the tests skip go test's own vet pass.
 go test -race -vet=off -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/bench/')
-phase "end-to-end tests"
-# Most end-to-end tests wait (on ffmpeg inside the server, on polls, on the
-# model double's latency): four at once rather than go test's default of
-# one per CPU. The hostile and load tests do not run in parallel: they run
-# first, alone.
-go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
-# Bounded fuzzing. Budgets are counts of executions, not durations: with a
-# duration, Go 1.26's fuzz coordinator can report a spurious "context
-# deadline exceeded" when a worker is busy at the deadline
+# Bounded fuzzing (the last phase). Budgets are counts of executions, not
+# durations: with a duration, Go 1.26's fuzz coordinator can report a
+# spurious "context deadline exceeded" when a worker is busy at the deadline
 # (go.dev/issue/75804, fixed in Go 1.27). A count has no deadline to race.
 # FUZZ_SCALE multiplies every budget.
 FUZZ_SCALE="${FUZZ_SCALE:-1}"
@@ -58,23 +52,39 @@ fuzz_targets=( # package target executions
 )
 # Each package's instrumented binary is built once (go test -c -fuzz) and
 # runs all of its targets: a "go test -fuzz" per target would build and
-# link it again each time. They are built while the conformance suite runs,
-# which mostly waits on the server.
+# link it again each time. They are built, at a low priority and all at
+# once, while the end-to-end and conformance suites run: those mostly wait
+# (on servers, ffmpeg, polls) and leave a core idle, and nice keeps the
+# servers under test first in line for the CPU.
 fuzzbin=$(mktemp -d)
 fuzzcache="$(go env GOCACHE)/fuzz"
 fuzz_binary() { echo "$fuzzbin/$(echo "$1" | tr '/.' '__').test"; }
 build_fuzz_binaries() {
-	local t pkg
-	for t in "${fuzz_targets[@]}"; do
-		pkg=${t%% *}
-		[ -x "$(fuzz_binary "$pkg")" ] || go test -vet=off -c -fuzz . -o "$(fuzz_binary "$pkg")" "$pkg"
+	local pkg
+	for pkg in $(printf '%s\n' "${fuzz_targets[@]}" | cut -d' ' -f1 | sort -u); do
+		nice -n 15 go test -vet=off -c -fuzz . -o "$(fuzz_binary "$pkg")" "$pkg" &
 	done
+	wait_all
 }
+wait_all() { # every background job, failing when one failed
+	local rc=0 job
+	for job in $(jobs -p); do
+		wait "$job" || rc=1
+	done
+	return $rc
+}
+
+phase "end-to-end tests"
+build_fuzz_binaries > "$fuzzbin/build.log" 2>&1 &
+builder=$!
+# Most end-to-end tests wait (on ffmpeg inside the server, on polls, on the
+# model double's latency): four at once rather than go test's default of
+# one per CPU. The hostile and load tests do not run in parallel: they run
+# first, alone.
+go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
 
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)
-build_fuzz_binaries > "$fuzzbin/build.log" 2>&1 &
-builder=$!
 (cd conformance && npm test) | tee "$conf_log"
 if ! wait $builder; then
 	cat "$fuzzbin/build.log"
