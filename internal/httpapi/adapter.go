@@ -39,10 +39,10 @@ type handlerFunc func(r *http.Request) (status int, body any, err error)
 type withHeader struct {
 	body        any
 	name, value string
-	// drainAfter, when positive, sends the answer before the request
-	// body is read, then reads (and drops) up to drainAfter bytes of it
-	// and closes the connection (see drain).
-	drainAfter int64
+	// drainAfter sends the answer before the request body is read, then
+	// reads and drops a little of it and closes the connection
+	// (exchange.closeAfterAnswer).
+	drainAfter bool
 }
 
 // Pace of drain: drainChunk bytes every drainPause, for at most drainFor.
@@ -174,14 +174,10 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 		if wh, ok := body.(withHeader); ok {
 			w.Header().Set(wh.name, wh.value)
 			body = wh.body
-			if wh.drainAfter > 0 {
-				rc := http.NewResponseController(w)
-				_ = rc.EnableFullDuplex()
-				w.Header().Set("Connection", "close")
-				writeJSON(w, status, body)
-				_ = rc.Flush()
-				drain(rc, r.Body, wh.drainAfter)
-				return
+			if wh.drainAfter {
+				// Answered now; the middleware drains a little of the
+				// body afterwards (lingerDrain).
+				exchangeOf(r).closeAfterAnswer(w)
 			}
 		}
 		if body == nil {

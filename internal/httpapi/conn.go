@@ -264,14 +264,14 @@ func (x *exchange) closeAfterAnswer(w http.ResponseWriter) {
 }
 
 // lingerDrain reads and drops what is left of the body of an answer sent
-// with closeAfterAnswer: at most 4 MiB, for at most 2 s (drain).
+// with closeAfterAnswer: at most refusedDrain, for at most 2 s (drain).
 func (x *exchange) lingerDrain(body io.Reader) {
 	if x == nil || !x.linger || !x.unreadBody() {
 		return
 	}
 	_ = x.rc.Flush()
 	x.cut = true
-	drain(x.rc, body, 4<<20)
+	drain(x.rc, body, refusedDrain)
 }
 
 // write writes p to w in steps of WriteStep bytes, each with WriteWindow

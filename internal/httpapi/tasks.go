@@ -56,7 +56,7 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 			// A client that asked Expect: 100-continue has not sent its
 			// body: reading would ask for it.
 			if wh, ok := body.(withHeader); ok && r.Header.Get("Expect") == "" {
-				wh.drainAfter = refusedDrain
+				wh.drainAfter = true
 				body = wh
 			}
 			return status, body, err
