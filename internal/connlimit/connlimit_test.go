@@ -169,18 +169,36 @@ func TestIdleShed(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	// The client can read a response before the server marks its
+	// connection idle; wait for the mark so the order is the test's.
+	waitIdle := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+			l.mu.Lock()
+			got := l.idle.Len()
+			l.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections idle, want %d", got, n)
+			}
+		}
+	}
 	a := dial(t, l)
 	get(a) // a is idle now (keep-alive)
-	time.Sleep(50 * time.Millisecond)
+	waitIdle(1)
 	b := dial(t, l)
 	get(b)
-	time.Sleep(50 * time.Millisecond)
+	waitIdle(2)
 	c := dial(t, l)
 	get(c) // admitted by closing a, idle the longest
 	if !closedByServer(a, time.Second) {
 		t.Fatal("the oldest idle connection was not closed to make room")
 	}
-	get(b) // b survived
+	waitIdle(2) // b and c
+	get(b)      // b survived
+	waitIdle(2) // c, then b
 	if st := l.Stats(); st.ShedIdle != 1 || st.Open != 2 {
 		t.Fatalf("stats %+v", st)
 	}
