@@ -243,6 +243,7 @@ const (
 	CodeVideoInvalid         = "video_invalid"
 	CodeSchemaUnsupported    = "json_schema_unsupported"
 	CodeInternal             = "internal_error"
+	CodeServiceUnavailable   = "service_unavailable" // 503 with Retry-After: the database is out of reach
 	CodeNotFound             = "not_found"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeBodyTooLarge         = "request_too_large"

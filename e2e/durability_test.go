@@ -115,8 +115,8 @@ func TestKilledWhileProcessingFinishesAfterRestart(t *testing.T) {
 	if done.Status != api.StatusReady || !strings.HasPrefix(done.Result.Data, "Produced by the framewise built-in engine") {
 		t.Fatalf("task = %+v", done)
 	}
-	if !strings.Contains(srv2.logs.String(), "resuming jobs") {
-		t.Errorf("the restarted server did not say it resumed the job")
+	if !strings.Contains(srv2.logs.String(), "job rescued") {
+		t.Errorf("the restarted server did not say it rescued the job")
 	}
 }
 

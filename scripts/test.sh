@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: Go unit and end-to-end tests (real ffmpeg, SQLite, HTTP),
+# Runs every test: Go unit and end-to-end tests (real ffmpeg, SQLite, PostgreSQL, HTTP),
 # bounded fuzzing of the decoders, validators and the HTTP API, and the conformance suite that
 # drives a running server with the official twelvelabs-js SDK.
 set -euo pipefail
@@ -24,6 +24,10 @@ report() {
 trap report EXIT
 
 scripts/setup.sh --test
+# PostgreSQL: the store, queue and scale-out tests run on it as well as on
+# SQLite (each test makes its own database there).
+FRAMEWISE_TEST_POSTGRES_URL=$(scripts/postgres.sh)
+export FRAMEWISE_TEST_POSTGRES_URL
 
 phase "go vet"
 go vet ./...

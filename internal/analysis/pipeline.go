@@ -76,6 +76,7 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 		return err
 	}
 	log := p.Log.With("task_id", id, "attempt", attempt)
+	log.Info("task started")
 	// Errors are logged, stored with the job and shown to the client:
 	// none of them may carry a URL's credentials (a presigned query).
 	err = redact.Error(p.run(ctx, log, t))
@@ -160,23 +161,39 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err
 	}
 
 	// 1. Source: stored at create (base64) or by an earlier attempt; else download.
+	download := func() (string, error) {
+		p.progress(ctx, log, t.ID, "downloading", 0)
+		key := task.SourceKey(t.ID)
+		if err := p.download(ctx, t.Spec.Source.URL, key); err != nil {
+			return "", err
+		}
+		return key, p.Tasks.SetSource(ctx, t.ID, key, nil)
+	}
 	key := t.BlobKey
 	if key == "" {
 		if t.Spec.Source.Type != task.SourceURL {
 			return failf("The video source %s is not available.", t.Spec.Source.Type)
 		}
-		p.progress(ctx, log, t.ID, "downloading", 0)
-		key = task.SourceKey(t.ID)
-		if err := p.download(ctx, t.Spec.Source.URL, key); err != nil {
-			return err
-		}
-		if err := p.Tasks.SetSource(ctx, t.ID, key, nil); err != nil {
+		if key, err = download(); err != nil {
 			return err
 		}
 	}
 	path, release, err := p.Blobs.LocalPath(ctx, key)
-	if errors.Is(err, blob.ErrNotFound) && t.Spec.Source.Type == task.SourceAssetID {
-		return failf("The video asset %s was deleted before the task could read it.", t.Spec.Source.AssetID)
+	if errors.Is(err, blob.ErrNotFound) {
+		switch t.Spec.Source.Type {
+		case task.SourceAssetID:
+			return failf("The video asset %s was deleted before the task could read it.", t.Spec.Source.AssetID)
+		case task.SourceURL:
+			// An earlier attempt stored it where this process cannot read
+			// it (another worker's own disk): fetch it again.
+			log.Warn("the video stored by an earlier attempt is not in this worker's storage; downloading it again", "key", key)
+			if key, err = download(); err == nil {
+				path, release, err = p.Blobs.LocalPath(ctx, key)
+			}
+		default:
+			return failf("The uploaded video is not in this worker's storage. Processes that share work must share media storage: " +
+				"run them with the same --blob-url (an S3-compatible object store).")
+		}
 	}
 	if err != nil {
 		return err

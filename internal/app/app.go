@@ -44,7 +44,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "framewise.db"))
+	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	webhooks := webhook.New(hooks, guard, log)
 	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
-	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
+	assets, err := newAssets(ctx, cfg, db, blobs, quota, tool, guard.HTTPClient(0),
 		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
 	if err != nil {
 		return err
@@ -101,17 +101,17 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Assets: assetResolver{assets}, Engines: engines, Log: log}
 
-	q, err = queue.New(ctx, db.Writer, pipeline, queue.Options{Workers: cfg.Workers, Log: log, Assets: assets, Metrics: mx,
+	// An API process only enqueues; its jobs run on the workers.
+	workers := cfg.Workers
+	if cfg.Role == config.RoleAPI {
+		workers = 0
+	}
+	q, err = queue.New(ctx, db, pipeline, queue.Options{Workers: workers, Log: log, Assets: assets, Metrics: mx,
 		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff})
 	if err != nil {
 		return err
 	}
 	svc.SetRunCanceler(q)
-	if n, err := q.RecoverRunning(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("resuming jobs that were running when the server stopped", "jobs", n)
-	}
 
 	// A reserve file lets deletes commit on a full disk; the monitor warns
 	// of low space and refills the reserve once space returns.
@@ -122,7 +122,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
-		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks})
+		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
+		Unavailable: store.Unavailable, Ping: db.Reader.PingContext, JobsOnly: cfg.Role == config.RoleWorker})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)
 		if err != nil {
@@ -150,13 +151,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		ConnContext:       ln.ConnContext,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if cfg.Workers > 0 {
+	if workers > 0 {
 		if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 			ln.Close()
 			return fmt.Errorf("start queue: %w", err)
 		}
 	} else {
-		log.Info("no workers in this process (--workers 0): tasks are queued but not run here")
+		log.Info("no workers in this process (--workers 0 or --role api): tasks are queued but not run here")
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -165,7 +166,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if len(cfg.APIKeys) == 0 {
 		log.Warn("no API key configured: the API is open to every local process", "addr", addr)
 	}
-	log.Info("framewise is listening", "url", "http://"+addr, "api", "http://"+addr+"/v1.3", "data_dir", cfg.DataDir, "workers", cfg.Workers,
+	log.Info("framewise is listening", "url", "http://"+addr, "api", "http://"+addr+"/v1.3", "role", cfg.Role, "data_dir", cfg.DataDir, "workers", workers,
 		"rate_limit_per_minute", cfg.RateLimit)
 	if listening != nil {
 		listening(addr)
@@ -189,7 +190,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	defer cancel()
 	herr := srv.Shutdown(sctx)
 	var qerr error
-	if cfg.Workers > 0 {
+	if workers > 0 {
 		qerr = q.Stop(sctx)
 	}
 	log.Info("stopped")

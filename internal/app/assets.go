@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 
 	"github.com/framewise/framewise/internal/asset"
 	"github.com/framewise/framewise/internal/config"
@@ -17,11 +16,11 @@ import (
 	"github.com/framewise/framewise/internal/task"
 )
 
-// newAssets builds the asset service. The secret that signs presigned
-// upload URLs lives in <data dir>/secret (created 0600 on first start).
-func newAssets(cfg config.Config, db *store.DB, blobs asset.Blobs, quota asset.Quota, tool *media.Tool, client *http.Client,
+// newAssets builds the asset service (uploadSecret signs its presigned
+// upload URLs).
+func newAssets(ctx context.Context, cfg config.Config, db *store.DB, blobs asset.Blobs, quota asset.Quota, tool *media.Tool, client *http.Client,
 	enqueue store.Enqueuer, log *slog.Logger) (*asset.Service, error) {
-	secret, err := asset.LoadSecret(filepath.Join(cfg.DataDir, "secret"))
+	secret, err := uploadSecret(ctx, cfg, db)
 	if err != nil {
 		return nil, err
 	}

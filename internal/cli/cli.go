@@ -24,6 +24,7 @@ const usage = `framewise — self-hosted video analysis (TwelveLabs v1.3 Analyze
 
 Usage:
   framewise serve [flags]                  run the server
+  framewise migrate --database-url URL     apply database migrations (PostgreSQL; before starting many processes)
   framewise analyze VIDEO_FILE_OR_URL ...  create an analysis task
   framewise tasks COMMAND ...              list, get, delete, wait or cancel tasks
   framewise assets upload|list|get|delete  upload files once, analyze them many times
@@ -46,6 +47,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	switch args[0] {
 	case "serve":
 		err = runServe(ctx, args[1:], env)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], env)
 	case "analyze":
 		err = runAnalyze(ctx, args[1:], env)
 	case "tasks":

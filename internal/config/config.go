@@ -21,6 +21,15 @@ import (
 type Config struct {
 	Addr    string
 	DataDir string
+	// DatabaseURL is a postgres:// URL; empty means SQLite in DataDir.
+	// Migrate applies missing migrations at start (PostgreSQL; SQLite
+	// always does).
+	DatabaseURL string
+	Migrate     bool
+	// Role is what this process does: RoleAll (API and workers),
+	// RoleAPI (validate and enqueue, no analysis) or RoleWorker (jobs
+	// only, with /healthz, /readyz and /metrics on Addr).
+	Role    string
 	APIKeys []string
 	// AdminKeys authorize the admin routes (/admin/v1/…: accounts, keys,
 	// canceling a task); none turns those routes off.
@@ -71,12 +80,20 @@ type Config struct {
 	StorageQuota int64
 }
 
+// Roles of a process (--role).
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
 // Default returns the defaults.
 func Default() Config {
 	return Config{
 		Addr:                  "127.0.0.1:8700",
 		DataDir:               "./framewise-data",
 		Workers:               2,
+		Role:                  RoleAll,
 		LogLevel:              "info",
 		LogFormat:             "text",
 		MaxVideoBytes:         4 << 30,
@@ -119,6 +136,9 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	var keys, adminKeys []string
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env FRAMEWISE_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the database and media files (env FRAMEWISE_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://user@host:5432/db to keep state in PostgreSQL; default: SQLite in the data dir (env FRAMEWISE_DATABASE_URL)")
+	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply missing database migrations at start (PostgreSQL; else run `framewise migrate` first) (env FRAMEWISE_MIGRATE)")
+	fs.StringVar(&c.Role, "role", c.Role, "all, api (answers the API, runs no jobs) or worker (runs jobs; serves only /healthz, /readyz and /metrics) (env FRAMEWISE_ROLE)")
 	fs.Var(stringList{&keys}, "api-key", "accepted x-api-key value, of the default account; repeatable (env FRAMEWISE_API_KEYS, comma-separated)")
 	fs.Var(stringList{&adminKeys}, "admin-key", "x-api-key value of the admin routes (/admin/v1: accounts, keys, canceling a task); repeatable; none turns them off (env FRAMEWISE_ADMIN_KEY, or FRAMEWISE_ADMIN_KEYS comma-separated)")
 	fs.BoolVar(&c.AllowPrivateURLs, "allow-private-urls", c.AllowPrivateURLs, "let video URLs reach loopback and private addresses (env FRAMEWISE_ALLOW_PRIVATE_URLS)")
@@ -196,6 +216,8 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	}
 	str("FRAMEWISE_ADDR", &c.Addr)
 	str("FRAMEWISE_DATA_DIR", &c.DataDir)
+	str("FRAMEWISE_DATABASE_URL", &c.DatabaseURL)
+	str("FRAMEWISE_ROLE", &c.Role)
 	str("FRAMEWISE_LOG_LEVEL", &c.LogLevel)
 	str("FRAMEWISE_LOG_FORMAT", &c.LogFormat)
 	str("FRAMEWISE_DEFAULT_MODEL", &c.DefaultModel)
@@ -224,6 +246,11 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		b, err := strconv.ParseBool(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_ALLOW_PRIVATE_URLS", err))
 		c.AllowPrivateURLs = b
+	}
+	if v := getenv("FRAMEWISE_MIGRATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_MIGRATE", err))
+		c.Migrate = b
 	}
 	if v := getenv("FRAMEWISE_WORKERS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -282,6 +309,21 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		return errors.New("--workers must be 0 or more")
+	}
+	switch c.Role {
+	case RoleAll, RoleAPI:
+	case RoleWorker:
+		if c.Workers == 0 {
+			return errors.New("--role worker needs --workers 1 or more")
+		}
+	default:
+		return fmt.Errorf("--role %q: use all, api or worker", c.Role)
+	}
+	if c.Role != RoleAll && c.DatabaseURL == "" {
+		return fmt.Errorf("--role %s needs --database-url: processes share work through PostgreSQL (SQLite is one process's)", c.Role)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("--database-url must be a postgres:// or postgresql:// URL (SQLite is the default, in the data dir)")
 	}
 	if c.MaxConcurrentCreates < 0 {
 		return errors.New("--max-concurrent-creates must be 0 (the default) or more")

@@ -311,6 +311,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		status, code = http.StatusInsufficientStorage, api.CodeInsufficientStorage
 		msg = fmt.Sprintf("The server's storage quota of %s is used up, so this request was not stored. "+
 			"Delete assets, tasks or unfinished uploads (DELETE /v1.3/assets/multipart-uploads/{upload_id}) you no longer need, then retry.", binarySize(quota.Limit))
+	case s.unavailable != nil && s.unavailable(err):
+		s.log.Warn("database unreachable: answered 503", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		status, code = http.StatusServiceUnavailable, api.CodeServiceUnavailable
+		msg = "The server cannot reach its database right now; nothing of this request was changed. Retry in a few seconds."
 	case diskspace.Full(err):
 		// The cause names files of the server: logged, not sent.
 		s.log.Error("disk full", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
@@ -360,6 +365,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	type body struct {
 		Status string            `json:"status"`
+		Reason string            `json:"reason,omitempty"`
 		Disk   *diskspace.Status `json:"disk,omitempty"`
 	}
 	if !s.ready.Load() {
@@ -367,6 +373,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := body{Status: "ok"}
+	if s.ping != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		err := s.ping(ctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("not ready", "err", err)
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, body{Status: "unavailable", Reason: "the database or the object store is out of reach (the server's log says which)"})
+			return
+		}
+	}
 	if s.disk != nil {
 		if st := s.disk(); st.Known {
 			b.Disk = &st

@@ -42,9 +42,13 @@ type Server struct {
 	publicURL string
 	disk      func() diskspace.Status
 	limiter   *ratelimit.Limiter // nil: no rate limit
-	now       func() time.Time
-	admin     adminRoutes
-	webhooks  Webhooks // nil: the webhook admin routes answer 404
+
+	unavailable func(error) bool
+	ping        func(context.Context) error
+	jobsOnly    bool
+	now         func() time.Time
+	admin       adminRoutes
+	webhooks    Webhooks // nil: the webhook admin routes answer 404
 }
 
 // Options configure a Server.
@@ -89,6 +93,16 @@ type Options struct {
 	// Webhooks manages webhook endpoints for the admin routes
 	// (admin_webhooks.go).
 	Webhooks Webhooks
+	// Unavailable says whether an error means that a part the server
+	// needs (the database) is out of reach: such requests get 503 with
+	// Retry-After instead of 500. nil: none is.
+	Unavailable func(error) bool
+	// Ping checks, for /readyz, that the parts the server needs (the
+	// database, the object store) answer; nil: nothing to check.
+	Ping func(context.Context) error
+	// JobsOnly serves /healthz, /readyz and /metrics only: a process of
+	// the worker role.
+	JobsOnly bool
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -110,6 +124,7 @@ func New(tasks Tasks, opts Options) *Server {
 	}
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
 	s.webhooks = opts.Webhooks
+	s.unavailable, s.ping, s.jobsOnly = opts.Unavailable, opts.Ping, opts.JobsOnly
 	return s
 }
 
@@ -123,6 +138,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.metrics != nil {
 		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
+	if s.jobsOnly {
+		mux.Handle("/", s.endpoint(flat, func(r *http.Request) (int, any, error) {
+			return 0, nil, errorf(http.StatusNotFound, api.CodeNotFound,
+				"This framewise process runs jobs only (--role worker); send API requests to a process of the api or all role.")
+		}))
+		return s.middleware(mux)
 	}
 	// The root says where things are, without a key, so that a browser or
 	// curl pointed at the server learns more than 401.

@@ -18,8 +18,11 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/internal/diskspace"
+	"github.com/framewise/framewise/internal/store"
 	"github.com/framewise/framewise/internal/webhook"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -69,12 +72,18 @@ const DefaultCleanupInterval = 10 * time.Minute
 // MaxAttempts is how often a job runs before its task is failed for good.
 const MaxAttempts = 5
 
-// Queue runs analysis jobs on River over the SQLite writer connection.
+// Queue runs analysis jobs on River over the store's database: SQLite's
+// writer connection, or PostgreSQL with LISTEN/NOTIFY.
 type Queue struct {
 	client  *river.Client[*sql.Tx]
 	db      *sql.DB
+	dialect store.Dialect
 	log     *slog.Logger
 	running *runningTasks
+	jobs    *liveJobs
+	life    lifeOptions
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // ErrCanceled is the cause of a task run's context when an operator
@@ -129,33 +138,73 @@ type Options struct {
 	// wait after a first failed attempt (0: webhook.DefaultBackoff).
 	Webhooks       WebhookDeliverer
 	WebhookBackoff time.Duration
+	// Heartbeat and DeadAfter tune the rescue of jobs whose process died
+	// (see Queue.Start); 0 means DefaultHeartbeat and DefaultDeadAfter.
+	Heartbeat, DeadAfter time.Duration
 }
 
-// New migrates River's tables and returns a queue whose workers call runner.
-func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, error) {
-	driver := riversqlite.New(db)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Log)})
+// driver is River's driver for the store's database.
+func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
+	if db.Dialect == store.Postgres {
+		return riverdatabasesql.NewWithPgxListener(db.Writer.DB, db.PgxPool())
+	}
+	return riversqlite.New(db.Writer.DB)
+}
+
+// Migrate applies River's migrations to the store's database.
+func Migrate(ctx context.Context, db *store.DB, log *slog.Logger) error {
+	migrator, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: quiet(log)})
 	if err != nil {
-		return nil, fmt.Errorf("queue: %w", err)
+		return fmt.Errorf("queue: %w", err)
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("queue: migrate: %w", err)
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	return nil
+}
+
+// New returns a queue whose workers call runner. On SQLite it migrates
+// River's tables first (one process owns the file); on PostgreSQL they
+// must be migrated already (Migrate, by `framewise migrate` or serve
+// --migrate), and an error wrapping store.ErrNotMigrated says when not.
+func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue, error) {
+	drv := driver(db)
+	if db.Dialect == store.SQLite {
+		if err := Migrate(ctx, db, opts.Log); err != nil {
+			return nil, err
+		}
+	} else {
+		migrator, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: quiet(opts.Log)})
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		res, err := migrator.Validate(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("queue: check migrations: %w", err)
+		}
+		if !res.OK {
+			return nil, fmt.Errorf("%w: the job queue's tables: %v: run `framewise migrate`, or serve with --migrate", store.ErrNotMigrated, res.Messages)
+		}
 	}
 	cfg := &river.Config{
 		Logger:            quiet(opts.Log),
 		MaxAttempts:       MaxAttempts,
 		FetchCooldown:     50 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
-		PollOnly:          true,
+		// SQLite has no notifier; PostgreSQL wakes workers by NOTIFY and
+		// polls as a fallback.
+		PollOnly: db.Dialect == store.SQLite,
 		// A 2-hour video may take long; the job's own context bounds it.
 		JobTimeout: -1,
-		// A single process owns the SQLite file; jobs that were running when
-		// it died are made available again at start (RecoverRunning).
-		RescueStuckJobsAfter: 24 * time.Hour,
+		// Jobs whose process died are rescued within seconds by the
+		// heartbeat (Start); River's own rescue stays as a backstop for
+		// what that leaves (a job that used up its attempts that way).
+		RescueStuckJobsAfter: time.Hour,
 	}
 	running := &runningTasks{runs: map[string]*runningTask{}}
+	jobs := &liveJobs{ids: map[int64]int{}}
 	if opts.Workers > 0 {
-		cfg.Middleware = []rivertype.Middleware{jobMetrics(opts.Metrics)}
+		cfg.Middleware = []rivertype.Middleware{jobMetrics(opts.Metrics), jobs.middleware()}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &analyzeWorker{runner: runner, log: opts.Log, running: running})
 		if opts.Assets != nil {
@@ -176,11 +225,12 @@ func New(ctx context.Context, db *sql.DB, runner Runner, opts Options) (*Queue, 
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
 	}
-	client, err := river.NewClient(driver, cfg)
+	client, err := river.NewClient(drv, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{client: client, db: db, log: opts.Log, running: running}, nil
+	return &Queue{client: client, db: db.Writer.DB, dialect: db.Dialect, log: opts.Log, running: running, jobs: jobs,
+		life: lifeOptions{heartbeat: cmp.Or(opts.Heartbeat, DefaultHeartbeat), deadAfter: cmp.Or(opts.DeadAfter, DefaultDeadAfter)}}, nil
 }
 
 // CancelRun stops the analysis job of a task: at once when it runs in this
@@ -196,14 +246,19 @@ func (q *Queue) CancelRun(ctx context.Context, taskID string) error {
 	return q.cancelJobs(ctx, taskID)
 }
 
-// cancelJobs cancels the jobs of a task through River. The filter is
-// SQLite's (River stores args as JSONB there).
+// cancelJobs cancels the jobs of a task through River.
 func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
+	// River stores args as JSONB on both databases, each with its own
+	// operators.
+	byTask := "json_extract(args, '$.task_id') = @task_id"
+	if q.dialect == store.Postgres {
+		byTask = "args->>'task_id' = @task_id"
+	}
 	jobs, err := q.client.JobList(ctx, river.NewJobListParams().
 		Kinds(AnalyzeArgs{}.Kind()).
 		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 			rivertype.JobStateRunning, rivertype.JobStateScheduled).
-		Where("json_extract(args, '$.task_id') = @task_id", river.NamedArgs{"task_id": taskID}).
+		Where(byTask, river.NamedArgs{"task_id": taskID}).
 		First(10))
 	if err != nil {
 		return fmt.Errorf("queue: find the job of task %s: %w", taskID, err)
@@ -242,6 +297,13 @@ func jobMetrics(m *metrics.Metrics) rivertype.Middleware {
 // Waiting counts the jobs waiting to run (available, or scheduled to run
 // or retry later) and the age of the oldest available one.
 func (q *Queue) Waiting(ctx context.Context) (n int, oldest time.Duration, err error) {
+	if q.dialect == store.Postgres {
+		var secs sql.NullFloat64
+		err = q.db.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')),
+			(SELECT extract(epoch FROM now() - min(scheduled_at)) FROM river_job WHERE state = 'available')`).Scan(&n, &secs)
+		return n, max(0, time.Duration(secs.Float64*float64(time.Second))), err
+	}
 	var first sql.NullString
 	err = q.db.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')),
@@ -285,24 +347,22 @@ func (q *Queue) EnqueueAsset(ctx context.Context, tx *sql.Tx, assetID string) er
 	return err
 }
 
-// RecoverRunning makes jobs that were running when the previous process
-// died available again. Call it before Start, only when this process is the
-// sole worker of the database (the embedded SQLite mode).
-func (q *Queue) RecoverRunning(ctx context.Context) (int64, error) {
-	res, err := q.db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
-	if err != nil {
-		return 0, fmt.Errorf("queue: recover running jobs: %w", err)
+// Start starts working jobs, and the heartbeat that keeps this process's
+// running jobs its own while it lives and rescues those of processes that
+// died (life.go).
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return err
 	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	q.stop, q.done = make(chan struct{}), make(chan struct{})
+	go q.heartbeat(ctx)
+	return nil
 }
-
-// Start starts working jobs.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
 
 // Stop lets running jobs finish until ctx is done, then cancels them; a
 // cancelled job snoozes and runs again at the next start.
 func (q *Queue) Stop(ctx context.Context) error {
+	defer q.stopHeartbeat()
 	err := q.client.Stop(ctx)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

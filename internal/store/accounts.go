@@ -54,7 +54,7 @@ func (s *Accounts) CreateAccount(ctx context.Context, name string) (keyID, key s
 	return keyID, key, tx.Commit()
 }
 
-func (s *Accounts) insertKey(ctx context.Context, tx *sql.Tx, name string) (id, key string, err error) {
+func (s *Accounts) insertKey(ctx context.Context, tx *Tx, name string) (id, key string, err error) {
 	id, key = account.NewKey()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, hash, created_at) VALUES (?, ?, ?, ?)`,
 		id, name, account.Hash(key), s.now().UnixMicro()); err != nil {

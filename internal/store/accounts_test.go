@@ -12,7 +12,9 @@ import (
 	"github.com/framewise/framewise/internal/task"
 )
 
-func TestAccountsAndKeys(t *testing.T) {
+func TestAccountsAndKeys(t *testing.T) { eachDialect(t, testAccountsAndKeys) }
+
+func testAccountsAndKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := NewAccounts(openTest(t, nil).db)
@@ -84,7 +86,9 @@ func TestAccountsAndKeys(t *testing.T) {
 
 // TestAccountScoping: with an account in the context, every query sees
 // only that account's rows; without one (the server's own work) it sees all.
-func TestAccountScoping(t *testing.T) {
+func TestAccountScoping(t *testing.T) { eachDialect(t, testAccountScoping) }
+
+func testAccountScoping(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tasks := openTest(t, nil)

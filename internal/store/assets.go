@@ -102,7 +102,7 @@ func assetArgs(a *asset.Asset) ([]any, error) {
 }
 
 // insertAsset inserts a, owned by account owner, and its job.
-func (s *Assets) insertAsset(ctx context.Context, tx *sql.Tx, a *asset.Asset, owner string) error {
+func (s *Assets) insertAsset(ctx context.Context, tx *Tx, a *asset.Asset, owner string) error {
 	args, err := assetArgs(a)
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func (s *Assets) insertAsset(ctx context.Context, tx *sql.Tx, a *asset.Asset, ow
 		return fmt.Errorf("create asset: %w", err)
 	}
 	if s.enqueue != nil {
-		if err := s.enqueue(ctx, tx, a.ID); err != nil {
+		if err := s.enqueue(ctx, tx.Tx, a.ID); err != nil {
 			return fmt.Errorf("enqueue asset %s: %w", a.ID, err)
 		}
 	}
@@ -257,7 +257,7 @@ func (s *Assets) DeleteAsset(ctx context.Context, id string, allow func(*asset.A
 	// media_sources); unfinished tasks are few, so scanning their specs is
 	// cheap.
 	needle := `"asset_id":` + strconv.Quote(id)
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE status IN ('queued', 'pending', 'processing') AND (asset_id = ? OR instr(spec, ?) > 0)`, id, needle).Scan(&active); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE status IN ('queued', 'pending', 'processing') AND (asset_id = ? OR spec LIKE ? ESCAPE '\')`, id, "%"+likeEscape(needle)+"%").Scan(&active); err != nil {
 		return nil, fmt.Errorf("delete asset: count tasks: %w", err)
 	}
 	if err := allow(a, active); err != nil {

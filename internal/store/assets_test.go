@@ -14,6 +14,10 @@ import (
 )
 
 func TestAssetsCreateIsAtomicWithEnqueue(t *testing.T) {
+	eachDialect(t, testAssetsCreateIsAtomicWithEnqueue)
+}
+
+func testAssetsCreateIsAtomicWithEnqueue(t *testing.T) {
 	t.Parallel()
 	ts := openTest(t, nil)
 	boom := errors.New("queue down")
@@ -28,7 +32,9 @@ func TestAssetsCreateIsAtomicWithEnqueue(t *testing.T) {
 	}
 }
 
-func TestListAssetsFilters(t *testing.T) {
+func TestListAssetsFilters(t *testing.T) { eachDialect(t, testListAssetsFilters) }
+
+func testListAssetsFilters(t *testing.T) {
 	t.Parallel()
 	ts := openTest(t, nil)
 	s := NewAssets(ts.db, nil)
@@ -103,7 +109,9 @@ func fmtList(s []string) string {
 // A task created on an asset while the asset is deleted: exactly one of
 // the two succeeds, however they interleave. Before the check in the
 // task's insert both could (the create looked the asset up first).
-func TestCreateTaskRacesDeleteAsset(t *testing.T) {
+func TestCreateTaskRacesDeleteAsset(t *testing.T) { eachDialect(t, testCreateTaskRacesDeleteAsset) }
+
+func testCreateTaskRacesDeleteAsset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tasks := openTest(t, nil)

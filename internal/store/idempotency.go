@@ -42,7 +42,7 @@ func lookupKey(ctx context.Context, q queryer, scope, key string, since time.Tim
 // key exists, it writes nothing and returns it.
 func (s *Tasks) CreateWithKey(ctx context.Context, t *task.Task, scope, key, bodySHA256 string, since time.Time) (*task.KeyRecord, error) {
 	var existing *task.KeyRecord
-	err := s.create(ctx, t, func(tx *sql.Tx) (bool, error) {
+	err := s.create(ctx, t, func(tx *Tx) (bool, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, since.UnixMicro()); err != nil {
 			return false, fmt.Errorf("expire idempotency keys: %w", err)
 		}

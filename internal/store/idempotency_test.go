@@ -10,7 +10,9 @@ import (
 	"github.com/framewise/framewise/internal/task"
 )
 
-func TestCreateWithKey(t *testing.T) {
+func TestCreateWithKey(t *testing.T) { eachDialect(t, testCreateWithKey) }
+
+func testCreateWithKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	jobs := 0

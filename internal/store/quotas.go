@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"time"
@@ -38,7 +37,7 @@ func (s *Tasks) SetQuotas(q Quotas) { s.quotas = q }
 // checkQuotas refuses t with a *task.BusyError (429 quota_exceeded) when
 // writing it would put its account over a quota, and records its video
 // duration when known. It runs in the create transaction.
-func (s *Tasks) checkQuotas(ctx context.Context, tx *sql.Tx, t *task.Task) error {
+func (s *Tasks) checkQuotas(ctx context.Context, tx *Tx, t *task.Task) error {
 	owner := account.Owner(ctx)
 	now := t.CreatedAt
 	if n := s.quotas.ActiveTasks; n > 0 {
@@ -67,7 +66,7 @@ func (s *Tasks) checkQuotas(ctx context.Context, tx *sql.Tx, t *task.Task) error
 	return nil
 }
 
-func recordUsage(ctx context.Context, tx *sql.Tx, taskID, owner string, seconds float64, at time.Time) error {
+func recordUsage(ctx context.Context, tx *Tx, taskID, owner string, seconds float64, at time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO video_usage (task_id, account_id, seconds, at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (task_id) DO NOTHING`, taskID, owner, seconds, at.UnixMicro()); err != nil {
 		return fmt.Errorf("record video usage: %w", err)
@@ -78,7 +77,7 @@ func recordUsage(ctx context.Context, tx *sql.Tx, taskID, owner string, seconds 
 // checkVideoQuota refuses t when the video its account analyzed in the
 // last 24 hours, plus t's own when known, is over limit seconds. The
 // Retry-After is when enough of that usage leaves the window.
-func (s *Tasks) checkVideoQuota(ctx context.Context, tx *sql.Tx, owner string, t *task.Task, limit float64) error {
+func (s *Tasks) checkVideoQuota(ctx context.Context, tx *Tx, owner string, t *task.Task, limit float64) error {
 	now := t.CreatedAt
 	rows, err := tx.QueryContext(ctx, `SELECT seconds, at FROM video_usage WHERE account_id = ? AND at >= ? ORDER BY at`,
 		owner, now.Add(-usageWindow).UnixMicro())

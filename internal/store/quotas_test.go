@@ -16,7 +16,9 @@ func withDuration(t *task.Task, seconds float64) *task.Task {
 	return t
 }
 
-func TestQuotas(t *testing.T) {
+func TestQuotas(t *testing.T) { eachDialect(t, testQuotas) }
+
+func testQuotas(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	a, b := account.NewContext(context.Background(), "a"), account.NewContext(context.Background(), "b")

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -24,18 +25,39 @@ import (
 
 	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/task"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // DB is an open database: Writer takes every write (and the job queue),
-// Reader serves reads concurrently.
+// Reader serves reads concurrently. On SQLite they are two pools over one
+// file (one writer connection); on PostgreSQL they are the same pool.
 type DB struct {
-	Writer *sql.DB
-	Reader *sql.DB
+	Dialect Dialect
+	Writer  Pool
+	Reader  Pool
+
+	pgx *pgxpool.Pool // PostgreSQL only
+}
+
+// ErrNotMigrated: the database lacks migrations this binary needs, and
+// opening it was not allowed to apply them (see Open).
+var ErrNotMigrated = errors.New("database not migrated")
+
+// Open opens the database named by url: a postgres:// or postgresql://
+// URL, or else the path of a SQLite file (created if needed). migrate
+// says whether to apply missing migrations; when false a database that
+// lacks some answers an error wrapping ErrNotMigrated. SQLite is always
+// migrated: one process owns its file.
+func Open(ctx context.Context, url string, migrate bool) (*DB, error) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return OpenPostgres(ctx, url, migrate)
+	}
+	return OpenSQLite(ctx, strings.TrimPrefix(url, "sqlite://"))
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
@@ -66,8 +88,8 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	db := &DB{Writer: w, Reader: r}
-	if err := db.migrate(ctx); err != nil {
+	db := &DB{Dialect: SQLite, Writer: Pool{DB: w}, Reader: Pool{DB: r}}
+	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -76,32 +98,112 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.Reader.DB == db.Writer.DB {
+		return db.Writer.Close()
+	}
 	return errors.Join(db.Reader.Close(), db.Writer.Close())
 }
 
-func (db *DB) migrate(ctx context.Context) error {
+// migrations returns the names and bodies of the migrations for the
+// dialect, in order: migrations/NNNN_name.sql, or its
+// migrations/<dialect>/NNNN_name.sql where the dialects need different text.
+func (db *DB) migrations() (names []string, bodies map[string]string, err error) {
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(files)
+	bodies = map[string]string{}
+	for _, file := range files {
+		body, err := migrationFS.ReadFile(path.Join("migrations", string(db.Dialect), path.Base(file)))
+		if err != nil {
+			body, _ = migrationFS.ReadFile(file)
+		}
+		// The recorded name stays the shared file's, whichever text ran.
+		names = append(names, file)
+		bodies[file] = string(body)
+	}
+	return names, bodies, nil
+}
+
+// Pending returns the names of the migrations not applied yet.
+func (db *DB) Pending(ctx context.Context) ([]string, error) {
+	names, _, err := db.migrations()
+	if err != nil {
+		return nil, err
+	}
+	applied := map[string]bool{}
+	rows, err := db.Reader.QueryContext(ctx, `SELECT name FROM framewise_migrations`)
+	if err == nil {
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return nil, err
+			}
+			applied[n] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	} else if !missingTable(err) {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	var pending []string
+	for _, n := range names {
+		if !applied[n] {
+			pending = append(pending, n)
+		}
+	}
+	return pending, nil
+}
+
+// missingTable says whether err is "no such table" (before the first
+// migration).
+func missingTable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no such table") || strings.Contains(msg, "does not exist")
+}
+
+// Migrate applies the migrations not applied yet, each in a transaction
+// of its own. On PostgreSQL an advisory lock makes processes that migrate
+// at once take turns.
+func (db *DB) Migrate(ctx context.Context) error {
+	if db.Dialect == Postgres {
+		conn, err := db.Writer.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLock)
+	}
 	if _, err := db.Writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS framewise_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	names, bodies, err := db.migrations()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	todo := map[string]bool{}
+	for _, n := range pending {
+		todo[n] = true
+	}
 	for _, name := range names {
-		var done int
-		if err := db.Writer.QueryRowContext(ctx, `SELECT count(*) FROM framewise_migrations WHERE name = ?`, name).Scan(&done); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if done > 0 {
+		if !todo[name] {
 			continue
 		}
-		body, _ := migrationFS.ReadFile(name)
 		tx, err := db.Writer.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		for _, stmt := range strings.Split(string(body), ";") {
+		for _, stmt := range strings.Split(bodies[name], ";") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
 			}
@@ -139,7 +241,7 @@ type Tasks struct {
 
 // TerminalHook runs inside the transaction that makes a task ready or
 // failed (Webhooks.TaskEnded enqueues its notifications there).
-type TerminalHook func(ctx context.Context, tx *sql.Tx, t *task.Task) error
+type TerminalHook func(ctx context.Context, tx *Tx, t *task.Task) error
 
 // OnTerminal sets the hook of terminal transitions; call it before use.
 func (s *Tasks) OnTerminal(h TerminalHook) { s.onTerminal = h }
@@ -231,7 +333,7 @@ func (s *Tasks) Create(ctx context.Context, t *task.Task) error {
 // create inserts the task and its job in one transaction. before, when
 // set, runs first in that transaction; returning false (or an error) it
 // leaves everything unwritten.
-func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx) (bool, error)) error {
+func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *Tx) (bool, error)) error {
 	args, err := taskArgs(t)
 	if err != nil {
 		return err
@@ -269,7 +371,7 @@ func (s *Tasks) create(ctx context.Context, t *task.Task, before func(tx *sql.Tx
 		return fmt.Errorf("create task: %w", err)
 	}
 	if s.enqueue != nil {
-		if err := s.enqueue(ctx, tx, t.ID); err != nil {
+		if err := s.enqueue(ctx, tx.Tx, t.ID); err != nil {
 			return fmt.Errorf("enqueue task %s: %w", t.ID, err)
 		}
 	}

@@ -6,21 +6,42 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/framewise/framewise/internal/store/storetest"
 	"github.com/framewise/framewise/internal/task"
 )
 
-func openTest(t *testing.T, enqueue Enqueuer) *Tasks {
+// eachDialect runs test on SQLite and on PostgreSQL: the store's one
+// suite for both databases. openTest opens the subtest's database.
+func eachDialect(t *testing.T, test func(t *testing.T)) {
+	for _, d := range []Dialect{SQLite, Postgres} {
+		t.Run(string(d), test)
+	}
+}
+
+// openDB opens an empty database of the dialect that the subtest of
+// eachDialect names.
+func openDB(t *testing.T) *DB {
 	t.Helper()
-	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	url := filepath.Join(t.TempDir(), "t.db")
+	if parts := strings.Split(t.Name(), "/"); len(parts) > 1 && parts[1] == string(Postgres) {
+		url = storetest.PostgresURL(t)
+	}
+	db, err := Open(context.Background(), url, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return NewTasks(db, enqueue)
+	return db
+}
+
+func openTest(t *testing.T, enqueue Enqueuer) *Tasks {
+	t.Helper()
+	return NewTasks(openDB(t), enqueue)
 }
 
 func newTask(id string, at time.Time) *task.Task {
@@ -28,7 +49,9 @@ func newTask(id string, at time.Time) *task.Task {
 		Spec: task.Spec{Model: task.Pegasus12, Mode: task.ModeGeneral, Source: task.Source{Type: task.SourceURL, URL: "https://x.test/" + id}}}
 }
 
-func TestCreateIsAtomicWithEnqueue(t *testing.T) {
+func TestCreateIsAtomicWithEnqueue(t *testing.T) { eachDialect(t, testCreateIsAtomicWithEnqueue) }
+
+func testCreateIsAtomicWithEnqueue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fail := errors.New("queue down")
@@ -52,7 +75,9 @@ func TestCreateIsAtomicWithEnqueue(t *testing.T) {
 	}
 }
 
-func TestRoundTripListUpdateDelete(t *testing.T) {
+func TestRoundTripListUpdateDelete(t *testing.T) { eachDialect(t, testRoundTripListUpdateDelete) }
+
+func testRoundTripListUpdateDelete(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openTest(t, nil)
@@ -110,7 +135,9 @@ func TestRoundTripListUpdateDelete(t *testing.T) {
 
 // Concurrent read-modify-write updates through the single writer never
 // lose an increment.
-func TestConcurrentUpdates(t *testing.T) {
+func TestConcurrentUpdates(t *testing.T) { eachDialect(t, testConcurrentUpdates) }
+
+func testConcurrentUpdates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openTest(t, nil)
@@ -147,7 +174,9 @@ func ids(ts []*task.Task) []string {
 	return out
 }
 
-func TestCheckpoints(t *testing.T) {
+func TestCheckpoints(t *testing.T) { eachDialect(t, testCheckpoints) }
+
+func testCheckpoints(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openTest(t, nil)

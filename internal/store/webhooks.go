@@ -41,7 +41,7 @@ func taskAccount(ctx context.Context, q queryer, taskID string) (string, error) 
 
 // TaskEnded runs inside the transaction that makes t ready or failed: one
 // delivery and one job per enabled endpoint of the task's account.
-func (w *Webhooks) TaskEnded(ctx context.Context, tx *sql.Tx, t *task.Task) error {
+func (w *Webhooks) TaskEnded(ctx context.Context, tx *Tx, t *task.Task) error {
 	_, err := w.deliverN(ctx, tx, t, "")
 	return err
 }
@@ -49,7 +49,7 @@ func (w *Webhooks) TaskEnded(ctx context.Context, tx *sql.Tx, t *task.Task) erro
 // deliverN creates (or resets, for a redelivery) the deliveries of t to
 // the enabled endpoints of its account, or to endpointID only, and
 // enqueues their jobs. It returns how many.
-func (w *Webhooks) deliverN(ctx context.Context, tx *sql.Tx, t *task.Task, endpointID string) (int, error) {
+func (w *Webhooks) deliverN(ctx context.Context, tx *Tx, t *task.Task, endpointID string) (int, error) {
 	account, err := taskAccount(ctx, tx, t.ID)
 	if err != nil {
 		return 0, err
@@ -101,7 +101,7 @@ func (w *Webhooks) deliverN(ctx context.Context, tx *sql.Tx, t *task.Task, endpo
 		default:
 			return 0, fmt.Errorf("webhook delivery: %w", err)
 		}
-		if err := w.enqueue(ctx, tx, id); err != nil {
+		if err := w.enqueue(ctx, tx.Tx, id); err != nil {
 			return 0, fmt.Errorf("enqueue webhook delivery %s: %w", id, err)
 		}
 	}
@@ -154,7 +154,7 @@ func scanEndpoint(s interface{ Scan(...any) error }) (*webhook.Endpoint, error) 
 func (w *Webhooks) CreateEndpoint(ctx context.Context, e *webhook.Endpoint) error {
 	res, err := w.db.Writer.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
 		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE name = ?)`,
-		e.ID, e.AccountID, e.URL, e.Secret, e.Enabled, e.Description, e.CreatedAt.UnixMicro(), e.AccountID)
+		e.ID, e.AccountID, e.URL, e.Secret, sqlBool(e.Enabled), e.Description, e.CreatedAt.UnixMicro(), e.AccountID)
 	if err != nil {
 		return fmt.Errorf("create webhook endpoint: %w", err)
 	}
@@ -228,7 +228,7 @@ func (w *Webhooks) Delivery(ctx context.Context, id string) (*webhook.Delivery, 
 // RecordAttempt implements webhook.Store.
 func (w *Webhooks) RecordAttempt(ctx context.Context, id string, delivered bool, lastError string) error {
 	_, err := w.db.Writer.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, delivered = ?,
-		last_error = ?, updated_at = ? WHERE id = ?`, delivered, nullStr(lastError), w.now().UnixMicro(), id)
+		last_error = ?, updated_at = ? WHERE id = ?`, sqlBool(delivered), nullStr(lastError), w.now().UnixMicro(), id)
 	if err != nil {
 		return fmt.Errorf("record webhook attempt: %w", err)
 	}

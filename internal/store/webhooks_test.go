@@ -17,6 +17,10 @@ import (
 // The deliveries of a task and their jobs are written in the transaction
 // that ends the task: a failing enqueue leaves the task as it was.
 func TestTerminalTransitionEnqueuesWebhooksAtomically(t *testing.T) {
+	eachDialect(t, testTerminalTransitionEnqueuesWebhooksAtomically)
+}
+
+func testTerminalTransitionEnqueuesWebhooksAtomically(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tasks := openTest(t, nil)
@@ -151,7 +155,9 @@ func TestTerminalTransitionEnqueuesWebhooksAtomically(t *testing.T) {
 	}
 }
 
-func TestNoEndpointsNoWebhooks(t *testing.T) {
+func TestNoEndpointsNoWebhooks(t *testing.T) { eachDialect(t, testNoEndpointsNoWebhooks) }
+
+func testNoEndpointsNoWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tasks := openTest(t, nil)
