@@ -69,6 +69,9 @@ type Config struct {
 	// of stored media (0: none). See disk.go.
 	MinFreeDisk  DiskSize
 	StorageQuota int64
+	// BlobURL is where media files are stored (--blob-url, see blob.go);
+	// empty is <DataDir>/blobs.
+	BlobURL string
 }
 
 // Default returns the defaults.
@@ -139,6 +142,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.MaxEnumValues, "limit-enum-values", c.MaxEnumValues, "most enum values per field (upstream now allows 100)")
 	fs.IntVar(&c.MaxTokensP15, "limit-max-tokens", c.MaxTokensP15, "largest max_tokens for pegasus1.5 (upstream now allows 98304)")
 	c.diskFlags(fs)
+	c.blobFlags(fs)
 	var ignoredConfig string
 	fs.StringVar(&ignoredConfig, "config", c.ConfigFile, "YAML configuration file; flags and env override it (env FRAMEWISE_CONFIG)")
 	fs.StringVar(&vlm.BaseURL, "vlm-url", vlm.BaseURL, "OpenAI-compatible base URL of a vision-language model serving both model names, e.g. http://127.0.0.1:11434/v1 (env FRAMEWISE_VLM_URL)")
@@ -261,6 +265,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		c.MaxVideoBytes = n
 	}
 	errs = append(errs, c.diskEnv(getenv))
+	c.blobEnv(getenv)
 	return errors.Join(errs...)
 }
 
@@ -282,6 +287,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		return errors.New("--workers must be 0 or more")
+	}
+	if err := validateBlobURL(c.BlobURL); err != nil {
+		return err
 	}
 	if c.MaxConcurrentCreates < 0 {
 		return errors.New("--max-concurrent-creates must be 0 (the default) or more")
