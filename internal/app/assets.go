@@ -37,6 +37,7 @@ func newAssets(cfg config.Config, db *store.DB, blobs asset.Blobs, quota asset.Q
 		Store:      store.NewAssets(db, enqueue),
 		Blobs:      blobs,
 		Quota:      quota,
+		Direct:     directUploads(blobs),
 		Media:      tool,
 		Downloader: assetDownloader{client},
 		Signer:     signer,

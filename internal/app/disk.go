@@ -41,6 +41,15 @@ func (a reservingAssets) AbortUpload(ctx context.Context, id string) error {
 	return a.reserve.Retry(func() error { return a.Service.AbortUpload(ctx, id) })
 }
 
+// directUploads is the object store's multipart uploads when clients can
+// PUT chunks straight to it (S3), else nil: they come through framewise.
+func directUploads(b asset.Blobs) blob.Multipart {
+	if s, ok := b.(blob.Store); ok {
+		return blob.MultipartOf(s)
+	}
+	return nil
+}
+
 // withQuota wraps the blob store in the storage quota (--storage-quota),
 // when there is one. The asset service checks it before it accepts an
 // upload; nil quota means none.

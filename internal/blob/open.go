@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -15,7 +16,10 @@ import (
 //	s3://bucket?endpoint=http://127.0.0.1:7070&region=us-east-1&prefix=fw
 //	                      objects of an S3-compatible bucket, created if
 //	                      missing; endpoint, region and prefix are optional
-//	                      (no endpoint: AWS itself)
+//	                      (no endpoint: AWS itself); direct_uploads=false
+//	                      keeps multipart upload chunks going through
+//	                      framewise rather than to presigned URLs of the
+//	                      store
 //
 // S3 credentials come from the AWS SDK's default chain
 // (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws, an instance role);
@@ -77,6 +81,12 @@ func parseS3URL(u *url.URL) (S3Options, error) {
 			opt.Endpoint = v[0]
 		case "region":
 			opt.Region = v[0]
+		case "direct_uploads":
+			direct, err := strconv.ParseBool(v[0])
+			if err != nil {
+				return opt, fmt.Errorf("direct_uploads %q: want true or false", v[0])
+			}
+			opt.ProxyUploads = !direct
 		case "prefix":
 			p := strings.Trim(v[0], "/")
 			if strings.Contains(p, "..") {
@@ -84,7 +94,7 @@ func parseS3URL(u *url.URL) (S3Options, error) {
 			}
 			opt.Prefix = p
 		default:
-			return opt, fmt.Errorf("unknown parameter %q (want endpoint, region or prefix)", k)
+			return opt, fmt.Errorf("unknown parameter %q (want endpoint, region, prefix or direct_uploads)", k)
 		}
 	}
 	return opt, nil

@@ -48,6 +48,11 @@ type S3Options struct {
 	// defaults.
 	PartSize    int64
 	Concurrency int
+	// ProxyUploads keeps the chunks of multipart asset uploads going
+	// through framewise; by default clients PUT them straight to the
+	// store at presigned URLs (see Multipart), which needs Endpoint to be
+	// reachable by them.
+	ProxyUploads bool
 }
 
 // S3 stores blobs as objects of a bucket of an S3-compatible store.

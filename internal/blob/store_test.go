@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -352,8 +353,14 @@ func TestOpenURL(t *testing.T) {
 		}
 	}
 	opt, err := parseS3URL(mustURL(t, "s3://media?endpoint=http://127.0.0.1:7070&region=eu-west-1&prefix=/fw/"))
-	if err != nil || opt.Bucket != "media" || opt.Endpoint != "http://127.0.0.1:7070" || opt.Region != "eu-west-1" || opt.Prefix != "fw" {
+	if err != nil || opt.Bucket != "media" || opt.Endpoint != "http://127.0.0.1:7070" || opt.Region != "eu-west-1" || opt.Prefix != "fw" || opt.ProxyUploads {
 		t.Fatalf("parse: %+v, %v", opt, err)
+	}
+	if opt, err := parseS3URL(mustURL(t, "s3://media?direct_uploads=false")); err != nil || !opt.ProxyUploads {
+		t.Fatalf("direct_uploads=false: %+v, %v", opt, err)
+	}
+	if _, err := parseS3URL(mustURL(t, "s3://media?direct_uploads=maybe")); err == nil {
+		t.Fatal("direct_uploads=maybe: no error")
 	}
 }
 
@@ -364,4 +371,74 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestS3Multipart: parts PUT by a client to presigned URLs become the blob
+// at completion, counted by the quota; aborted uploads are gone.
+func TestS3Multipart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestS3(t, ctx)
+	if MultipartOf(&Local{Dir: t.TempDir()}) != nil {
+		t.Fatal("Local has direct multipart uploads")
+	}
+	q, err := NewQuota(ctx, s, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := MultipartOf(q)
+	if m == nil {
+		t.Fatal("no Multipart under the quota")
+	}
+	id, err := m.CreateMultipart(ctx, "assets/a/source")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, MinPartSize+3)
+	rand.NewChaCha8([32]byte{7}).Read(data)
+	for i, part := range [][]byte{data[:MinPartSize], data[MinPartSize:]} {
+		u, err := m.PresignPart(ctx, "assets/a/source", id, i+1, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(part))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT part %d: %v %v", i+1, resp, err)
+		}
+		resp.Body.Close()
+	}
+	parts, err := m.ListParts(ctx, "assets/a/source", id)
+	if err != nil || len(parts) != 2 || parts[0].Size != MinPartSize || parts[1].Size != 3 || parts[1].ETag == "" {
+		t.Fatalf("ListParts: %+v, %v", parts, err)
+	}
+	if _, err := s.Open(ctx, "assets/a/source"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the blob is there before completion: %v", err)
+	}
+	n, err := m.CompleteMultipart(ctx, "assets/a/source", id, parts)
+	if err != nil || n != int64(len(data)) || q.Used() != n {
+		t.Fatalf("Complete = %d, %v; quota used %d", n, err, q.Used())
+	}
+	if got := read(t, s, "assets/a/source"); got != string(data) {
+		t.Fatal("the completed blob differs")
+	}
+	// Completing again: S3 may answer NoSuchUpload or succeed again
+	// (versitygw does); either way the quota counts the blob once.
+	if n, err := m.CompleteMultipart(ctx, "assets/a/source", id, parts); (err != nil && !errors.Is(err, ErrNotFound)) || q.Used() != int64(len(data)) {
+		t.Fatalf("completing twice: %d, %v; quota used %d", n, err, q.Used())
+	}
+
+	id2, err := m.CreateMultipart(ctx, "assets/b/source")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AbortMultipart(ctx, "assets/b/source", id2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ListParts(ctx, "assets/b/source", id2); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ListParts of an aborted upload: %v", err)
+	}
+	if err := m.AbortMultipart(ctx, "assets/b/source", id2); err != nil {
+		t.Fatalf("aborting twice: %v", err)
+	}
 }
