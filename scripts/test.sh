@@ -36,9 +36,9 @@ trap 'stop_s3; report' EXIT
 
 scripts/setup.sh --test
 
-# The S3-compatible server of the object storage tests (internal/blob):
-# its first build takes minutes, so it is started now, building while vet
-# runs, and stopped after the unit tests.
+# The S3-compatible server of the object storage tests (internal/blob,
+# internal/asset, e2e): its first build takes minutes, so it is started
+# now, building while vet runs, and stopped after the end-to-end tests.
 s3env=$(mktemp)
 scripts/s3-test-server.sh >"$s3env" 2>"$s3env.log" &
 s3_starter=$!
@@ -56,7 +56,6 @@ source "$s3env"
 # watch their test harness; they run without it below.
 # go vet ran on everything above: the tests skip go test's own vet pass.
 go test -race -vet=off -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/bench/')
-stop_s3
 # Bounded fuzzing (the last phase). Budgets are counts of executions, not
 # durations: with a duration, Go 1.26's fuzz coordinator can report a
 # spurious "context deadline exceeded" when a worker is busy at the deadline
@@ -107,6 +106,7 @@ builder=$!
 # one per CPU. The hostile and load tests do not run in parallel: they run
 # first, alone.
 go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
+stop_s3
 
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)
