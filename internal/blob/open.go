@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Open returns the store named by rawURL, the --blob-url setting:
@@ -47,6 +49,7 @@ func Open(ctx context.Context, rawURL, dataDir string) (Store, error) {
 			return nil, fmt.Errorf("blob url %q: %w", redact(u), err)
 		}
 		opt.TempDir = filepath.Join(dataDir, "tmp")
+		removeStale(opt.TempDir, time.Now().Add(-staleAfter))
 		return NewS3(ctx, opt)
 	default:
 		return nil, fmt.Errorf("blob url %q: unknown scheme %q: use file:///path or s3://bucket?endpoint=…", redact(u), u.Scheme)
@@ -98,6 +101,20 @@ func parseS3URL(u *url.URL) (S3Options, error) {
 		}
 	}
 	return opt, nil
+}
+
+// staleAfter is the age of a temporary copy that no job can still be
+// using: one left behind by a process that was killed.
+const staleAfter = 24 * time.Hour
+
+// removeStale removes LocalPath's copies in dir older than before.
+func removeStale(dir string, before time.Time) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && strings.HasPrefix(e.Name(), "blob-") && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // redact hides a password put in the URL by mistake.

@@ -242,15 +242,22 @@ func TestS3CreatesBucket(t *testing.T) {
 	}
 }
 
-// TestS3PutStreams puts 100 MiB from a generator: the Go heap must stay
-// within the Put's buffers ((Concurrency+1) parts) and some slack, far
-// below the object's size. Not parallel: other tests would allocate
-// meanwhile.
+// TestS3PutStreams puts 256 MiB from a generator with the default part
+// size and concurrency: the Go heap must stay within the Put's buffers
+// ((Concurrency+1) parts) and some slack, far below the object's size.
+// Not parallel: other tests would allocate meanwhile.
 func TestS3PutStreams(t *testing.T) {
 	ctx := context.Background()
-	s := newTestS3(t, ctx)
-	const size = 100 << 20
-	bound := uint64((s.opt.Concurrency+1)*int(s.opt.PartSize)) + 8<<20
+	opt, err := parseS3URL(blobtest.S3URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewS3(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 256 << 20
+	bound := uint64((s.opt.Concurrency+1)*int(s.opt.PartSize)) + 16<<20
 
 	sum := sha256.New()
 	src := io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{1}), size), sum)
@@ -441,4 +448,26 @@ func TestS3Multipart(t *testing.T) {
 	if err := m.AbortMultipart(ctx, "assets/b/source", id2); err != nil {
 		t.Fatalf("aborting twice: %v", err)
 	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	old, fresh, other := filepath.Join(dir, "blob-1"), filepath.Join(dir, "blob-2"), filepath.Join(dir, "keep")
+	for _, p := range []string{old, fresh, other} {
+		os.WriteFile(p, []byte("x"), 0o600)
+	}
+	long := time.Now().Add(-2 * staleAfter)
+	os.Chtimes(old, long, long)
+	os.Chtimes(other, long, long)
+	removeStale(dir, time.Now().Add(-staleAfter))
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("a stale copy was kept")
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+	removeStale(filepath.Join(dir, "missing"), time.Now()) // no folder: nothing to do
 }
