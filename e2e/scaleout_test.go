@@ -15,6 +15,7 @@ import (
 
 	"github.com/framewise/framewise/api"
 	"github.com/framewise/framewise/client"
+	"github.com/framewise/framewise/internal/blob/blobtest"
 	"github.com/framewise/framewise/internal/store/storetest"
 )
 
@@ -39,9 +40,10 @@ func TestScaleOutSurvivesKilledWorker(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	migrateDatabase(t, url)
 	video := makeVideo(t, "scale", 4, 640, 360)
+	inline := base64File(t, video)
 	media := startMediaServer(t, map[string]string{"v.mp4": video})
 
-	common := []string{"--database-url", url, "--log-level", "info"}
+	common := []string{"--database-url", url, "--blob-url", blobtest.S3URL(t).String(), "--log-level", "info"}
 	apis := []*server{
 		startServer(t, t.TempDir(), append(common, "--role", "api")...),
 		startServer(t, t.TempDir(), append(common, "--role", "api")...),
@@ -63,10 +65,16 @@ func TestScaleOutSurvivesKilledWorker(t *testing.T) {
 	ctx := waitCtx(t, 4*time.Minute)
 	const n = 50
 	ids := make([]string, 0, n)
+	// One task in five sends its video inline: the API process stores
+	// it in the object store, a worker reads it there.
 	create := func(s *server, i int) {
 		t.Helper()
+		video := &api.VideoContext{Type: api.SourceURL, URL: fmt.Sprintf("%s/v.mp4?i=%d", media.url, i)}
+		if i%5 == 0 {
+			video = &api.VideoContext{Type: api.SourceBase64, Base64String: inline}
+		}
 		r, err := s.client().CreateTask(ctx, &api.CreateTaskRequest{
-			Video:    &api.VideoContext{Type: api.SourceURL, URL: fmt.Sprintf("%s/v.mp4?i=%d", media.url, i)},
+			Video:    video,
 			Prompt:   api.String("describe"),
 			CustomID: api.String(fmt.Sprintf("scale-%02d", i)),
 		})
@@ -201,6 +209,7 @@ func startedNotFinished(logs string) []string {
 func TestClusterScript(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresURL(t)
+	blobURL := blobtest.S3URL(t).String()
 	dir := t.TempDir()
 	base := freeBasePort(t)
 	video := makeVideo(t, "ok", 4, 640, 360)
@@ -208,7 +217,7 @@ func TestClusterScript(t *testing.T) {
 	script := func(verb string) string {
 		t.Helper()
 		cmd := exec.Command("../scripts/cluster.sh", verb)
-		cmd.Env = append(os.Environ(), "FRAMEWISE_DATABASE_URL="+url, "FRAMEWISE_BIN="+binary, "CLUSTER_DIR="+dir,
+		cmd.Env = append(os.Environ(), "FRAMEWISE_DATABASE_URL="+url, "FRAMEWISE_BLOB_URL="+blobURL, "FRAMEWISE_BIN="+binary, "CLUSTER_DIR="+dir,
 			"APIS=2", "WORKERS=2", fmt.Sprintf("BASE_PORT=%d", base), "FRAMEWISE_API_KEYS="+testKey,
 			"FRAMEWISE_ALLOW_PRIVATE_URLS=true")
 		out, err := cmd.CombinedOutput()

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Starts the reference scale-out topology on one machine, with real
 # processes: APIS API processes (--role api) and WORKERS worker processes
-# (--role worker) on one PostgreSQL database (and, with FRAMEWISE_BLOB_URL,
-# one object store). It is the runnable example of docs/deployment.md and
-# the e2e tests start it too.
+# (--role worker) on one PostgreSQL database and one object store. It is
+# the runnable example of docs/deployment.md and the e2e tests start it too.
 #
-#   FRAMEWISE_DATABASE_URL=postgres://… scripts/cluster.sh start
+#   FRAMEWISE_DATABASE_URL=postgres://… FRAMEWISE_BLOB_URL=s3://… scripts/cluster.sh start
 #   scripts/cluster.sh status
 #   scripts/cluster.sh stop
 #
@@ -53,6 +52,8 @@ stop_all() {
 case "${1:-}" in
 start)
   : "${FRAMEWISE_DATABASE_URL:?set FRAMEWISE_DATABASE_URL=postgres://… (the processes share work through PostgreSQL)}"
+  : "${FRAMEWISE_BLOB_URL:?set FRAMEWISE_BLOB_URL=s3://bucket?endpoint=… (the processes share media through an object store)}"
+  export FRAMEWISE_BLOB_URL
   export FRAMEWISE_DATABASE_URL
   mkdir -p "$dir"
   bin="${FRAMEWISE_BIN:-$dir/framewise}"

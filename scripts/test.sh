@@ -21,7 +21,18 @@ report() {
   printf '  %s\n' "${timings[@]}"
   echo "  total                        $SECONDS s"
 }
-trap report EXIT
+s3env=
+stop_s3() { # the S3 test server started below, if it runs
+	if [ -n "${FRAMEWISE_TEST_S3_PID:-}" ]; then
+		kill "$FRAMEWISE_TEST_S3_PID" 2>/dev/null || true
+		rm -rf "$FRAMEWISE_TEST_S3_DIR"
+		unset FRAMEWISE_TEST_S3_PID FRAMEWISE_TEST_S3_URL
+	fi
+	if [ -n "$s3env" ]; then
+		rm -f "$s3env" "$s3env.log"
+	fi
+}
+trap 'stop_s3; report' EXIT
 
 scripts/setup.sh --test
 # PostgreSQL: the store, queue and scale-out tests run on it as well as on
@@ -29,9 +40,22 @@ scripts/setup.sh --test
 FRAMEWISE_TEST_POSTGRES_URL=$(scripts/postgres.sh)
 export FRAMEWISE_TEST_POSTGRES_URL
 
+# The S3-compatible server of the object storage tests (internal/blob,
+# internal/asset, e2e): its first build takes minutes, so it is started
+# now, building while vet runs, and stopped after the end-to-end tests.
+s3env=$(mktemp)
+scripts/s3-test-server.sh >"$s3env" 2>"$s3env.log" &
+s3_starter=$!
 phase "go vet"
 go vet ./...
 phase "unit tests (-race)"
+if ! wait "$s3_starter"; then
+	cat "$s3env.log"
+	exit 1
+fi
+cat "$s3env.log"
+# shellcheck disable=SC1090 # FRAMEWISE_TEST_S3_URL, AWS_ACCESS_KEY_ID, …
+source "$s3env"
 # e2e and bench drive the built binary, so the race detector would only
 # watch their test harness; they run without it below.
 # go vet ran on everything above: the tests skip go test's own vet pass.
@@ -86,6 +110,7 @@ builder=$!
 # one per CPU. The hostile and load tests do not run in parallel: they run
 # first, alone.
 go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
+stop_s3
 
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)

@@ -50,11 +50,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	local, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
+	// Media files: under the data dir, or where --blob-url says.
+	blobStore, err := blob.Open(ctx, cfg.BlobURL, cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	blobs, quota, err := withQuota(local, cfg.StorageQuota, log)
+	blobs, quota, err := withQuota(ctx, blobStore, cfg.StorageQuota, log)
 	if err != nil {
 		return err
 	}

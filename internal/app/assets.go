@@ -36,6 +36,7 @@ func newAssets(ctx context.Context, cfg config.Config, db *store.DB, blobs asset
 		Store:      store.NewAssets(db, enqueue),
 		Blobs:      blobs,
 		Quota:      quota,
+		Direct:     directUploads(blobs),
 		Media:      tool,
 		Downloader: assetDownloader{client},
 		Signer:     signer,

@@ -41,14 +41,23 @@ func (a reservingAssets) AbortUpload(ctx context.Context, id string) error {
 	return a.reserve.Retry(func() error { return a.Service.AbortUpload(ctx, id) })
 }
 
+// directUploads is the object store's multipart uploads when clients can
+// PUT chunks straight to it (S3), else nil: they come through framewise.
+func directUploads(b asset.Blobs) blob.Multipart {
+	if s, ok := b.(blob.Store); ok {
+		return blob.MultipartOf(s)
+	}
+	return nil
+}
+
 // withQuota wraps the blob store in the storage quota (--storage-quota),
 // when there is one. The asset service checks it before it accepts an
 // upload; nil quota means none.
-func withQuota(local *blob.Local, limit int64, log *slog.Logger) (asset.Blobs, asset.Quota, error) {
+func withQuota(ctx context.Context, store blob.Store, limit int64, log *slog.Logger) (blob.Store, asset.Quota, error) {
 	if limit <= 0 {
-		return local, nil, nil
+		return store, nil, nil
 	}
-	q, err := blob.NewQuota(local, limit)
+	q, err := blob.NewQuota(ctx, store, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage quota: count the stored files: %w", err)
 	}

@@ -79,26 +79,47 @@ func (s *Service) CreateUpload(ctx context.Context, req UploadRequest, base stri
 		ChunkSize: chunk, TotalChunks: int((req.TotalSize + chunk - 1) / chunk),
 		UserMetadata: req.UserMetadata, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.lim.SessionTTL),
 	}
+	direct := s.directUsable()
+	if direct {
+		if err := s.startDirect(ctx, u); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := s.store.CreateUpload(ctx, u); err != nil {
+		if direct {
+			s.abortDirect(ctx, u.ID)
+			_ = s.blobs.Delete(ctx, partsPrefix(u.ID))
+		}
 		return nil, nil, err
 	}
 	s.log.Info("multipart upload created", "upload_id", u.ID, "asset_id", u.AssetID, "type", typ,
-		"total_size", u.TotalSize, "chunk_size", u.ChunkSize, "total_chunks", u.TotalChunks)
-	return u, s.presign(u, 1, min(s.lim.InitialURLs, u.TotalChunks), base, now), nil
+		"total_size", u.TotalSize, "chunk_size", u.ChunkSize, "total_chunks", u.TotalChunks, "direct_to_store", direct)
+	urls, err := s.presign(ctx, u, 1, min(s.lim.InitialURLs, u.TotalChunks), base, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, urls, nil
 }
 
-func (s *Service) presign(u *Upload, start, count int, base string, now time.Time) []PresignedURL {
+// presign returns URLs for count chunks from start: framewise's own, or
+// the object store's for a direct session.
+func (s *Service) presign(ctx context.Context, u *Upload, start, count int, base string, now time.Time) ([]PresignedURL, error) {
 	exp := now.Add(s.lim.URLTTL)
 	if exp.After(u.ExpiresAt) {
 		exp = u.ExpiresAt
 	}
 	exp = exp.Truncate(time.Second)
+	if key, id, err := s.directUpload(ctx, u.ID); err != nil {
+		return nil, err
+	} else if id != "" {
+		return s.presignDirect(ctx, key, id, start, count, exp, now)
+	}
 	out := make([]PresignedURL, 0, count)
 	for i := start; i < start+count; i++ {
 		out = append(out, PresignedURL{Index: i, ExpiresAt: exp,
 			URL: strings.TrimRight(base, "/") + UploadsPath + u.ID + "/" + strconv.Itoa(i) + "?" + s.signer.Sign(u.ID, i, exp)})
 	}
-	return out
+	return out, nil
 }
 
 func uploadNotFound(id string) *Error {
@@ -212,6 +233,21 @@ type ReportResult struct {
 // completes the last chunk creates the asset (processing) and enqueues its
 // job, which assembles the chunks.
 func (s *Service) ReportChunks(ctx context.Context, id string, in []ReportedChunk) (*ReportResult, error) {
+	if s.direct != nil {
+		// A direct session's chunks went to the store: record those it
+		// holds, then check the report as for chunks PUT here.
+		u, err := s.getUpload(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if key, did, err := s.directUpload(ctx, id); err != nil {
+			return nil, err
+		} else if did != "" && effective(u, s.clock()) == UploadActive {
+			if err := s.recordDirectParts(ctx, u, key, did, in); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res := &ReportResult{}
 	err := s.store.Report(ctx, id, func(u *Upload, chunks map[int]*Chunk) (*Asset, error) {
 		now := s.clock()
@@ -310,7 +346,11 @@ func (s *Service) PresignURLs(ctx context.Context, id string, start, count int, 
 		return nil, nil, invalid("The count parameter must be from 1 to %d, but %d was given.", s.lim.MaxURLs, count)
 	}
 	count = min(count, u.TotalChunks-start+1)
-	return u, s.presign(u, start, count, base, now), nil
+	urls, err := s.presign(ctx, u, start, count, base, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, urls, nil
 }
 
 // ListUploads returns a page of incomplete (active, unexpired) sessions, newest first.
@@ -417,6 +457,7 @@ func (s *Service) AbortUpload(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	s.abortDirect(ctx, id)
 	if err := s.blobs.Delete(ctx, partsPrefix(id)); err != nil {
 		s.log.Warn("upload aborted but its chunks were not deleted", "upload_id", id, "err", err)
 	}
@@ -454,6 +495,11 @@ func (s *Service) assemble(ctx context.Context, log *slog.Logger, a *Asset) (str
 	}
 	if len(keys) != u.TotalChunks {
 		return "", 0, failf("The upload has %d of %d chunks. Upload the file again.", len(keys), u.TotalChunks)
+	}
+	if key, id, err := s.directUpload(ctx, u.ID); err != nil {
+		return "", 0, err
+	} else if id != "" {
+		return s.completeDirect(ctx, log, u, chunks, key, id)
 	}
 	log.Info("assembling upload", "upload_id", u.ID, "chunks", len(keys), "size", u.TotalSize)
 	key := SourceKey(a.ID)
@@ -521,6 +567,7 @@ func (s *Service) ExpireUploads(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
+		s.abortDirect(ctx, id)
 		if err := s.blobs.Delete(ctx, partsPrefix(id)); err != nil {
 			s.log.Warn("could not delete the chunks of an expired upload", "upload_id", id, "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/redact"
@@ -129,6 +130,7 @@ type Service struct {
 	download Downloader
 	signer   *Signer
 	quota    Quota // nil: no quota
+	direct   blob.Multipart
 	lim      Limits
 	log      *slog.Logger
 	now      func() time.Time
@@ -143,7 +145,10 @@ type Config struct {
 	Signer     *Signer
 	// Quota, when set, is checked before a multipart or URL upload is
 	// accepted; the blob store enforces it as bytes arrive.
-	Quota  Quota
+	Quota Quota
+	// Direct, when set, takes the chunks of multipart uploads straight
+	// from clients at presigned URLs of the object store (see direct.go).
+	Direct blob.Multipart
 	Limits Limits
 	Log    *slog.Logger
 	// Now replaces the clock in tests; nil means time.Now.
@@ -153,7 +158,7 @@ type Config struct {
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, blobs: cfg.Blobs, media: cfg.Media, download: cfg.Downloader, signer: cfg.Signer,
-		quota: cfg.Quota, lim: cfg.Limits, log: cfg.Log, now: cfg.Now}
+		quota: cfg.Quota, direct: cfg.Direct, lim: cfg.Limits, log: cfg.Log, now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -204,6 +209,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		s.log.Warn("asset deleted but its file was not", "asset_id", id, "err", err)
 	}
 	if a.UploadID != "" {
+		s.abortDirect(ctx, a.UploadID)
 		if err := s.blobs.Delete(ctx, partsPrefix(a.UploadID)); err != nil {
 			s.log.Warn("asset deleted but its upload parts were not", "asset_id", id, "err", err)
 		}

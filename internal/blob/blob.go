@@ -17,6 +17,40 @@ import (
 // ErrNotFound: no blob under that key.
 var ErrNotFound = errors.New("blob not found")
 
+// Store stores blobs by key: Local (files under a folder), S3 (an
+// S3-compatible object store) and Quota (either, with a storage quota).
+// Open picks one from the --blob-url setting.
+type Store interface {
+	// Put writes r under key, replacing what was there; readers never see
+	// a partial blob. It returns the bytes written.
+	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// Open returns a reader of the blob; a missing key is an error
+	// wrapping ErrNotFound.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// LocalPath returns a file path holding the blob, for tools such as
+	// ffprobe that need one; release must be called when done with it.
+	LocalPath(ctx context.Context, key string) (path string, release func(), err error)
+	// Delete removes key and every key below it ("tasks/ID" removes
+	// "tasks/ID/source"); deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Usage returns the bytes stored at key and below it; "" is the
+	// whole store.
+	Usage(ctx context.Context, key string) (int64, error)
+}
+
+var (
+	_ Store = (*Local)(nil)
+	_ Store = (*Quota)(nil)
+)
+
+// checkKey refuses keys that are empty, absolute or climb with "..".
+func checkKey(key string) error {
+	if key == "" || strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
+		return fmt.Errorf("blob: invalid key %q", key)
+	}
+	return nil
+}
+
 // Local stores blobs as files below Dir.
 type Local struct {
 	Dir string
@@ -31,8 +65,8 @@ func NewLocal(dir string) (*Local, error) {
 }
 
 func (l *Local) path(key string) (string, error) {
-	if key == "" || strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
-		return "", fmt.Errorf("blob: invalid key %q", key)
+	if err := checkKey(key); err != nil {
+		return "", err
 	}
 	return filepath.Join(l.Dir, filepath.FromSlash(key)), nil
 }
@@ -108,6 +142,19 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("blob: delete %s: %w", key, err)
 	}
 	return nil
+}
+
+// Usage returns the bytes of the files at or below key, leaving out the
+// temporary files of Puts in progress; "" is the whole store.
+func (l *Local) Usage(ctx context.Context, key string) (int64, error) {
+	p := l.Dir
+	if key != "" {
+		var err error
+		if p, err = l.path(key); err != nil {
+			return 0, err
+		}
+	}
+	return treeSize(p)
 }
 
 type ctxReader struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,21 +12,21 @@ import (
 	"github.com/framewise/framewise/internal/diskspace"
 )
 
-// Quota is a Local store that counts the bytes it holds and refuses a
-// Put that would take them over Limit with a *diskspace.QuotaError; the
-// refused Put stores nothing. Writes under a context marked by
-// diskspace.WithoutQuota are counted but never refused.
+// Quota is a store that counts the bytes it holds and refuses a Put that
+// would take them over Limit with a *diskspace.QuotaError; the refused Put
+// stores nothing. Writes under a context marked by diskspace.WithoutQuota
+// are counted but never refused.
 type Quota struct {
-	*Local
+	Store
 	limit int64
 	used  atomic.Int64
 }
 
-// NewQuota returns l with a quota of limit bytes; it counts the files
+// NewQuota returns s with a quota of limit bytes; it counts the blobs
 // already stored.
-func NewQuota(l *Local, limit int64) (*Quota, error) {
-	q := &Quota{Local: l, limit: limit}
-	n, err := treeSize(l.Dir)
+func NewQuota(ctx context.Context, s Store, limit int64) (*Quota, error) {
+	q := &Quota{Store: s, limit: limit}
+	n, err := s.Usage(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -49,14 +48,9 @@ func (q *Quota) Check(need int64) error {
 
 // Put stores r under key, counting its bytes as they arrive.
 func (q *Quota) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
-	var old int64
-	if p, err := q.path(key); err == nil {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			old = fi.Size()
-		}
-	}
+	old, _ := q.Store.Usage(ctx, key)
 	cr := &quotaReader{r: r, q: q, strict: !diskspace.QuotaExempt(ctx)}
-	n, err := q.Local.Put(ctx, key, cr)
+	n, err := q.Store.Put(ctx, key, cr)
 	if err != nil {
 		q.used.Add(-cr.added)
 		var qe *diskspace.QuotaError
@@ -71,12 +65,11 @@ func (q *Quota) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 
 // Delete removes key and every key below it and stops counting them.
 func (q *Quota) Delete(ctx context.Context, key string) error {
-	p, err := q.path(key)
-	if err != nil {
+	if err := checkKey(key); err != nil {
 		return err
 	}
-	n, _ := treeSize(p)
-	if err := q.Local.Delete(ctx, key); err != nil {
+	n, _ := q.Store.Usage(ctx, key)
+	if err := q.Store.Delete(ctx, key); err != nil {
 		return err
 	}
 	q.used.Add(-n)

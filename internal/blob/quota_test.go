@@ -19,7 +19,7 @@ func TestQuota(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "assets", "old", "source"), make([]byte, 300), 0o640)
 	os.WriteFile(filepath.Join(dir, "assets", "old", ".part-1"), make([]byte, 999), 0o640) // a Put cut short: not counted
 	l, _ := NewLocal(dir)
-	q, err := NewQuota(l, 1000)
+	q, err := NewQuota(ctx, l, 1000)
 	if err != nil || q.Used() != 300 {
 		t.Fatalf("NewQuota: used %d, %v", q.Used(), err)
 	}

@@ -78,6 +78,9 @@ type Config struct {
 	// of stored media (0: none). See disk.go.
 	MinFreeDisk  DiskSize
 	StorageQuota int64
+	// BlobURL is where media files are stored (--blob-url, see blob.go);
+	// empty is <DataDir>/blobs.
+	BlobURL string
 }
 
 // Roles of a process (--role).
@@ -159,6 +162,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.MaxEnumValues, "limit-enum-values", c.MaxEnumValues, "most enum values per field (upstream now allows 100)")
 	fs.IntVar(&c.MaxTokensP15, "limit-max-tokens", c.MaxTokensP15, "largest max_tokens for pegasus1.5 (upstream now allows 98304)")
 	c.diskFlags(fs)
+	c.blobFlags(fs)
 	var ignoredConfig string
 	fs.StringVar(&ignoredConfig, "config", c.ConfigFile, "YAML configuration file; flags and env override it (env FRAMEWISE_CONFIG)")
 	fs.StringVar(&vlm.BaseURL, "vlm-url", vlm.BaseURL, "OpenAI-compatible base URL of a vision-language model serving both model names, e.g. http://127.0.0.1:11434/v1 (env FRAMEWISE_VLM_URL)")
@@ -288,6 +292,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		c.MaxVideoBytes = n
 	}
 	errs = append(errs, c.diskEnv(getenv))
+	c.blobEnv(getenv)
 	return errors.Join(errs...)
 }
 
@@ -322,8 +327,14 @@ func (c Config) Validate() error {
 	if c.Role != RoleAll && c.DatabaseURL == "" {
 		return fmt.Errorf("--role %s needs --database-url: processes share work through PostgreSQL (SQLite is one process's)", c.Role)
 	}
+	if c.Role != RoleAll && c.BlobURL == "" {
+		return fmt.Errorf("--role %s needs --blob-url: processes share media through an object store (s3://bucket?endpoint=…) or a shared folder (file:///mnt/shared); each process's data dir is its own", c.Role)
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return errors.New("--database-url must be a postgres:// or postgresql:// URL (SQLite is the default, in the data dir)")
+	}
+	if err := validateBlobURL(c.BlobURL); err != nil {
+		return err
 	}
 	if c.MaxConcurrentCreates < 0 {
 		return errors.New("--max-concurrent-creates must be 0 (the default) or more")

@@ -98,6 +98,12 @@ func TestRefusals(t *testing.T) {
 		"positional argument":     {[]string{"extra"}, nil, "unexpected argument"},
 		"asr without model":       {[]string{"--asr-url", "http://x/v1"}, nil, "asr"},
 		"keys allow public addrs": {[]string{"--addr", "0.0.0.0:8700", "--api-key", "k"}, nil, ""},
+		"unknown role":            {[]string{"--role", "boss"}, nil, "use all, api or worker"},
+		"role without postgres":   {[]string{"--role", "api"}, nil, "needs --database-url"},
+		"role without blob store": {[]string{"--role", "worker", "--database-url", "postgres://db/x"}, nil, "needs --blob-url"},
+		"worker with no workers":  {[]string{"--role", "worker", "--workers", "0"}, nil, "--workers 1 or more"},
+		"sqlite url refused":      {[]string{"--database-url", "framewise.db"}, nil, "postgres://"},
+		"api role":                {[]string{"--role", "api", "--database-url", "postgres://db/x", "--blob-url", "s3://b?endpoint=http://127.0.0.1:9000&region=us-east-1"}, nil, ""},
 	} {
 		_, err := ParseServe(tc.args, env(tc.env), io.Discard)
 		if tc.want == "" {

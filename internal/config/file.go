@@ -119,6 +119,7 @@ type fileConfig struct {
 	ASR              *ASRProfile             `yaml:"asr"`
 	MinFreeDisk      *string                 `yaml:"min_free_disk"`
 	StorageQuota     *string                 `yaml:"storage_quota"`
+	BlobURL          *string                 `yaml:"blob_url"`
 }
 
 type fileQuotas struct {
@@ -156,6 +157,7 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	set(&c.LogLevel, f.LogLevel)
 	set(&c.LogFormat, f.LogFormat)
 	set(&c.DefaultModel, f.DefaultModel)
+	set(&c.BlobURL, f.BlobURL)
 	if len(f.APIKeys) > 0 {
 		c.APIKeys = f.APIKeys
 	}
