@@ -311,17 +311,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		status, code = http.StatusInsufficientStorage, api.CodeInsufficientStorage
 		msg = fmt.Sprintf("The server's storage quota of %s is used up, so this request was not stored. "+
 			"Delete assets, tasks or unfinished uploads (DELETE /v1.3/assets/multipart-uploads/{upload_id}) you no longer need, then retry.", binarySize(quota.Limit))
-	case s.unavailable != nil && s.unavailable(err):
-		s.log.Warn("database unreachable: answered 503", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", "5")
-		status, code = http.StatusServiceUnavailable, api.CodeServiceUnavailable
-		msg = "The server cannot reach its database right now; nothing of this request was changed. Retry in a few seconds."
 	case diskspace.Full(err):
 		// The cause names files of the server: logged, not sent.
 		s.log.Error("disk full", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		status, code = http.StatusInsufficientStorage, api.CodeInsufficientStorage
 		msg = "The server's disk is full, so this request was not stored (nothing of it was kept). " +
 			"Retry later, or free space by deleting assets or tasks you no longer need."
+	case s.unavailable != nil && s.unavailable(err):
+		s.log.Warn("database unreachable: answered 503", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		status, code = http.StatusServiceUnavailable, api.CodeServiceUnavailable
+		msg = "The server cannot reach its database right now; nothing of this request was changed. Retry in a few seconds."
 	default:
 		s.log.Error("internal error", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "An internal error occurred. Retry later; if it persists, report request id " + requestID(r) + "."

@@ -1,6 +1,16 @@
 package store
 
-import "testing"
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
 
 func TestRebind(t *testing.T) {
 	for in, want := range map[string]string{
@@ -13,6 +23,26 @@ func TestRebind(t *testing.T) {
 	} {
 		if got := rebind(in); got != want {
 			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("constraint failed"), false},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, false},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{fmt.Errorf("get task: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
+		{fmt.Errorf("begin: %w", driver.ErrBadConn), true},
+	} {
+		if got := Unavailable(tc.err); got != tc.want {
+			t.Errorf("Unavailable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

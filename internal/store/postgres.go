@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -94,7 +93,8 @@ func redactErr(err error, rawURL string) error {
 
 // Unavailable says whether err means the database could not be reached or
 // went away (a restart, a network cut, too many connections), as opposed
-// to a query's own failure: callers answer 503 and retry later.
+// to a query's own failure or any other part's error (a full disk is not
+// this): callers answer 503 and retry later.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false
@@ -106,8 +106,7 @@ func Unavailable(err error) bool {
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "53300"
 	}
 	var ce *pgconn.ConnectError
-	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
-		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection refused")
+	var oe *net.OpError
+	return errors.As(err, &ce) || errors.As(err, &oe) || errors.Is(err, driver.ErrBadConn) ||
+		strings.Contains(err.Error(), "conn closed")
 }
