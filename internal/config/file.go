@@ -120,6 +120,9 @@ type fileConfig struct {
 	MinFreeDisk      *string                 `yaml:"min_free_disk"`
 	StorageQuota     *string                 `yaml:"storage_quota"`
 	BlobURL          *string                 `yaml:"blob_url"`
+	DatabaseURL      *string                 `yaml:"database_url"`
+	Migrate          *bool                   `yaml:"migrate"`
+	Role             *string                 `yaml:"role"`
 }
 
 type fileQuotas struct {
@@ -158,6 +161,11 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	set(&c.LogFormat, f.LogFormat)
 	set(&c.DefaultModel, f.DefaultModel)
 	set(&c.BlobURL, f.BlobURL)
+	set(&c.DatabaseURL, f.DatabaseURL)
+	set(&c.Role, f.Role)
+	if f.Migrate != nil {
+		c.Migrate = *f.Migrate
+	}
 	if len(f.APIKeys) > 0 {
 		c.APIKeys = f.APIKeys
 	}
