@@ -15,6 +15,7 @@ import (
 
 	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/store"
+	"github.com/framewise/framewise/internal/store/storetest"
 	"github.com/riverqueue/river"
 )
 
@@ -174,7 +175,7 @@ func testCancel(t *testing.T, shared string, cancelRun func(*Queue) error, wantC
 // Canceling the task of a queued job cancels the job at once: it never
 // runs. On both databases: the job is found by its args, in each one's
 // JSON dialect.
-func TestCancelRunOfQueuedJob(t *testing.T) { eachDialect(t, testCancelRunOfQueuedJob) }
+func TestCancelRunOfQueuedJob(t *testing.T) { storetest.Each(t, testCancelRunOfQueuedJob) }
 
 func testCancelRunOfQueuedJob(t *testing.T) {
 	t.Parallel()
@@ -185,16 +186,7 @@ func testCancelRunOfQueuedJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"t1", "t2"} {
-		tx, err := db.Writer.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := q.Enqueue(ctx, tx.Tx, id); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		enqueue(t, db, q, id)
 	}
 	if err := q.CancelRun(ctx, "t1"); err != nil {
 		t.Fatal(err)

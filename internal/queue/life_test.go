@@ -3,8 +3,6 @@ package queue
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,22 +11,12 @@ import (
 	"github.com/framewise/framewise/internal/store/storetest"
 )
 
-// eachDialect runs test on SQLite and on PostgreSQL; openDB opens the
-// subtest's database, migrated.
-func eachDialect(t *testing.T, test func(t *testing.T)) {
-	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		t.Run(string(d), test)
-	}
-}
-
+// openDB opens an empty database, migrated, of the subtest of
+// storetest.Each that t is.
 func openDB(t *testing.T) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	url := filepath.Join(t.TempDir(), "db.sqlite")
-	if parts := strings.Split(t.Name(), "/"); len(parts) > 1 && parts[1] == string(store.Postgres) {
-		url = storetest.PostgresURL(t)
-	}
-	db, err := store.Open(ctx, url, true)
+	db, err := store.Open(ctx, storetest.URL(t), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +66,7 @@ func enqueue(t *testing.T, db *store.DB, q *Queue, id string) {
 // A job left running by a process that died is run again by a live
 // worker within DeadAfter and a heartbeat; a job that a live worker runs
 // longer than DeadAfter is never taken from it.
-func TestDeadWorkersJobsAreRescued(t *testing.T) { eachDialect(t, testDeadWorkersJobsAreRescued) }
+func TestDeadWorkersJobsAreRescued(t *testing.T) { storetest.Each(t, testDeadWorkersJobsAreRescued) }
 
 func testDeadWorkersJobsAreRescued(t *testing.T) {
 	t.Parallel()

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,22 +14,13 @@ import (
 )
 
 // eachDialect runs test on SQLite and on PostgreSQL: the store's one
-// suite for both databases. openTest opens the subtest's database.
-func eachDialect(t *testing.T, test func(t *testing.T)) {
-	for _, d := range []Dialect{SQLite, Postgres} {
-		t.Run(string(d), test)
-	}
-}
+// suite for both databases. openDB opens the subtest's database.
+func eachDialect(t *testing.T, test func(t *testing.T)) { storetest.Each(t, test) }
 
-// openDB opens an empty database of the dialect that the subtest of
-// eachDialect names.
+// openDB opens an empty, migrated database of the subtest of eachDialect.
 func openDB(t *testing.T) *DB {
 	t.Helper()
-	url := filepath.Join(t.TempDir(), "t.db")
-	if parts := strings.Split(t.Name(), "/"); len(parts) > 1 && parts[1] == string(Postgres) {
-		url = storetest.PostgresURL(t)
-	}
-	db, err := Open(context.Background(), url, true)
+	db, err := Open(context.Background(), storetest.URL(t), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,4 +64,22 @@ func PostgresURL(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Each runs test on both databases, as the subtests "sqlite" and
+// "postgres"; URL gives each its empty database.
+func Each(t *testing.T, test func(t *testing.T)) {
+	for _, d := range []string{"sqlite", "postgres"} {
+		t.Run(d, test)
+	}
+}
+
+// URL returns an empty database for the subtest of Each that t is (or is
+// inside): a SQLite file path, or a PostgreSQL URL (PostgresURL).
+func URL(t *testing.T) string {
+	t.Helper()
+	if parts := strings.Split(t.Name(), "/"); len(parts) > 1 && parts[1] == "postgres" {
+		return PostgresURL(t)
+	}
+	return filepath.Join(t.TempDir(), "db.sqlite")
 }
