@@ -251,6 +251,18 @@ func NewTasks(db *DB, enqueue Enqueuer) *Tasks {
 	return &Tasks{db: db, enqueue: enqueue}
 }
 
+// The stored form of a task's request is task.Spec with a version, apart
+// from the wire form (api): a binary reads the versions up to its own
+// (rows from before versions are version 0, the same fields as 1) and
+// refuses newer ones rather than misreading them, as in a cluster being
+// upgraded one process at a time.
+const specVersion = 1
+
+type storedSpec struct {
+	Version int `json:"v,omitempty"`
+	task.Spec
+}
+
 const taskColumns = `id, custom_id, status, model, mode, source_type, video_url, asset_id, spec,
 	created_at, updated_at, completed_at, duration, blob_key, result, error_message, stage, percent`
 
@@ -269,9 +281,14 @@ func scanTask(s interface{ Scan(...any) error }) (*task.Task, error) {
 		&r.createdAt, &r.updatedAt, &r.completedAt, &r.duration, &r.blobKey, &r.result, &r.errMsg, &r.stage, &r.percent); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(r.spec), &t.Spec); err != nil {
+	var spec storedSpec
+	if err := json.Unmarshal([]byte(r.spec), &spec); err != nil {
 		return nil, fmt.Errorf("task %s: decode spec: %w", t.ID, err)
 	}
+	if spec.Version > specVersion {
+		return nil, fmt.Errorf("task %s: its stored form is version %d, newer than this binary's %d: run the newer framewise", t.ID, spec.Version, specVersion)
+	}
+	t.Spec = spec.Spec
 	t.Status = task.Status(r.status)
 	t.CreatedAt = time.UnixMicro(r.createdAt).UTC()
 	t.UpdatedAt = time.UnixMicro(r.updatedAt).UTC()
@@ -297,7 +314,7 @@ func scanTask(s interface{ Scan(...any) error }) (*task.Task, error) {
 }
 
 func taskArgs(t *task.Task) ([]any, error) {
-	spec, err := json.Marshal(t.Spec)
+	spec, err := json.Marshal(storedSpec{Version: specVersion, Spec: t.Spec})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,5 +191,37 @@ func testCheckpoints(t *testing.T) {
 	}
 	if err := s.SaveCheckpoint(ctx, "missing", "x", []byte("y")); err == nil {
 		t.Fatal("checkpoint saved for a task that does not exist")
+	}
+}
+
+// The stored request carries its version; a newer version than the
+// binary's is refused with a message, not misread.
+func TestStoredSpecVersion(t *testing.T) { eachDialect(t, testStoredSpecVersion) }
+
+func testStoredSpecVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t, nil)
+	if err := s.Create(ctx, newTask("v", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	if err := s.db.Reader.QueryRowContext(ctx, `SELECT spec FROM tasks WHERE id = ?`, "v").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(raw, `{"v":1,`) {
+		t.Fatalf("stored spec %s, want version 1 first", raw)
+	}
+	if _, err := s.db.Writer.ExecContext(ctx, `UPDATE tasks SET spec = ? WHERE id = ?`, strings.Replace(raw, `"v":1`, `"v":99`, 1), "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "v"); err == nil || !strings.Contains(err.Error(), "version 99") {
+		t.Fatalf("get of a version 99 row: %v", err)
+	}
+	if _, err := s.db.Writer.ExecContext(ctx, `UPDATE tasks SET spec = ? WHERE id = ?`, strings.Replace(raw, `"v":1,`, ``, 1), "v"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "v"); err != nil || got.Spec.Model != task.Pegasus12 {
+		t.Fatalf("get of a row from before versions: %v %+v", err, got)
 	}
 }
