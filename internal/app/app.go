@@ -124,7 +124,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
 		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
-		Unavailable: store.Unavailable, Ping: db.Reader.PingContext, JobsOnly: cfg.Role == config.RoleWorker})
+		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)
 		if err != nil {
@@ -288,4 +288,19 @@ func buildEngines(cfg config.Config, tool *media.Tool, mx *metrics.Metrics, log 
 			"frames_per_call", p.FramesPerCall, "max_parallel", p.MaxParallel, "asr", asr != nil)
 	}
 	return engines, backends, nil
+}
+
+// readiness checks what /readyz reports: the database answers, and the
+// object store when media live in one.
+func readiness(db *store.DB, blobs blob.Store) func(context.Context) error {
+	pinger, _ := blobs.(interface{ Ping(context.Context) error })
+	return func(ctx context.Context) error {
+		if err := db.Reader.PingContext(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if pinger != nil {
+			return pinger.Ping(ctx)
+		}
+		return nil
+	}
 }

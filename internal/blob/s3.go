@@ -121,6 +121,14 @@ func (s *S3) Key(key string) string {
 	return s.opt.Prefix + key
 }
 
+// Ping checks that the bucket answers (for /readyz).
+func (s *S3) Ping(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.opt.Bucket}); err != nil {
+		return fmt.Errorf("object store: bucket %s: %w", s.opt.Bucket, err)
+	}
+	return nil
+}
+
 func (s *S3) ensureBucket(ctx context.Context) error {
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.opt.Bucket})
 	if err == nil {
