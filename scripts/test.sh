@@ -41,8 +41,9 @@ FRAMEWISE_TEST_POSTGRES_URL=$(scripts/postgres.sh)
 export FRAMEWISE_TEST_POSTGRES_URL
 
 # The S3-compatible server of the object storage tests (internal/blob,
-# internal/asset, e2e): its first build takes minutes, so it is started
-# now, building while vet runs, and stopped after the end-to-end tests.
+# internal/asset, e2e, conformance/s3.test.mjs): its first build takes
+# minutes, so it is started now, building while vet runs, and stopped
+# after the conformance suite.
 s3env=$(mktemp)
 scripts/s3-test-server.sh >"$s3env" 2>"$s3env.log" &
 s3_starter=$!
@@ -110,11 +111,11 @@ builder=$!
 # one per CPU. The hostile and load tests do not run in parallel: they run
 # first, alone.
 go test -vet=off -count=1 -timeout 20m -parallel 4 ./e2e ./bench/...
-stop_s3
 
 phase "conformance (twelvelabs-js)"
 conf_log=$(mktemp)
 (cd conformance && npm test) | tee "$conf_log"
+stop_s3
 if ! wait $builder; then
 	cat "$fuzzbin/build.log"
 	exit 1
