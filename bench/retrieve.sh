@@ -28,100 +28,34 @@ DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 ROUNDS=${ROUNDS:-1}
 PIN=${PIN:-0}
-KEEP=${KEEP:-0}
 TARGET_RPS=${TARGET_RPS:-3000}
 TARGET_P99_MS=${TARGET_P99_MS:-10}
 API_KEY=bench-key-0123456789
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/framewise-bench.XXXXXX")
-pids=()
+LOG_TAG=bench
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ $KEEP == 1 ]]; then
-    log "kept $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-# ---------------------------------------------------------------- tools
-need_pkg() { # need_pkg <command> <debian package>
-  command -v "$1" >/dev/null 2>&1 && return 0
-  log "$1 not found; installing Debian package $2"
-  if ! apt-get install -y "$2" >/dev/null 2>&1; then
-    apt-get update >/dev/null 2>&1 || true
-    apt-get install -y "$2" >/dev/null 2>&1 || die "could not install $2"
-  fi
-  command -v "$1" >/dev/null 2>&1 || die "$1 still missing after installing $2"
-}
 need_pkg wrk wrk
 need_pkg curl curl
 need_pkg ffmpeg ffmpeg
 command -v go >/dev/null 2>&1 || [[ -n ${FRAMEWISE_BIN:-} ]] || die "go toolchain not found"
 if [[ $PIN == 1 ]]; then need_pkg taskset util-linux; fi
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
-free_port() {
-  local p i
-  for i in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
-wait_http() { # wait_http <url> <seconds>
-  local deadline=$((SECONDS + $2))
-  until curl -sf -o /dev/null --max-time 2 "$1"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
-
 # ---------------------------------------------------------------- build
-if [[ -n ${FRAMEWISE_BIN:-} ]]; then
-  fw_bin=$FRAMEWISE_BIN
-else
-  log "building framewise"
-  (cd "$root" && go build -o "$work/framewise" ./cmd/framewise) || die "go build ./cmd/framewise failed"
-  fw_bin=$work/framewise
-fi
+fw_bin=$(framewise_bin)
 log "building baseline"
 (cd "$root" && go build -o "$work/baseline" ./bench/baseline) || die "go build ./bench/baseline failed"
 
 # ---------------------------------------------------------------- video
 log "generating a 5 s 640x360 test video"
-ffmpeg -hide_banner -loglevel error -y \
-  -f lavfi -i testsrc2=size=640x360:rate=10:duration=5 \
-  -f lavfi -i sine=frequency=440:duration=5 \
-  -c:v libx264 -preset ultrafast -crf 40 -pix_fmt yuv420p \
-  -c:a aac -b:a 32k -shortest -movflags +faststart "$work/video.mp4" ||
-  die "ffmpeg failed"
+make_video "$work/video.mp4"
 
 # ---------------------------------------------------------------- framewise
 with_server_cpu=()
-with_load_cpu=()
 if [[ $PIN == 1 ]]; then
   with_server_cpu=(taskset -c 0)
-  with_load_cpu=(taskset -c 1)
+  wrk_prefix=(taskset -c 1)
 fi
 
 fw_port=$(free_port)
@@ -181,47 +115,14 @@ curl -s --max-time 5 -o "$work/task2.json" -H "x-api-key: $API_KEY" "$target"
 cmp -s "$work/task.json" "$work/task2.json" || log "warning: framewise GET body changed between two reads"
 
 # ---------------------------------------------------------------- wrk
-# to_ms <value with unit us|ms|s>
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n = n / 1000; else if (u == "s") n = n * 1000; else if (u == "m") n = n * 60000
-    printf "%.3f", n
-  }'
-}
-
 # run_wrk <label> <url> <duration> -> writes $work/wrk-<label>.txt
 run_wrk() {
-  local label=$1 url=$2 dur=$3
-  local timeout_s
-  timeout_s=$(($(echo "$dur" | sed 's/s$//') + 30))
-  timeout "$timeout_s" "${with_load_cpu[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency \
-    -H "x-api-key: $API_KEY" "$url" >"$work/wrk-$label.txt" 2>&1 ||
-    die "wrk against $label failed: $(cat "$work/wrk-$label.txt")"
+  wrk_to "$work/wrk-$1.txt" "$3" -t"$THREADS" -c"$CONNS" -H "x-api-key: $API_KEY" "$2"
 }
 
 # parse <label>: prints "rps p50_ms p99_ms non2xx socket_errors"
-parse() {
-  local f=$work/wrk-$1.txt rps p50 p99 non2xx sockerr
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$f")
-  p50=$(awk '$1 == "50%" {print $2}' "$f")
-  p99=$(awk '$1 == "99%" {print $2}' "$f")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$f")
-  sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$f")
-  [[ -n $rps && -n $p50 && -n $p99 ]] || die "could not parse wrk output for $1: $(cat "$f")"
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0} ${sockerr:-0}"
-}
+parse() { parse_wrk "$work/wrk-$1.txt"; }
 
-# Share of CPU time used by anything (both servers are idle now) over 2 s:
-# other work on the machine skews every number below.
-cpu_busy_pct() {
-  local a b
-  a=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
-  sleep 2
-  b=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", (busy + idle > 0 ? 100 * busy / (busy + idle) : 0) }'
-}
 busy_before=$(cpu_busy_pct)
 log "load: wrk -t$THREADS -c$CONNS -d$DURATION --latency (warm-up $WARMUP each), $ROUNDS round(s), PIN=$PIN"
 errors=0
