@@ -5,7 +5,7 @@
 # Two setups, one after the other, each alone on the machine:
 #   sqlite    one `framewise serve` (role all) with SQLite in a temporary
 #             data dir and --workers 0;
-#   postgres  two `framewise serve --role api` on one fresh PostgreSQL
+#   postgres  one, then two `framewise serve --role api` on one fresh PostgreSQL
 #             database (made here, migrated with `framewise migrate`,
 #             dropped at exit) and one S3 store (the S3 test server of
 #             scripts/s3-test-server.sh, started here unless
@@ -18,11 +18,11 @@
 # reads), then wrk, a named load generator (Debian package wrk), runs a
 # warm-up and a measured run of creates (POST /v1.3/analyze/tasks with a
 # small JSON body, a task on the URL of a 5 s video served on loopback by
-# python3 -m http.server; bench/create.lua), then the same of retrieves
-# (GET /v1.3/analyze/tasks/{id} of that one task). With two processes, two
-# wrk processes run at once, one per process, each with half the threads
-# and connections: req/s are summed and p99 is the larger of the two (an
-# upper bound of the combined p99).
+# python3 -m http.server), then the same of retrieves (GET
+# /v1.3/analyze/tasks/{id} of that one task). With two processes, one wrk
+# sends to both: its threads, each with its share of the connections, go
+# to the processes in turn (bench/scaleout.lua), so req/s and the latency
+# percentiles are those of all the requests.
 #
 # It prints a table: store, processes, create req/s and p99, retrieve req/s
 # and p99, and the non-2xx answers. It is a report: it exits non-zero only
@@ -34,6 +34,8 @@
 #
 # Environment knobs (defaults in brackets):
 #   DURATION [10s]  WARMUP [2s]  THREADS [2]  CONNS [8]  (totals per setup)
+#   ONE_API [1]                1 = measure the first API process alone too,
+#                              before the second starts (0: skip that row)
 #   FRAMEWISE_BIN              use this binary instead of building ./cmd/framewise
 #   FRAMEWISE_TEST_POSTGRES_URL  PostgreSQL server to make the database on
 #                              (default: scripts/postgres.sh's, 127.0.0.1:5432)
@@ -46,6 +48,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-8}
+ONE_API=${ONE_API:-1}
 API_KEY=bench-key-0123456789
 
 LOG_TAG=scaleout
@@ -70,7 +73,6 @@ python3 -m http.server --bind 127.0.0.1 --directory "$work/media" "$media_port" 
 pids+=($!)
 wait_http "http://127.0.0.1:$media_port/video.mp4" 20 || die "the file server did not start: $(cat "$work/media.log")"
 create_body="{\"video\":{\"type\":\"url\",\"url\":\"http://127.0.0.1:$media_port/video.mp4\"},\"prompt\":\"Describe this video.\"}"
-export CREATE_BODY=$create_body
 
 # ---------------------------------------------------------------- PostgreSQL
 pg_base=${FRAMEWISE_TEST_POSTGRES_URL:-$("$root/scripts/postgres.sh")}
@@ -120,44 +122,38 @@ stop_fw() { # stop_fw <name>…
 }
 
 # ---------------------------------------------------------------- load
-# load <label> <kind create|retrieve> <duration> <path> <url>…: one wrk per
-# URL at once, each with THREADS/n threads and CONNS/n connections.
+# load <label> <create|retrieve> <duration> <path> <url>…: one wrk, its
+# THREADS threads spread over the URLs' processes in turn (bench/scaleout.lua).
 load() {
-  local label=$1 kind=$2 dur=$3 path=$4 n i url t c
+  local label=$1 kind=$2 dur=$3 path=$4 url targets=()
   shift 4
-  n=$#
-  t=$((THREADS / n > 0 ? THREADS / n : 1))
-  c=$((CONNS / n > t ? CONNS / n : t))
-  local args=(-t"$t" -c"$c" -H "x-api-key: $API_KEY")
-  [[ $kind == create ]] && args+=(-s "$root/bench/create.lua")
-  local jobs=()
-  i=0
+  ((THREADS % $# == 0)) || die "THREADS=$THREADS does not spread evenly over $# processes"
   for url in "$@"; do
-    i=$((i + 1))
-    wrk_to "$work/wrk-$label-$i.txt" "$dur" "${args[@]}" "$url$path" &
-    jobs+=($!)
+    targets+=("${url#http://}")
   done
-  for i in "${jobs[@]}"; do
-    wait "$i" || die "wrk failed ($label)"
-  done
+  local body=
+  [[ $kind == create ]] && body=$create_body
+  # A 10 s timeout rather than wrk's 2 s: on a busy machine a slow answer
+  # counts in the latency, not as a socket error.
+  TARGETS="${targets[*]}" CREATE_BODY=$body wrk_to "$work/wrk-$label.txt" "$dur" -t"$THREADS" -c"$CONNS" \
+    --timeout 10s -s "$root/bench/scaleout.lua" -H "x-api-key: $API_KEY" "$1$path"
 }
 
-# sum <label> <n>: prints "rps max_p99_ms non2xx sockerr n429" over the n runs.
-sum() {
-  local label=$1 n=$2 i rps p50 p99 non2xx sockerr s429
-  local trps=0 tp99=0 tnon=0 tsock=0 t429=0
-  local parsed
-  for i in $(seq 1 "$n"); do
-    parsed=$(parse_wrk "$work/wrk-$label-$i.txt")
-    read -r rps p50 p99 non2xx sockerr <<<"$parsed"
-    s429=$(awk '$1 == "status" && $2 == 429 {print $3}' "$work/wrk-$label-$i.txt")
-    trps=$(awk -v a="$trps" -v b="$rps" 'BEGIN {printf "%.0f", a + b}')
-    tp99=$(awk -v a="$tp99" -v b="$p99" 'BEGIN {print (b > a ? b : a)}')
-    tnon=$((tnon + non2xx))
-    tsock=$((tsock + sockerr))
-    t429=$((t429 + ${s429:-0}))
-  done
-  echo "$trps $tp99 $tnon $tsock $t429"
+# result <label>: prints "rps p99_ms 429s other_non2xx socket_errors".
+result() {
+  local f=$work/wrk-$1.txt parsed rps p50 p99 non2xx sockerr n429 other
+  parsed=$(parse_wrk "$f")
+  read -r rps p50 p99 non2xx sockerr <<<"$parsed"
+  n429=$(awk '$1 == "status" && $2 == 429 {n += $3} END {print n + 0}' "$f")
+  other=$(awk '$1 == "status" && ($2 < 200 || $2 > 299) && $2 != 429 {n += $3} END {print n + 0}' "$f")
+  printf '%.0f %s %s %s %s\n' "$rps" "$p99" "$n429" "$other" "$sockerr"
+}
+
+# served <url>: the task requests (creates and retrieves) a process answered,
+# from its /metrics.
+served() {
+  curl -s --max-time 10 "$1/metrics" |
+    awk '/^framewise_http_request_duration_seconds_count\{/ && /route="(POST|GET) \/v1.3\/analyze\/tasks/ {n += $NF} END {print n + 0}'
 }
 
 results=()
@@ -181,26 +177,30 @@ measure() {
   body_bytes=$(wc -c <"$work/seed-get.json")
 
   log "$store, $n process(es): creates (warm-up $WARMUP, then $DURATION)"
-  load "$store-create-warmup" create "$WARMUP" /v1.3/analyze/tasks "${urls[@]}"
-  load "$store-create" create "$DURATION" /v1.3/analyze/tasks "${urls[@]}"
+  local tag=$store-$n
+  load "$tag-create-warmup" create "$WARMUP" /v1.3/analyze/tasks "${urls[@]}"
+  load "$tag-create" create "$DURATION" /v1.3/analyze/tasks "${urls[@]}"
   log "$store, $n process(es): retrieves of task $task_id, $body_bytes bytes (warm-up $WARMUP, then $DURATION)"
-  load "$store-retrieve-warmup" retrieve "$WARMUP" "/v1.3/analyze/tasks/$task_id" "${urls[@]}"
-  load "$store-retrieve" retrieve "$DURATION" "/v1.3/analyze/tasks/$task_id" "${urls[@]}"
+  load "$tag-retrieve-warmup" retrieve "$WARMUP" "/v1.3/analyze/tasks/$task_id" "${urls[@]}"
+  load "$tag-retrieve" retrieve "$DURATION" "/v1.3/analyze/tasks/$task_id" "${urls[@]}"
 
-  local c_rps c_p99 c_non c_sock c_429 r_rps r_p99 r_non r_sock r_429
-  local sc sr
-  sc=$(sum "$store-create" "$n")
-  sr=$(sum "$store-retrieve" "$n")
-  read -r c_rps c_p99 c_non c_sock c_429 <<<"$sc"
-  read -r r_rps r_p99 r_non r_sock r_429 <<<"$sr"
+  local c_rps c_p99 c_429 c_err c_sock r_rps r_p99 r_429 r_err r_sock rc rr
+  rc=$(result "$tag-create")
+  rr=$(result "$tag-retrieve")
+  read -r c_rps c_p99 c_429 c_err c_sock <<<"$rc"
+  read -r r_rps r_p99 r_429 r_err r_sock <<<"$rr"
   # The tasks the store holds: the seed, the warm-up's and the run's
   # creates, and those wrk sent but did not count when its time was up.
   total=$(curl -s --max-time 30 -H "x-api-key: $API_KEY" "${urls[0]}/v1.3/analyze/tasks?page_limit=1" |
     sed -n 's/.*"total_results"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p')
-  log "$store: ${total:-?} tasks stored after the run"
-  results+=("$store $n $c_rps $c_p99 $c_429 $((c_non - c_429)) $r_rps $r_p99 $r_non $((c_sock + r_sock))")
-  if ((c_non - c_429 > 0 || r_non > 0 || c_sock + r_sock > 0)); then
-    log "$store: $((c_non - c_429)) create and $r_non retrieve non-2xx answers (besides 429s), $((c_sock + r_sock)) socket errors"
+  local shares=() url
+  for url in "${urls[@]}"; do
+    shares+=("$(served "$url")")
+  done
+  log "$store: ${total:-?} tasks stored after the run; task requests answered by each process: ${shares[*]}"
+  results+=("$store $n $c_rps $c_p99 $c_429 $c_err $r_rps $r_p99 $((r_429 + r_err)) $((c_sock + r_sock))")
+  if ((c_err > 0 || r_429 + r_err > 0 || c_sock + r_sock > 0)); then
+    log "$store: $c_err create and $((r_429 + r_err)) retrieve non-2xx answers (besides the creates' 429s), $((c_sock + r_sock)) socket errors"
     errors=1
   fi
 }
@@ -213,12 +213,15 @@ urls=("$fw_url")
 measure sqlite
 stop_fw sqlite
 
-log "postgres: migrating $db, then two API processes (--role api) with --blob-url at the S3 store"
+log "postgres: migrating $db, then one API process (--role api) with --blob-url at the S3 store, then two"
 "$fw_bin" migrate --database-url "$db_url" >"$work/migrate.log" 2>&1 || die "migrate failed: $(cat "$work/migrate.log")"
 urls=()
 for i in 1 2; do
   start_fw "api$i" --role api --database-url "$db_url" --blob-url "$blob_url"
   urls+=("$fw_url")
+  if ((i == 1 && ONE_API)); then
+    measure postgres
+  fi
 done
 measure postgres
 stop_fw api1 api2
@@ -226,13 +229,12 @@ stop_fw api1 api2
 # ---------------------------------------------------------------- report
 echo
 echo "Create (POST /v1.3/analyze/tasks, a task on a video URL) and retrieve (GET /v1.3/analyze/tasks/{id})"
-echo "wrk --latency, ${DURATION} per run after a ${WARMUP} warm-up, $THREADS threads and $CONNS connections in all"
-echo "(split over one wrk per process), on 127.0.0.1; $(nproc) CPUs shared by wrk, the servers, PostgreSQL and the S3 server"
+echo "wrk -t$THREADS -c$CONNS --latency, ${DURATION} per run after a ${WARMUP} warm-up, on 127.0.0.1; with two processes"
+echo "each wrk thread and its connections go to one of them; $(nproc) CPUs shared by wrk, the servers, PostgreSQL and the S3 server"
 echo "CPU busy with other work just before the runs: ${busy_before}%"
 if ((busy_before > 15)); then
   echo "WARNING: other processes were using the CPUs; these numbers are not reliable"
 fi
-echo "p99 with two processes: the larger of the two wrk runs' p99 (an upper bound of the combined p99)"
 echo
 printf '%-9s %9s %12s %14s %6s %10s %14s %16s %10s %8s\n' store processes 'create req/s' 'create p99 ms' 429s 'create err' 'retrieve req/s' 'retrieve p99 ms' 'ret. err' sockerr
 for line in "${results[@]}"; do
