@@ -176,6 +176,10 @@ measure() {
   local body_bytes
   body_bytes=$(wc -c <"$work/seed-get.json")
 
+  local before=() url
+  for url in "${urls[@]}"; do
+    before+=("$(served "$url")")
+  done
   log "$store, $n process(es): creates (warm-up $WARMUP, then $DURATION)"
   local tag=$store-$n
   load "$tag-create-warmup" create "$WARMUP" /v1.3/analyze/tasks "${urls[@]}"
@@ -193,9 +197,9 @@ measure() {
   # creates, and those wrk sent but did not count when its time was up.
   total=$(curl -s --max-time 30 -H "x-api-key: $API_KEY" "${urls[0]}/v1.3/analyze/tasks?page_limit=1" |
     sed -n 's/.*"total_results"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p')
-  local shares=() url
-  for url in "${urls[@]}"; do
-    shares+=("$(served "$url")")
+  local shares=() i
+  for i in "${!urls[@]}"; do
+    shares+=("$(($(served "${urls[$i]}") - before[i]))")
   done
   log "$store: ${total:-?} tasks stored after the run; task requests answered by each process: ${shares[*]}"
   results+=("$store $n $c_rps $c_p99 $c_429 $c_err $r_rps $r_p99 $((r_429 + r_err)) $((c_sock + r_sock))")
