@@ -34,6 +34,24 @@ type Input struct {
 	// References maps the names of reference images (prompt_v2 and segment
 	// definition media sources) to their bytes.
 	References map[string][]byte
+	// Windows, when set, asks for the windows Windows[0] through
+	// Windows[1] (inclusive) of the plan a Planner saved in Checkpoints
+	// only: the engine computes and checkpoints those that are not
+	// checkpointed yet and returns an empty Output without merging (one
+	// chunk of a fanned-out analysis). Indices are the whole plan's.
+	Windows *[2]int
+}
+
+// Planner is an engine whose analysis of a long video can fan out: Plan
+// cuts the analysis of [Start, End] into its windows once (decoding the
+// video to find its cuts), saves the plan in in.Checkpoints and returns
+// the number of windows. When the analysis would have fewer than
+// minWindows windows (estimated before any decoding), or cannot fan out
+// (e.g. speech recognition is on), it plans nothing and returns 0. After a
+// plan, Analyze with Windows computes a chunk of it, and Analyze without
+// Windows computes what is missing and merges.
+type Planner interface {
+	Plan(ctx context.Context, in Input, minWindows int) (windows int, err error)
 }
 
 // Checkpoints store a task's finished pieces of work by key, so that a job

@@ -1,0 +1,294 @@
+package vlm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/framewise/framewise/internal/engine"
+	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/task"
+)
+
+// Fan-out (engine.Planner): a long video's windows are planned once, from
+// the cuts of the whole [Start, End], and saved as the checkpoint planKey;
+// then any number of jobs compute ranges of windows (engine.Input.Windows),
+// each window decoding only its own frames (exact seeking), and a last run
+// finds every window checkpointed and only merges. The plan follows
+// stream's rules (chunks of ChunkSeconds, FrameTimes per chunk, windows of
+// sz.frames() sharing overlap frames), so a fanned-out analysis calls the
+// model on the same windows as one that streams.
+
+// planKey is the checkpoint that holds the plan of a fanned-out analysis.
+const planKey = "plan"
+
+// savedPlan is the plan of a fanned-out analysis.
+type savedPlan struct {
+	Step    float64   `json:"step"`
+	PerCall int       `json:"per_call"`
+	Cuts    []float64 `json:"cuts"`
+	// Windows are the times to sample (exactly: the first frame at or
+	// after each) of every window, in order.
+	Windows [][]float64 `json:"windows"`
+}
+
+// Plan implements engine.Planner.
+func (e *Engine) Plan(ctx context.Context, in engine.Input, minWindows int) (int, error) {
+	if e.cfg.ASR != nil || in.Checkpoints == nil {
+		// Windows see the transcript gathered so far: not fanned out.
+		return 0, nil
+	}
+	if b, ok := in.Checkpoints.Load(planKey); ok {
+		var p savedPlan
+		if json.Unmarshal(b, &p) == nil && len(p.Windows) > 0 {
+			return len(p.Windows), nil
+		}
+	}
+	tbm := in.Spec.Mode == task.ModeTimeBasedMetadata
+	sz, err := e.newSizer(ctx, estimate(e.instructionMessages(in), FrameTokens(e.cfg.FrameWidth)))
+	if err != nil {
+		return 0, err
+	}
+	perCall := sz.frames()
+	dur := in.End - in.Start
+	step := Interval(dur, perCall)
+	if !tbm && dur/step <= float64(perCall) {
+		return 0, nil // the short path: one call
+	}
+	ov := overlap(perCall)
+	if est := int(math.Ceil((dur/step - float64(ov)) / float64(perCall-ov))); est < minWindows {
+		return 0, nil
+	}
+
+	// Cuts of every chunk, DecodeParallel chunks at once.
+	parts := chunks(in.Start, in.End, e.cfg.ChunkSeconds)
+	cuts := make([][]float64, len(parts))
+	measured := make([]float64, len(parts))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, e.cfg.DecodeParallel)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, p := range parts {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: p[0], End: p[1], CutsOnly: true,
+				Progress: func(pct float64) {
+					mu.Lock()
+					measured[i] = (p[1] - p[0]) * pct / 100
+					var sum float64
+					for _, v := range measured {
+						sum += v
+					}
+					mu.Unlock()
+					if in.Progress != nil {
+						in.Progress("planning", math.Min(99, 100*sum/dur))
+					}
+				}})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				cancel()
+				return
+			}
+			for _, c := range m.Cuts {
+				cuts[i] = append(cuts[i], c.Time)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+
+	frameDur := 0.04
+	if v := in.Info; v != nil && v.Video != nil && v.Video.FPS > 0 {
+		frameDur = 1 / v.Video.FPS
+	}
+	plan := savedPlan{Step: step, PerCall: perCall}
+	var pending []float64
+	for i, p := range parts {
+		plan.Cuts = append(plan.Cuts, cuts[i]...)
+		for _, t := range FrameTimes(p[0], p[1], step, cuts[i]) {
+			if cut, shot := nearest(cuts[i], t-shotOffset, 1e-6); shot {
+				// The first frame of the shot, as stream takes it: the frame
+				// on the cut.
+				t = math.Max(p[0], cut-frameDur/2)
+			}
+			if n := len(pending); n > 0 && t <= pending[n-1]+1e-6 {
+				continue
+			}
+			pending = append(pending, t)
+			if len(pending) >= perCall {
+				plan.Windows = append(plan.Windows, append([]float64(nil), pending[:perCall]...))
+				pending = append([]float64(nil), pending[perCall-ov:]...)
+			}
+		}
+	}
+	if len(pending) > ov || (len(plan.Windows) == 0 && len(pending) > 0) {
+		plan.Windows = append(plan.Windows, pending)
+	}
+	if len(plan.Windows) == 0 {
+		return 0, &engine.Refusal{Message: "No frames could be sampled from the video."}
+	}
+	b, err := json.Marshal(plan)
+	if err != nil {
+		return 0, err
+	}
+	if err := in.Checkpoints.Save(ctx, planKey, b); err != nil {
+		return 0, err
+	}
+	return len(plan.Windows), nil
+}
+
+// loadPlan returns the saved plan of a fanned-out analysis, if any.
+func loadPlan(in engine.Input) (*savedPlan, bool) {
+	if in.Checkpoints == nil {
+		return nil, false
+	}
+	b, ok := in.Checkpoints.Load(planKey)
+	if !ok {
+		return nil, false
+	}
+	var p savedPlan
+	if json.Unmarshal(b, &p) != nil || len(p.Windows) == 0 {
+		return nil, false
+	}
+	return &p, true
+}
+
+// analyzePlan runs the windows of a plan (in.Windows, or all) that are not
+// checkpointed, and merges unless in.Windows asks for a chunk only.
+func (e *Engine) analyzePlan(ctx context.Context, in engine.Input, p *savedPlan) (*engine.Output, error) {
+	total := len(p.Windows)
+	first, last := 0, total-1
+	if in.Windows != nil {
+		first, last = max(0, in.Windows[0]), min(total-1, in.Windows[1])
+	}
+	sz, err := e.newSizer(ctx, estimate(e.instructionMessages(in), FrameTokens(e.cfg.FrameWidth)))
+	if err != nil {
+		return nil, err
+	}
+	var (
+		mu      sync.Mutex
+		results = map[int]windowResult{}
+		done    int
+	)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, e.cfg.MaxParallel)
+	var wg sync.WaitGroup
+	for i := first; i <= last; i++ {
+		if r, ok := loadWindow(in, i); ok {
+			results[i] = r
+			done++
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r, err := e.planWindow(ctx, in, sz, p, i)
+			if err != nil {
+				cancel(err)
+				return
+			}
+			mu.Lock()
+			results[i] = r
+			done++
+			n := done
+			mu.Unlock()
+			if in.Progress != nil {
+				in.Progress(fmt.Sprintf("model: %d/%d windows", n, last-first+1), math.Min(99, 100*float64(n)/float64(last-first+1)))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	if in.Windows != nil {
+		return &engine.Output{}, nil
+	}
+	var u usage
+	for i := 0; i < total; i++ {
+		u.input += results[i].Input
+		u.output += results[i].Output
+	}
+	if in.Spec.Mode == task.ModeTimeBasedMetadata {
+		return e.finishSegments(in, results, total, p.Cuts, &u)
+	}
+	return e.finishGeneral(ctx, in, sz, results, total, &u)
+}
+
+// loadWindow returns the checkpointed result of window i.
+func loadWindow(in engine.Input, i int) (windowResult, bool) {
+	var r windowResult
+	if in.Checkpoints == nil {
+		return r, false
+	}
+	b, ok := in.Checkpoints.Load(fmt.Sprintf("window/%d", i))
+	if !ok || json.Unmarshal(b, &r) != nil {
+		return r, false
+	}
+	return r, true
+}
+
+// planWindow samples the frames of window i of the plan, calls the model
+// and checkpoints the result.
+func (e *Engine) planWindow(ctx context.Context, in engine.Input, sz *sizer, p *savedPlan, i int) (windowResult, error) {
+	times := append([]float64(nil), p.Windows[i]...)
+	sort.Float64s(times)
+	var frames []sampledFrame
+	err := e.cfg.Media.SampleAt(ctx, in.VideoPath, times, media.SampleOptions{Width: e.cfg.FrameWidth, Exact: true}, func(f media.Frame) error {
+		frames = append(frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
+		return ctx.Err()
+	})
+	if err != nil {
+		return windowResult{}, err
+	}
+	frames = sortFrames(frames)
+	if len(frames) == 0 {
+		return windowResult{}, errors.New("vlm: no frames could be sampled for window " + fmt.Sprint(i))
+	}
+	w := Window{Index: i, Frames: frameTimes(frames), Start: frames[0].Time, End: math.Min(in.End, frames[len(frames)-1].Time+p.Step)}
+	if i == 0 {
+		w.Start = in.Start
+	}
+	r, err := e.windowCall(ctx, in, sz, w, frames, nil, p.Step)
+	if err != nil {
+		return r, err
+	}
+	b, _ := json.Marshal(r)
+	if err := in.Checkpoints.Save(ctx, fmt.Sprintf("window/%d", i), b); err != nil {
+		return r, err
+	}
+	return r, nil
+}
