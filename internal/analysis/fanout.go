@@ -28,17 +28,19 @@ import (
 // a chunk that runs again skips its checkpointed windows and marks its
 // chunk done once, and the join is inserted once.
 
-// DefaultChunkWindows is K, the windows of one chunk job: enough to keep a
-// worker's model slots busy (4 parallel calls by default, each chunk
-// running MaxParallel windows at once), few enough that a 2-hour video
-// (about 130 windows at 16 frames per call) makes some 16 chunks to spread
-// over the workers.
-const DefaultChunkWindows = 8
+// DefaultChunkWindows is K, the windows of one chunk job: one chunk fills
+// the default model slots of a worker (MaxParallel 4 windows in flight),
+// and chunks stay small enough to balance: a 2-hour video (about 130
+// windows at 16 frames per call) makes some 33 chunks that free workers
+// take one by one, so none is left with a long tail.
+const DefaultChunkWindows = 4
 
 // FanoutChunks is the fewest chunks worth a fan-out: a video of fewer
-// than FanoutChunks × K windows runs in one job, streaming (its decode
-// overlaps its model calls, which a fan-out's planning pass does not).
-const FanoutChunks = 2
+// than FanoutChunks × K windows (16 by default, about 15 minutes of video
+// at 16 frames per call) runs in one job, streaming. A fan-out first
+// decodes the whole video to plan its windows (cuts), without model calls
+// beside it, which only pays when other workers take chunks.
+const FanoutChunks = 4
 
 // Fanout inserts and tracks the chunk jobs of a task (the job queue).
 type Fanout interface {
@@ -127,7 +129,7 @@ func (p *Pipeline) runChunk(ctx context.Context, log *slog.Logger, t *task.Task,
 	if t.BlobKey == "" {
 		return fmt.Errorf("chunk %d: the task has no stored video", chunk)
 	}
-	path, release, err := p.Blobs.LocalPath(ctx, t.BlobKey)
+	path, release, err := p.copies.get(ctx, t.BlobKey, p.Blobs.LocalPath)
 	if errors.Is(err, blob.ErrNotFound) {
 		return failf("The video is not in this worker's storage. Processes that share work must share media storage: " +
 			"run them with the same --blob-url (an S3-compatible object store).")

@@ -66,6 +66,8 @@ type Pipeline struct {
 	// counted from the start of the run; zero takes media.DefaultJobBound.
 	JobBound media.Bound
 	Log      *slog.Logger
+
+	copies localCopies // local copies of videos shared by chunk jobs
 }
 
 // Run implements queue.Runner.

@@ -39,7 +39,7 @@ func (c *chunkCounter) RunChunk(ctx context.Context, id string, chunk, first, la
 }
 
 // A long video fans out: its job plans the windows and inserts one chunk
-// job per 2 windows, three worker processes (queues) each take some, the
+// job per window, three worker processes (queues) each take some, the
 // last chunk inserts the join, which merges. The model is called once per
 // window, on the windows a single streaming run calls, the segments are
 // the same, and the task is completed once.
@@ -109,7 +109,7 @@ func testFanoutAcrossWorkers(t *testing.T) {
 	var runners []*chunkCounter
 	for range 3 {
 		p := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Media: tool, Engines: map[string]engine.Engine{task.Pegasus15: newEngine()},
-			ChunkWindows: 2, Log: log}
+			ChunkWindows: 1, Log: log}
 		r := &chunkCounter{Pipeline: p}
 		q, err := New(ctx, db, r, Options{Workers: 2, Log: log})
 		if err != nil {
@@ -161,7 +161,7 @@ func testFanoutAcrossWorkers(t *testing.T) {
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Errorf("results differ:\nstreaming:  %s\nfanned out: %s", ref.Data, got.Result.Data)
 	}
-	wantChunks := (windows + 1) / 2
+	wantChunks := windows
 	// River records a job completed shortly after its work returns.
 	var chunkJobs, analyzeJobs int
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -175,7 +175,7 @@ func testFanoutAcrossWorkers(t *testing.T) {
 		}
 	}
 	if chunkJobs != wantChunks || analyzeJobs != 2 {
-		t.Errorf("jobs: %d chunks, %d analyses; want %d chunks (%d windows, 2 a chunk), 2 analyses (plan, join)", chunkJobs, analyzeJobs, wantChunks, windows)
+		t.Errorf("jobs: %d chunks, %d analyses; want %d chunks (%d windows, 1 a chunk), 2 analyses (plan, join)", chunkJobs, analyzeJobs, wantChunks, windows)
 	}
 	busy := 0
 	for _, r := range runners {
