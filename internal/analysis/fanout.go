@@ -18,15 +18,19 @@ import (
 // Fan-out of long videos (issue 12). The job of a task whose engine can
 // plan (engine.Planner, the VLM engine) and whose video has at least
 // FanoutChunks × K windows (K = Pipeline.ChunkWindows) plans the windows
-// once (a checkpoint), then inserts one chunk job per K windows and the
-// task's fan-out rows in one transaction, and returns with the task still
-// processing. Any worker takes the chunks (RunChunk): each computes and
-// checkpoints its windows, then marks its chunk done; the transaction that
-// marks the last one inserts the task's job again, the join, which finds
+// once (a checkpoint that grows as the video is decoded), inserting one
+// chunk job per K windows as soon as they are planned, each with its
+// fan-out row in one transaction, so model calls start while the rest of
+// the video is decoded; the complete plan seals the fan-out with its
+// number of chunks, and the job returns with the task still processing.
+// Any worker takes the chunks (RunChunk): each computes and checkpoints its
+// windows, then marks its chunk done; the transaction that marks the last
+// one (or the seal) inserts the task's job again, the join, which finds
 // every window checkpointed and only merges and completes. Every step is
-// idempotent: a planning job that runs again finds the fan-out and returns,
-// a chunk that runs again skips its checkpointed windows and marks its
-// chunk done once, and the join is inserted once.
+// idempotent: a planning job that runs again plans again the same windows
+// (or finds the fan-out sealed and returns), a chunk that runs again skips
+// its checkpointed windows and marks its chunk done once, and the join is
+// inserted once.
 
 // DefaultChunkWindows is K, the windows of one chunk job: one chunk fills
 // the default model slots of a worker (MaxParallel 4 windows in flight),
@@ -44,15 +48,20 @@ const FanoutChunks = 4
 
 // Fanout inserts and tracks the chunk jobs of a task (the job queue).
 type Fanout interface {
-	// StartFanout records the chunks (window ranges, inclusive) of a task
-	// and inserts their jobs in one transaction; started is false when
-	// the task already had a fan-out (nothing is inserted then).
-	StartFanout(ctx context.Context, taskID string, chunks [][2]int) (started bool, err error)
+	// AddChunk records one chunk (windows first through last) of a task
+	// and inserts its job in one transaction; a chunk recorded before is
+	// left alone (added false). estimate is the expected total of windows,
+	// for progress.
+	AddChunk(ctx context.Context, taskID string, chunk, first, last, estimate int) (added bool, err error)
+	// SealFanout records the number of chunks once the plan is complete;
+	// it inserts the join when every chunk is done already.
+	SealFanout(ctx context.Context, taskID string, chunks int) error
 	// FanoutState tells whether the task was fanned out, into how many
-	// chunks, and how many are done.
+	// chunks (-1 until sealed), and how many are done.
 	FanoutState(ctx context.Context, taskID string) (exists bool, chunks, done int, err error)
 	// FinishChunk marks a chunk done, once however often it is called;
-	// the call that marks the last one inserts the task's job (the join).
+	// once sealed, the call that marks the last one inserts the task's
+	// job (the join).
 	FinishChunk(ctx context.Context, taskID string, chunk int) error
 }
 
@@ -76,29 +85,38 @@ func (p *Pipeline) fanOut(ctx context.Context, log *slog.Logger, t *task.Task, e
 	if err != nil {
 		return false, err
 	}
-	if exists {
-		if done < chunks {
-			log.Info("task fanned out; its chunk jobs are still running", "chunks", chunks, "done", done)
-			return true, nil
-		}
+	switch {
+	case exists && chunks >= 0 && done < chunks:
+		log.Info("task fanned out; its chunk jobs are still running", "chunks", chunks, "done", done)
+		return true, nil
+	case exists && chunks >= 0:
 		log.Info("every chunk is done: joining", "chunks", chunks)
 		return false, nil
+	case exists:
+		// The planning job stopped before its plan was complete: planning
+		// again gives the same windows; chunks recorded stay as they are.
+		log.Info("the plan of this fanned-out task was not complete; planning again")
 	}
 	in.Progress = func(stage string, pct float64) { p.progress(ctx, log, t.ID, stage, 20+pct*0.05) }
-	n, err := planner.Plan(ctx, in, FanoutChunks*k)
+	added := 0 // windows passed to chunks so far
+	next := 0  // index of the next chunk
+	n, err := planner.Plan(ctx, in, FanoutChunks*k, func(planned, estimate int, final bool) error {
+		for planned-added >= k || (final && planned > added) {
+			last := min(planned, added+k) - 1
+			if _, err := p.Fanout.AddChunk(ctx, t.ID, next, added, last, estimate); err != nil {
+				return err
+			}
+			added, next = last+1, next+1
+		}
+		if final {
+			return p.Fanout.SealFanout(ctx, t.ID, next)
+		}
+		return nil
+	})
 	if err != nil || n == 0 {
 		return false, err
 	}
-	var ranges [][2]int
-	for first := 0; first < n; first += k {
-		ranges = append(ranges, [2]int{first, min(n, first+k) - 1})
-	}
-	started, err := p.Fanout.StartFanout(ctx, t.ID, ranges)
-	if err != nil {
-		return false, err
-	}
-	log.Info("task fanned out", "windows", n, "chunks", len(ranges), "chunk_windows", k, "new", started)
-	p.progress(ctx, log, t.ID, fmt.Sprintf("model: 0/%d windows in %d chunks", n, len(ranges)), 25)
+	log.Info("task fanned out", "windows", n, "chunks", next, "chunk_windows", k)
 	return true, nil
 }
 

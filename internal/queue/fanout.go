@@ -6,22 +6,38 @@ import (
 	"fmt"
 )
 
-// Fan-out of long analyses (analysis.Fanout): the chunk jobs of a task and
-// its fan-out rows are inserted in one transaction, and the transaction
-// that marks the last chunk done inserts the task's analysis job again,
-// the join. The rows are a row per chunk (store.Fanouts), so a chunk
+// Fan-out of long analyses (analysis.Fanout): each chunk job of a task is
+// inserted with its fan-out row in one transaction as the plan grows, the
+// complete plan seals the fan-out with its number of chunks, and the
+// transaction that marks the last chunk done (or the seal, when the chunks
+// were quicker) inserts the task's analysis job again, the join. The rows are a row per chunk (store.Fanouts), so a chunk
 // delivered twice counts once and the join is inserted once.
 
-// StartFanout implements analysis.Fanout.
-func (q *Queue) StartFanout(ctx context.Context, taskID string, chunks [][2]int) (bool, error) {
-	windows := 0
-	if n := len(chunks); n > 0 {
-		windows = chunks[n-1][1] + 1
-	}
-	return q.fanouts.Start(ctx, taskID, chunks, func(ctx context.Context, tx *sql.Tx, chunk, first, last int) error {
-		_, err := q.client.InsertTx(ctx, tx, ChunkArgs{TaskID: taskID, Chunk: chunk, First: first, Last: last, Windows: windows}, nil)
+// AddChunk implements analysis.Fanout.
+func (q *Queue) AddChunk(ctx context.Context, taskID string, chunk, first, last, estimate int) (bool, error) {
+	return q.fanouts.AddChunk(ctx, taskID, chunk, first, last, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := q.client.InsertTx(ctx, tx, ChunkArgs{TaskID: taskID, Chunk: chunk, First: first, Last: last, Windows: estimate}, nil)
 		return err
 	})
+}
+
+// SealFanout implements analysis.Fanout.
+func (q *Queue) SealFanout(ctx context.Context, taskID string, chunks int) error {
+	joined, err := q.fanouts.Seal(ctx, taskID, chunks, q.insertJoin(taskID))
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	if joined {
+		q.log.Info("every chunk was done at the seal: the join job is queued", "task_id", taskID)
+	}
+	return nil
+}
+
+func (q *Queue) insertJoin(taskID string) func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := q.client.InsertTx(ctx, tx, AnalyzeArgs{TaskID: taskID}, nil)
+		return err
+	}
 }
 
 // FanoutState implements analysis.Fanout.
@@ -32,10 +48,7 @@ func (q *Queue) FanoutState(ctx context.Context, taskID string) (exists bool, ch
 
 // FinishChunk implements analysis.Fanout.
 func (q *Queue) FinishChunk(ctx context.Context, taskID string, chunk int) error {
-	joined, err := q.fanouts.FinishChunk(ctx, taskID, chunk, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := q.client.InsertTx(ctx, tx, AnalyzeArgs{TaskID: taskID}, nil)
-		return err
-	})
+	joined, err := q.fanouts.FinishChunk(ctx, taskID, chunk, q.insertJoin(taskID))
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}

@@ -189,8 +189,9 @@ func testFanoutAcrossWorkers(t *testing.T) {
 	}
 }
 
-// A chunk delivered twice marks its chunk done once, and the join job is
-// inserted once: by the last chunk, never again.
+// A chunk added or delivered twice counts once, chunks done before the
+// plan is complete do not join, and the join job is inserted once: by the
+// last chunk after the seal, never again.
 func TestFanoutChunkTwice(t *testing.T) { eachDialect(t, testFanoutChunkTwice) }
 
 func testFanoutChunkTwice(t *testing.T) {
@@ -215,19 +216,30 @@ func testFanoutChunkTwice(t *testing.T) {
 		return n
 	}
 	ranges := [][2]int{{0, 7}, {8, 15}, {16, 20}}
-	if started, err := q.StartFanout(ctx, "t1", ranges); err != nil || !started {
-		t.Fatalf("StartFanout = %v, %v", started, err)
+	for round := range 2 {
+		for i, r := range ranges[:2] {
+			if added, err := q.AddChunk(ctx, "t1", i, r[0], r[1], 21); err != nil || added != (round == 0) {
+				t.Fatalf("AddChunk %d, round %d = %v, %v", i, round, added, err)
+			}
+		}
 	}
-	if started, err := q.StartFanout(ctx, "t1", ranges); err != nil || started {
-		t.Fatalf("second StartFanout = %v, %v; want nothing started", started, err)
-	}
-	if n := count(ChunkArgs{}.Kind()); n != 3 {
-		t.Fatalf("%d chunk jobs, want 3", n)
-	}
-	for _, c := range []int{0, 0, 2, 2} {
+	// Chunks finish (twice) before the plan is complete: no join yet.
+	for _, c := range []int{0, 0, 1, 1} {
 		if err := q.FinishChunk(ctx, "t1", c); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if n := count(AnalyzeArgs{}.Kind()); n != 0 {
+		t.Fatalf("join inserted before the fan-out was sealed")
+	}
+	if _, err := q.AddChunk(ctx, "t1", 2, 16, 20, 21); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.SealFanout(ctx, "t1", 3); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(ChunkArgs{}.Kind()); n != 3 {
+		t.Fatalf("%d chunk jobs, want 3", n)
 	}
 	if exists, chunks, done, err := q.FanoutState(ctx, "t1"); err != nil || !exists || chunks != 3 || done != 2 {
 		t.Fatalf("state %v %d %d %v; want 2 of 3 chunks done", exists, chunks, done, err)
@@ -236,9 +248,12 @@ func testFanoutChunkTwice(t *testing.T) {
 		t.Fatalf("join inserted with a chunk left")
 	}
 	for range 3 {
-		if err := q.FinishChunk(ctx, "t1", 1); err != nil {
+		if err := q.FinishChunk(ctx, "t1", 2); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := q.SealFanout(ctx, "t1", 3); err != nil { // the planning job ran again
+		t.Fatal(err)
 	}
 	if n := count(AnalyzeArgs{}.Kind()); n != 1 {
 		t.Fatalf("%d join jobs, want 1", n)

@@ -34,19 +34,18 @@ type savedPlan struct {
 	// Windows are the times to sample (exactly: the first frame at or
 	// after each) of every window, in order.
 	Windows [][]float64 `json:"windows"`
+	// Complete: every window is planned (a plan is saved as it grows).
+	Complete bool `json:"complete,omitempty"`
 }
 
-// Plan implements engine.Planner.
-func (e *Engine) Plan(ctx context.Context, in engine.Input, minWindows int) (int, error) {
+// Plan implements engine.Planner. Chunks of ChunkSeconds are measured
+// DecodeParallel at a time and taken in order, as stream takes them; after
+// each, the windows it completed are saved and reported, so chunk jobs
+// start on them while later chunks are decoded.
+func (e *Engine) Plan(ctx context.Context, in engine.Input, minWindows int, ready func(planned, estimate int, final bool) error) (int, error) {
 	if e.cfg.ASR != nil || in.Checkpoints == nil {
 		// Windows see the transcript gathered so far: not fanned out.
 		return 0, nil
-	}
-	if b, ok := in.Checkpoints.Load(planKey); ok {
-		var p savedPlan
-		if json.Unmarshal(b, &p) == nil && len(p.Windows) > 0 {
-			return len(p.Windows), nil
-		}
 	}
 	tbm := in.Spec.Mode == task.ModeTimeBasedMetadata
 	sz, err := e.newSizer(ctx, estimate(e.instructionMessages(in), FrameTokens(e.cfg.FrameWidth)))
@@ -60,77 +59,98 @@ func (e *Engine) Plan(ctx context.Context, in engine.Input, minWindows int) (int
 		return 0, nil // the short path: one call
 	}
 	ov := overlap(perCall)
-	if est := int(math.Ceil((dur/step - float64(ov)) / float64(perCall-ov))); est < minWindows {
+	est := int(math.Ceil((dur/step - float64(ov)) / float64(perCall-ov)))
+	if est < minWindows {
 		return 0, nil
 	}
+	if p, ok := loadPlan(in); ok && p.Complete {
+		return len(p.Windows), ready(len(p.Windows), len(p.Windows), true)
+	}
 
-	// Cuts of every chunk, DecodeParallel chunks at once.
-	parts := chunks(in.Start, in.End, e.cfg.ChunkSeconds)
-	cuts := make([][]float64, len(parts))
-	measured := make([]float64, len(parts))
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, e.cfg.DecodeParallel)
+	ctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for i, p := range parts {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: p[0], End: p[1], CutsOnly: true,
-				Progress: func(pct float64) {
-					mu.Lock()
-					measured[i] = (p[1] - p[0]) * pct / 100
-					var sum float64
-					for _, v := range measured {
-						sum += v
-					}
-					mu.Unlock()
-					if in.Progress != nil {
-						in.Progress("planning", math.Min(99, 100*sum/dur))
-					}
-				}})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				cancel()
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+	}()
+	parts := chunks(in.Start, in.End, e.cfg.ChunkSeconds)
+	type measured struct {
+		cuts []float64
+		err  error
+	}
+	results := make([]chan measured, len(parts))
+	for i := range results {
+		results[i] = make(chan measured, 1)
+	}
+	done := make([]float64, len(parts))
+	var mu sync.Mutex
+	ahead := make(chan struct{}, e.cfg.DecodeParallel)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i, p := range parts {
+			select {
+			case ahead <- struct{}{}:
+			case <-ctx.Done():
 				return
 			}
-			for _, c := range m.Cuts {
-				cuts[i] = append(cuts[i], c.Time)
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return 0, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m, err := e.cfg.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{Start: p[0], End: p[1], CutsOnly: true,
+					Progress: func(pct float64) {
+						mu.Lock()
+						done[i] = (p[1] - p[0]) * pct / 100
+						var sum float64
+						for _, v := range done {
+							sum += v
+						}
+						mu.Unlock()
+						if in.Progress != nil {
+							in.Progress("planning", math.Min(99, 100*sum/dur))
+						}
+					}})
+				var r measured
+				r.err = err
+				if m != nil {
+					for _, c := range m.Cuts {
+						r.cuts = append(r.cuts, c.Time)
+					}
+				}
+				results[i] <- r
+			}()
+		}
+	}()
 
 	frameDur := 0.04
 	if v := in.Info; v != nil && v.Video != nil && v.Video.FPS > 0 {
 		frameDur = 1 / v.Video.FPS
 	}
 	plan := savedPlan{Step: step, PerCall: perCall}
+	save := func() error {
+		b, err := json.Marshal(plan)
+		if err != nil {
+			return err
+		}
+		return in.Checkpoints.Save(ctx, planKey, b)
+	}
 	var pending []float64
 	for i, p := range parts {
-		plan.Cuts = append(plan.Cuts, cuts[i]...)
-		for _, t := range FrameTimes(p[0], p[1], step, cuts[i]) {
-			if cut, shot := nearest(cuts[i], t-shotOffset, 1e-6); shot {
+		var r measured
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			return 0, context.Cause(ctx)
+		}
+		<-ahead
+		if r.err != nil {
+			cancel(r.err)
+			return 0, r.err
+		}
+		before := len(plan.Windows)
+		plan.Cuts = append(plan.Cuts, r.cuts...)
+		for _, t := range FrameTimes(p[0], p[1], step, r.cuts) {
+			if cut, shot := nearest(r.cuts, t-shotOffset, 1e-6); shot {
 				// The first frame of the shot, as stream takes it: the frame
 				// on the cut.
 				t = math.Max(p[0], cut-frameDur/2)
@@ -144,6 +164,14 @@ func (e *Engine) Plan(ctx context.Context, in engine.Input, minWindows int) (int
 				pending = append([]float64(nil), pending[perCall-ov:]...)
 			}
 		}
+		if i < len(parts)-1 && len(plan.Windows) > before {
+			if err := save(); err != nil {
+				return 0, err
+			}
+			if err := ready(len(plan.Windows), max(est, len(plan.Windows)), false); err != nil {
+				return 0, err
+			}
+		}
 	}
 	if len(pending) > ov || (len(plan.Windows) == 0 && len(pending) > 0) {
 		plan.Windows = append(plan.Windows, pending)
@@ -151,14 +179,11 @@ func (e *Engine) Plan(ctx context.Context, in engine.Input, minWindows int) (int
 	if len(plan.Windows) == 0 {
 		return 0, &engine.Refusal{Message: "No frames could be sampled from the video."}
 	}
-	b, err := json.Marshal(plan)
-	if err != nil {
+	plan.Complete = true
+	if err := save(); err != nil {
 		return 0, err
 	}
-	if err := in.Checkpoints.Save(ctx, planKey, b); err != nil {
-		return 0, err
-	}
-	return len(plan.Windows), nil
+	return len(plan.Windows), ready(len(plan.Windows), len(plan.Windows), true)
 }
 
 // loadPlan returns the saved plan of a fanned-out analysis, if any.
@@ -181,6 +206,9 @@ func loadPlan(in engine.Input) (*savedPlan, bool) {
 // checkpointed, and merges unless in.Windows asks for a chunk only.
 func (e *Engine) analyzePlan(ctx context.Context, in engine.Input, p *savedPlan) (*engine.Output, error) {
 	total := len(p.Windows)
+	if in.Windows != nil && in.Windows[1] >= total {
+		return nil, fmt.Errorf("vlm: windows %d–%d asked of a plan of %d so far", in.Windows[0], in.Windows[1], total)
+	}
 	first, last := 0, total-1
 	if in.Windows != nil {
 		first, last = max(0, in.Windows[0]), min(total-1, in.Windows[1])

@@ -151,7 +151,7 @@ func (r *windowResult) add(o windowResult) {
 
 // Analyze implements engine.Engine.
 func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, error) {
-	if p, ok := loadPlan(in); ok {
+	if p, ok := loadPlan(in); ok && (p.Complete || in.Windows != nil) {
 		return e.analyzePlan(ctx, in, p)
 	}
 	if in.Windows != nil {
