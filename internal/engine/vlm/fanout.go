@@ -3,7 +3,6 @@ package vlm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -226,37 +225,56 @@ func (e *Engine) analyzePlan(ctx context.Context, in engine.Input, p *savedPlan)
 	defer cancel(nil)
 	sem := make(chan struct{}, e.cfg.MaxParallel)
 	var wg sync.WaitGroup
-	for i := first; i <= last; i++ {
-		if r, ok := loadWindow(in, i); ok {
-			results[i] = r
-			done++
+	// Windows are sampled sampleBatch at a time, in one FFmpeg run each
+	// batch (their frames overlap, and one run costs less than several),
+	// the next batch while the calls of the last are in flight.
+	for b := first; b <= last && ctx.Err() == nil; b += sampleBatch {
+		var todo []int
+		for i := b; i <= min(last, b+sampleBatch-1); i++ {
+			if r, ok := loadWindow(in, i); ok {
+				mu.Lock()
+				results[i] = r
+				done++
+				mu.Unlock()
+				continue
+			}
+			todo = append(todo, i)
+		}
+		if len(todo) == 0 {
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		frames, err := e.sampleWindows(ctx, in, p, todo)
+		if err != nil {
+			cancel(err)
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r, err := e.planWindow(ctx, in, sz, p, i)
-			if err != nil {
-				cancel(err)
-				return
+		for _, i := range todo {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
 			}
-			mu.Lock()
-			results[i] = r
-			done++
-			n := done
-			mu.Unlock()
-			if in.Progress != nil {
-				in.Progress(fmt.Sprintf("model: %d/%d windows", n, last-first+1), math.Min(99, 100*float64(n)/float64(last-first+1)))
+			if ctx.Err() != nil {
+				break
 			}
-		}()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				r, err := e.planWindow(ctx, in, sz, p, i, frames[i])
+				if err != nil {
+					cancel(err)
+					return
+				}
+				mu.Lock()
+				results[i] = r
+				done++
+				n := done
+				mu.Unlock()
+				if in.Progress != nil {
+					in.Progress(fmt.Sprintf("model: %d/%d windows", n, last-first+1), math.Min(99, 100*float64(n)/float64(last-first+1)))
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -289,22 +307,55 @@ func loadWindow(in engine.Input, i int) (windowResult, bool) {
 	return r, true
 }
 
-// planWindow samples the frames of window i of the plan, calls the model
-// and checkpoints the result.
-func (e *Engine) planWindow(ctx context.Context, in engine.Input, sz *sizer, p *savedPlan, i int) (windowResult, error) {
-	times := append([]float64(nil), p.Windows[i]...)
-	sort.Float64s(times)
-	var frames []sampledFrame
-	err := e.cfg.Media.SampleAt(ctx, in.VideoPath, times, media.SampleOptions{Width: e.cfg.FrameWidth, Exact: true}, func(f media.Frame) error {
-		frames = append(frames, sampledFrame{Time: f.Time, JPEG: f.JPEG})
+// sampleBatch is how many windows of a plan are sampled in one FFmpeg run.
+const sampleBatch = 4
+
+// sampleWindows decodes the frames of the windows idx of the plan in one
+// run: for each planned time, the first frame at or after it (exact), as
+// stream's measuring run picks it.
+func (e *Engine) sampleWindows(ctx context.Context, in engine.Input, p *savedPlan, idx []int) (map[int][]sampledFrame, error) {
+	var times []float64
+	for _, i := range idx {
+		times = append(times, p.Windows[i]...)
+	}
+	times = sortedCopy(times)
+	uniq := times[:0]
+	for _, t := range times {
+		if n := len(uniq); n == 0 || t > uniq[n-1]+1e-9 {
+			uniq = append(uniq, t)
+		}
+	}
+	var all []sampledFrame
+	err := e.cfg.Media.SampleAt(ctx, in.VideoPath, uniq, media.SampleOptions{Width: e.cfg.FrameWidth, Exact: true}, func(f media.Frame) error {
+		all = append(all, sampledFrame{Time: f.Time, JPEG: f.JPEG})
 		return ctx.Err()
 	})
 	if err != nil {
-		return windowResult{}, err
+		return nil, err
 	}
-	frames = sortFrames(frames)
+	all = sortFrames(all)
+	out := make(map[int][]sampledFrame, len(idx))
+	for _, i := range idx {
+		var fs []sampledFrame
+		for _, t := range p.Windows[i] {
+			j := sort.Search(len(all), func(j int) bool { return all[j].Time >= t-media.SampleTolerance })
+			if j == len(all) {
+				continue
+			}
+			if n := len(fs); n == 0 || all[j].Time > fs[n-1].Time+1e-6 {
+				fs = append(fs, all[j])
+			}
+		}
+		out[i] = fs
+	}
+	return out, nil
+}
+
+// planWindow calls the model on window i of the plan, given its frames,
+// and checkpoints the result.
+func (e *Engine) planWindow(ctx context.Context, in engine.Input, sz *sizer, p *savedPlan, i int, frames []sampledFrame) (windowResult, error) {
 	if len(frames) == 0 {
-		return windowResult{}, errors.New("vlm: no frames could be sampled for window " + fmt.Sprint(i))
+		return windowResult{}, fmt.Errorf("vlm: no frames could be sampled for window %d", i)
 	}
 	w := Window{Index: i, Frames: frameTimes(frames), Start: frames[0].Time, End: math.Min(in.End, frames[len(frames)-1].Time+p.Step)}
 	if i == 0 {
