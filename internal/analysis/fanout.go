@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/framewise/framewise/internal/blob"
@@ -189,6 +190,7 @@ func (p *Pipeline) runChunk(ctx context.Context, log *slog.Logger, t *task.Task,
 	if err != nil {
 		return err
 	}
+	var counting atomic.Bool
 	_, err = eng.Analyze(ctx, engine.Input{
 		Spec: t.Spec, VideoPath: path, Info: info, Start: start, End: end,
 		Checkpoints: checkpoints{saved: saved, save: func(ctx context.Context, k string, v []byte) error {
@@ -198,18 +200,25 @@ func (p *Pipeline) runChunk(ctx context.Context, log *slog.Logger, t *task.Task,
 		Windows:    &[2]int{first, last},
 		Progress: func(string, float64) {
 			// The task's progress is the share of all its windows
-			// checkpointed, whichever worker computed them.
-			cps, err := p.Tasks.Checkpoints(ctx, t.ID)
-			if err != nil || windows <= 0 {
+			// checkpointed, whichever worker computed them; counted off
+			// the path of the model calls, one count at a time.
+			if windows <= 0 || !counting.CompareAndSwap(false, true) {
 				return
 			}
-			n := 0
-			for k := range cps {
-				if strings.HasPrefix(k, "window/") {
-					n++
+			go func() {
+				defer counting.Store(false)
+				cps, err := p.Tasks.Checkpoints(ctx, t.ID)
+				if err != nil {
+					return
 				}
-			}
-			p.progress(ctx, log, t.ID, fmt.Sprintf("model: %d/%d windows", n, windows), 25+74*float64(min(n, windows))/float64(windows))
+				n := 0
+				for k := range cps {
+					if strings.HasPrefix(k, "window/") {
+						n++
+					}
+				}
+				p.progress(ctx, log, t.ID, fmt.Sprintf("model: %d/%d windows", n, windows), 25+74*float64(min(n, windows))/float64(windows))
+			}()
 		},
 	})
 	if err != nil {
