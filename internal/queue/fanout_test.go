@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,9 +44,17 @@ func (c *chunkCounter) RunChunk(ctx context.Context, id string, chunk, first, la
 // last chunk inserts the join, which merges. The model is called once per
 // window, on the windows a single streaming run calls, the segments are
 // the same, and the task is completed once.
-func TestFanoutAcrossWorkers(t *testing.T) { eachDialect(t, testFanoutAcrossWorkers) }
+func TestFanoutAcrossWorkers(t *testing.T) {
+	eachDialect(t, func(t *testing.T) { testFanoutAcrossWorkers(t, false) })
+}
 
-func testFanoutAcrossWorkers(t *testing.T) {
+// A chunk that fails for good (the model server is down) fails the task
+// with its message, and no join runs.
+func TestFanoutChunkFailsTask(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testFanoutAcrossWorkers(t, true) })
+}
+
+func testFanoutAcrossWorkers(t *testing.T, down bool) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
@@ -102,6 +111,7 @@ func testFanoutAcrossWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	windows := double.Stats().Calls
+	double.SetDown(down)
 
 	var queues []*Queue
 	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return queues[0].Enqueue(ctx, tx, id) })
@@ -144,6 +154,12 @@ func testFanoutAcrossWorkers(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task still %s (%s %.0f%%)", got.Status, got.Stage, got.Percent)
 		}
+	}
+	if down {
+		if got.Status != task.Failed || !strings.Contains(got.ErrorMessage, "The analysis failed") {
+			t.Fatalf("task %s (%q); want failed by its chunk", got.Status, got.ErrorMessage)
+		}
+		return
 	}
 	if got.Status != task.Ready {
 		t.Fatalf("task %s: %s", got.Status, got.ErrorMessage)
