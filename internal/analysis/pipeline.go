@@ -54,10 +54,20 @@ type Pipeline struct {
 	Assets task.AssetResolver
 	// Engines maps a model name to the engine that serves it.
 	Engines map[string]engine.Engine
+	// Fanout, when set, lets the analysis of a long video fan out into
+	// chunk jobs that any worker takes (fanout.go); nil runs every task in
+	// one job.
+	Fanout Fanout
+	// ChunkWindows is how many windows one chunk job computes (K); 0 takes
+	// DefaultChunkWindows, a negative value turns fan-out off. A video fans
+	// out when it has at least FanoutChunks × K windows.
+	ChunkWindows int
 	// JobBound bounds one run of a task by the duration of its video,
 	// counted from the start of the run; zero takes media.DefaultJobBound.
 	JobBound media.Bound
 	Log      *slog.Logger
+
+	copies localCopies // local copies of videos shared by chunk jobs
 }
 
 // Run implements queue.Runner.
@@ -79,7 +89,13 @@ func (p *Pipeline) Run(ctx context.Context, id string, attempt, maxAttempts int)
 	log.Info("task started")
 	// Errors are logged, stored with the job and shown to the client:
 	// none of them may carry a URL's credentials (a presigned query).
-	err = redact.Error(p.run(ctx, log, t))
+	return p.settle(ctx, log, id, redact.Error(p.run(ctx, log, t)), attempt, maxAttempts)
+}
+
+// settle turns the outcome of one run of a task (or of one chunk of it)
+// into the task's state and the job's: nil when the task reached a final
+// state, an error to retry the job.
+func (p *Pipeline) settle(ctx context.Context, log *slog.Logger, id string, err error, attempt, maxAttempts int) error {
 	if err == nil {
 		return nil
 	}
@@ -254,7 +270,7 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err
 	if err != nil {
 		return err
 	}
-	out, err := eng.Analyze(ctx, engine.Input{
+	in := engine.Input{
 		Spec: t.Spec, VideoPath: path, Info: info, Start: start, End: end,
 		Checkpoints: checkpoints{saved: saved, save: func(ctx context.Context, k string, v []byte) error {
 			return p.Tasks.SaveCheckpoint(ctx, t.ID, k, v)
@@ -263,7 +279,11 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err
 		Progress: func(stage string, pct float64) {
 			p.progress(ctx, log, t.ID, stage, 20+pct*0.79)
 		},
-	})
+	}
+	if fanned, err := p.fanOut(ctx, log, t, eng, in); err != nil || fanned {
+		return err
+	}
+	out, err := eng.Analyze(ctx, in)
 	if err != nil {
 		return err
 	}

@@ -113,6 +113,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		return err
 	}
 	svc.SetRunCanceler(q)
+	// Long videos fan out into chunk jobs that any worker takes.
+	pipeline.Fanout = q
 
 	// A reserve file lets deletes commit on a full disk; the monitor warns
 	// of low space and refills the reserve once space returns.

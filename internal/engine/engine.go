@@ -34,6 +34,28 @@ type Input struct {
 	// References maps the names of reference images (prompt_v2 and segment
 	// definition media sources) to their bytes.
 	References map[string][]byte
+	// Windows, when set, asks for the windows Windows[0] through
+	// Windows[1] (inclusive) of the plan a Planner saved in Checkpoints
+	// only: the engine computes and checkpoints those that are not
+	// checkpointed yet and returns an empty Output without merging (one
+	// chunk of a fanned-out analysis). Indices are the whole plan's.
+	Windows *[2]int
+}
+
+// Planner is an engine whose analysis of a long video can fan out: Plan
+// cuts the analysis of [Start, End] into its windows once (decoding the
+// video to find its cuts), saving the plan in in.Checkpoints as it grows,
+// and calls ready after each save with the windows planned so far, an
+// estimate of the total, and final true once the plan is complete (then
+// planned is the total). Windows already passed to ready never change, so
+// chunks of them can run while the rest is planned. When the analysis
+// would have fewer than minWindows windows (estimated before any
+// decoding), or cannot fan out (e.g. speech recognition is on), it plans
+// nothing, never calls ready and returns 0. After a plan, Analyze with
+// Windows computes a chunk of it, and Analyze without Windows computes
+// what is missing and merges.
+type Planner interface {
+	Plan(ctx context.Context, in Input, minWindows int, ready func(planned, estimate int, final bool) error) (windows int, err error)
 }
 
 // Checkpoints store a task's finished pieces of work by key, so that a job

@@ -43,6 +43,25 @@ type Runner interface {
 	Run(ctx context.Context, taskID string, attempt, maxAttempts int) error
 }
 
+// ChunkArgs is the job that runs one chunk of a fanned-out task: the
+// windows First through Last of its plan, of Windows in all (fanout.go).
+type ChunkArgs struct {
+	TaskID  string `json:"task_id"`
+	Chunk   int    `json:"chunk"`
+	First   int    `json:"first"`
+	Last    int    `json:"last"`
+	Windows int    `json:"windows"`
+}
+
+// Kind is stable: stored jobs refer to it.
+func (ChunkArgs) Kind() string { return "framewise.analyze_chunk" }
+
+// ChunkRunner runs chunks of fanned-out tasks; a Runner that implements
+// it works chunk jobs. RunChunk follows the contract of Runner.Run.
+type ChunkRunner interface {
+	RunChunk(ctx context.Context, taskID string, chunk, first, last, windows, attempt, maxAttempts int) error
+}
+
 // ProcessAssetArgs is the job that processes one uploaded asset: fetch or
 // assemble its file, probe it, make it ready or failed.
 type ProcessAssetArgs struct {
@@ -81,6 +100,7 @@ type Queue struct {
 	log     *slog.Logger
 	running *runningTasks
 	jobs    *liveJobs
+	fanouts *store.Fanouts
 	life    lifeOptions
 	stop    chan struct{}
 	done    chan struct{}
@@ -92,9 +112,10 @@ var ErrCanceled = errors.New("canceled by an operator")
 
 // runningTasks are the analysis jobs running in this process, by task id,
 // with the function that cancels each.
+// A fanned-out task may have several chunk jobs running in one process.
 type runningTasks struct {
 	mu   sync.Mutex
-	runs map[string]*runningTask
+	runs map[string]map[*runningTask]bool
 }
 
 type runningTask struct{ cancel context.CancelCauseFunc }
@@ -103,11 +124,15 @@ func (r *runningTasks) add(id string, cancel context.CancelCauseFunc) (remove fu
 	rt := &runningTask{cancel: cancel}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.runs[id] = rt
+	if r.runs[id] == nil {
+		r.runs[id] = map[*runningTask]bool{}
+	}
+	r.runs[id][rt] = true
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.runs[id] == rt {
+		delete(r.runs[id], rt)
+		if len(r.runs[id]) == 0 {
 			delete(r.runs, id)
 		}
 	}
@@ -115,12 +140,15 @@ func (r *runningTasks) add(id string, cancel context.CancelCauseFunc) (remove fu
 
 func (r *runningTasks) cancel(id string) bool {
 	r.mu.Lock()
-	rt := r.runs[id]
+	var rts []*runningTask
+	for rt := range r.runs[id] {
+		rts = append(rts, rt)
+	}
 	r.mu.Unlock()
-	if rt != nil {
+	for _, rt := range rts {
 		rt.cancel(ErrCanceled)
 	}
-	return rt != nil
+	return len(rts) > 0
 }
 
 // Options configure a Queue.
@@ -201,12 +229,15 @@ func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue
 		// what that leaves (a job that used up its attempts that way).
 		RescueStuckJobsAfter: time.Hour,
 	}
-	running := &runningTasks{runs: map[string]*runningTask{}}
+	running := &runningTasks{runs: map[string]map[*runningTask]bool{}}
 	jobs := &liveJobs{ids: map[int64]int{}}
 	if opts.Workers > 0 {
 		cfg.Middleware = []rivertype.Middleware{jobMetrics(opts.Metrics), jobs.middleware()}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &analyzeWorker{runner: runner, log: opts.Log, running: running})
+		if cr, ok := runner.(ChunkRunner); ok {
+			river.AddWorker(workers, &chunkWorker{runner: cr, log: opts.Log, running: running})
+		}
 		if opts.Assets != nil {
 			river.AddWorker(workers, &assetWorker{runner: opts.Assets, log: opts.Log})
 			river.AddWorker(workers, &expireWorker{runner: opts.Assets})
@@ -229,7 +260,7 @@ func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{client: client, db: db.Writer.DB, dialect: db.Dialect, log: opts.Log, running: running, jobs: jobs,
+	return &Queue{client: client, db: db.Writer.DB, dialect: db.Dialect, log: opts.Log, running: running, jobs: jobs, fanouts: store.NewFanouts(db),
 		life: lifeOptions{heartbeat: cmp.Or(opts.Heartbeat, DefaultHeartbeat), deadAfter: cmp.Or(opts.DeadAfter, DefaultDeadAfter)}}, nil
 }
 
@@ -246,7 +277,8 @@ func (q *Queue) CancelRun(ctx context.Context, taskID string) error {
 	return q.cancelJobs(ctx, taskID)
 }
 
-// cancelJobs cancels the jobs of a task through River.
+// cancelJobs cancels the jobs of a task through River: its analysis job
+// and, when it fanned out, its chunk jobs.
 func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
 	// River stores args as JSONB on both databases, each with its own
 	// operators.
@@ -255,13 +287,13 @@ func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
 		byTask = "args->>'task_id' = @task_id"
 	}
 	jobs, err := q.client.JobList(ctx, river.NewJobListParams().
-		Kinds(AnalyzeArgs{}.Kind()).
+		Kinds(AnalyzeArgs{}.Kind(), ChunkArgs{}.Kind()).
 		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 			rivertype.JobStateRunning, rivertype.JobStateScheduled).
 		Where(byTask, river.NamedArgs{"task_id": taskID}).
-		First(10))
+		First(10000))
 	if err != nil {
-		return fmt.Errorf("queue: find the job of task %s: %w", taskID, err)
+		return fmt.Errorf("queue: find the jobs of task %s: %w", taskID, err)
 	}
 	for _, j := range jobs.Jobs {
 		if _, err := q.client.JobCancel(ctx, j.ID); err != nil {
@@ -380,21 +412,43 @@ type analyzeWorker struct {
 }
 
 func (w *analyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) error {
+	return runTask(ctx, w.running, w.log, job.Args.TaskID, func(ctx context.Context) error {
+		return w.runner.Run(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	})
+}
+
+type chunkWorker struct {
+	river.WorkerDefaults[ChunkArgs]
+	runner  ChunkRunner
+	log     *slog.Logger
+	running *runningTasks
+}
+
+func (w *chunkWorker) Work(ctx context.Context, job *river.Job[ChunkArgs]) error {
+	a := job.Args
+	return runTask(ctx, w.running, w.log, a.TaskID, func(ctx context.Context) error {
+		return w.runner.RunChunk(ctx, a.TaskID, a.Chunk, a.First, a.Last, a.Windows, job.Attempt, job.MaxAttempts)
+	})
+}
+
+// runTask runs one job of a task (its analysis or a chunk of it) and maps
+// cancellation and shutdown to River's outcomes.
+func runTask(ctx context.Context, running *runningTasks, log *slog.Logger, taskID string, run func(ctx context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	defer w.running.add(job.Args.TaskID, cancel)()
+	defer running.add(taskID, cancel)()
 	// Jobs finish what the API accepted: their writes count against the
 	// storage quota but are not refused by it.
-	err := w.runner.Run(diskspace.WithoutQuota(ctx), job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	err := run(diskspace.WithoutQuota(ctx))
 	if cause := context.Cause(ctx); ctx.Err() != nil &&
 		(errors.Is(cause, ErrCanceled) || errors.Is(cause, river.ErrJobCancelledRemotely)) {
 		// The task was failed by whoever canceled it; the job ends for good.
-		w.log.Info("task run stopped: canceled by an operator", "task_id", job.Args.TaskID)
+		log.Info("task run stopped: canceled by an operator", "task_id", taskID)
 		return river.JobCancel(cause)
 	}
 	if err != nil && ctx.Err() != nil {
 		// Shutting down: not a failure of the task, run it again soon.
-		w.log.Info("task interrupted by shutdown; it resumes at the next start", "task_id", job.Args.TaskID)
+		log.Info("task interrupted by shutdown; it resumes at the next start", "task_id", taskID)
 		return river.JobSnooze(time.Second)
 	}
 	return snoozeIfDiskFull(err)

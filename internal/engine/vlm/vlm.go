@@ -151,6 +151,12 @@ func (r *windowResult) add(o windowResult) {
 
 // Analyze implements engine.Engine.
 func (e *Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, error) {
+	if p, ok := loadPlan(in); ok && (p.Complete || in.Windows != nil) {
+		return e.analyzePlan(ctx, in, p)
+	}
+	if in.Windows != nil {
+		return nil, errors.New("vlm: a chunk of windows was asked for without a plan")
+	}
 	tbm := in.Spec.Mode == task.ModeTimeBasedMetadata
 	sz, err := e.newSizer(ctx, estimate(e.instructionMessages(in), FrameTokens(e.cfg.FrameWidth)))
 	if err != nil {
