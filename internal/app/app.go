@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"github.com/framewise/framewise/internal/metrics"
@@ -80,17 +79,21 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		limits.MeasureOnly[name] = cfg.Models[name].Backend != "openai"
 	}
 
-	// The store enqueues through the queue, whose workers run the pipeline,
-	// which reports to the service over the store: q is set just below.
-	var q *queue.Queue
-	tasks := store.NewTasks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.Enqueue(ctx, tx, id) })
-	hooks := store.NewWebhooks(db, func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueWebhook(ctx, tx, id) })
+	// Rows and their jobs commit together: the stores insert jobs through
+	// the enqueuer in their transactions; the queue that works them is
+	// built last, from the pipeline.
+	enq, err := queue.NewEnqueuer(ctx, db, log)
+	if err != nil {
+		return err
+	}
+	tasks := store.NewTasks(db, enq.Enqueue)
+	hooks := store.NewWebhooks(db, enq.EnqueueWebhook)
 	tasks.OnTerminal(hooks.TaskEnded)
 	webhooks := webhook.New(hooks, guard, log)
 	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
 	assets, err := newAssets(ctx, cfg, db, blobs, quota, tool, guard.HTTPClient(0),
-		func(ctx context.Context, tx *sql.Tx, id string) error { return q.EnqueueAsset(ctx, tx, id) }, log)
+		enq.EnqueueAsset, log)
 	if err != nil {
 		return err
 	}
@@ -107,7 +110,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if cfg.Role == config.RoleAPI {
 		workers = 0
 	}
-	q, err = queue.New(ctx, db, pipeline, queue.Options{Workers: workers, Log: log, Assets: assets, Metrics: mx,
+	q, err := queue.New(ctx, db, pipeline, queue.Options{Workers: workers, Log: log, Assets: assets, Metrics: mx,
 		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff})
 	if err != nil {
 		return err

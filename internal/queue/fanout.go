@@ -34,10 +34,7 @@ func (q *Queue) SealFanout(ctx context.Context, taskID string, chunks int) error
 }
 
 func (q *Queue) insertJoin(taskID string) func(ctx context.Context, tx *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
-		_, err := q.client.InsertTx(ctx, tx, AnalyzeArgs{TaskID: taskID}, nil)
-		return err
-	}
+	return func(ctx context.Context, tx *sql.Tx) error { return q.Enqueue(ctx, tx, taskID) }
 }
 
 // FanoutState implements analysis.Fanout.

@@ -94,16 +94,17 @@ const MaxAttempts = 5
 // Queue runs analysis jobs on River over the store's database: SQLite's
 // writer connection, or PostgreSQL with LISTEN/NOTIFY.
 type Queue struct {
-	client  *river.Client[*sql.Tx]
-	db      *sql.DB
-	dialect store.Dialect
-	log     *slog.Logger
-	running *runningTasks
-	jobs    *liveJobs
-	fanouts *store.Fanouts
-	life    lifeOptions
-	stop    chan struct{}
-	done    chan struct{}
+	*Enqueuer // inserting through the workers' own client
+	client    *river.Client[*sql.Tx]
+	db        *sql.DB
+	dialect   store.Dialect
+	log       *slog.Logger
+	running   *runningTasks
+	jobs      *liveJobs
+	fanouts   *store.Fanouts
+	life      lifeOptions
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // ErrCanceled is the cause of a task run's context when an operator
@@ -191,28 +192,36 @@ func Migrate(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	return nil
 }
 
+// ready makes River's tables ready: on SQLite it migrates them (one
+// process owns the file); on PostgreSQL they must be migrated already
+// (Migrate, by `framewise migrate` or serve --migrate), and an error
+// wrapping store.ErrNotMigrated says when not.
+func ready(ctx context.Context, db *store.DB, log *slog.Logger) error {
+	if db.Dialect == store.SQLite {
+		return Migrate(ctx, db, log)
+	}
+	migrator, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: quiet(log)})
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	res, err := migrator.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("queue: check migrations: %w", err)
+	}
+	if !res.OK {
+		return fmt.Errorf("%w: the job queue's tables: %v: run `framewise migrate`, or serve with --migrate", store.ErrNotMigrated, res.Messages)
+	}
+	return nil
+}
+
 // New returns a queue whose workers call runner. On SQLite it migrates
 // River's tables first (one process owns the file); on PostgreSQL they
 // must be migrated already (Migrate, by `framewise migrate` or serve
 // --migrate), and an error wrapping store.ErrNotMigrated says when not.
 func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue, error) {
 	drv := driver(db)
-	if db.Dialect == store.SQLite {
-		if err := Migrate(ctx, db, opts.Log); err != nil {
-			return nil, err
-		}
-	} else {
-		migrator, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: quiet(opts.Log)})
-		if err != nil {
-			return nil, fmt.Errorf("queue: %w", err)
-		}
-		res, err := migrator.Validate(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("queue: check migrations: %w", err)
-		}
-		if !res.OK {
-			return nil, fmt.Errorf("%w: the job queue's tables: %v: run `framewise migrate`, or serve with --migrate", store.ErrNotMigrated, res.Messages)
-		}
+	if err := ready(ctx, db, opts.Log); err != nil {
+		return nil, err
 	}
 	cfg := &river.Config{
 		Logger:            quiet(opts.Log),
@@ -260,7 +269,7 @@ func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{client: client, db: db.Writer.DB, dialect: db.Dialect, log: opts.Log, running: running, jobs: jobs, fanouts: store.NewFanouts(db),
+	return &Queue{Enqueuer: &Enqueuer{client: client}, client: client, db: db.Writer.DB, dialect: db.Dialect, log: opts.Log, running: running, jobs: jobs, fanouts: store.NewFanouts(db),
 		life: lifeOptions{heartbeat: cmp.Or(opts.Heartbeat, DefaultHeartbeat), deadAfter: cmp.Or(opts.DeadAfter, DefaultDeadAfter)}}, nil
 }
 
@@ -363,20 +372,6 @@ type levelHandler struct {
 
 func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-// Enqueue inserts the job of a task inside tx, the transaction that writes
-// the task row.
-func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, taskID string) error {
-	_, err := q.client.InsertTx(ctx, tx, AnalyzeArgs{TaskID: taskID}, nil)
-	return err
-}
-
-// EnqueueAsset inserts the processing job of an asset inside tx, the
-// transaction that writes the asset row.
-func (q *Queue) EnqueueAsset(ctx context.Context, tx *sql.Tx, assetID string) error {
-	_, err := q.client.InsertTx(ctx, tx, ProcessAssetArgs{AssetID: assetID}, nil)
-	return err
 }
 
 // Start starts working jobs, and the heartbeat that keeps this process's

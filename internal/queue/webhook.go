@@ -28,8 +28,8 @@ type WebhookDeliverer interface {
 // EnqueueWebhook inserts the delivery job of a notification inside tx, the
 // transaction that ends its task (or asks for a redelivery). A delivery
 // whose job is still waiting or running gets no second job.
-func (q *Queue) EnqueueWebhook(ctx context.Context, tx *sql.Tx, deliveryID string) error {
-	_, err := q.client.InsertTx(ctx, tx, DeliverWebhookArgs{DeliveryID: deliveryID},
+func (e *Enqueuer) EnqueueWebhook(ctx context.Context, tx *sql.Tx, deliveryID string) error {
+	_, err := e.client.InsertTx(ctx, tx, DeliverWebhookArgs{DeliveryID: deliveryID},
 		&river.InsertOpts{MaxAttempts: webhook.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waitingOrRunning}})
 	return err
 }
