@@ -83,6 +83,11 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// healthClient polls /healthz without keeping its connection: a kept one
+// would hold one of the server's per-address places for the whole test
+// (TestHostileConnCaps counts them).
+var healthClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // startServer runs framewise serve on a free port with dataDir and waits
 // until /healthz answers 200.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
@@ -112,7 +117,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 			t.Fatalf("server exited at start:\n%s", s.logs.String())
 		default:
 		}
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := healthClient.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

@@ -196,6 +196,9 @@ func TestHostileClients(t *testing.T) {
 func TestHostileConnCaps(t *testing.T) {
 	t.Setenv("FRAMEWISE_MAX_CONNS_PER_ADDR", "40")
 	s := startServer(t, t.TempDir(), "--log-level", "info")
+	// No connection of this process may hold one of the 40 places: the
+	// health poll's is closed (healthClient); let the server see it go.
+	time.Sleep(100 * time.Millisecond)
 
 	// 40 sockets that never send a request fill the address's places.
 	var held []net.Conn
