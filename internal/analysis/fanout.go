@@ -11,7 +11,6 @@ import (
 
 	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/engine"
-	"github.com/framewise/framewise/internal/media"
 	"github.com/framewise/framewise/internal/redact"
 	"github.com/framewise/framewise/internal/task"
 )
@@ -162,26 +161,10 @@ func (p *Pipeline) runChunk(ctx context.Context, log *slog.Logger, t *task.Task,
 		return err
 	}
 	dur := info.Duration
-	jb := p.JobBound
-	if jb == (media.Bound{}) {
-		jb = media.DefaultJobBound()
-	}
-	limit := jb.For(dur)
-	ctx, cancel := context.WithDeadlineCause(ctx, started.Add(limit), &media.BoundError{What: "the analysis", Limit: limit, Video: dur})
+	ctx, cancel, bounded := p.bound(ctx, started, dur)
 	defer cancel()
-	defer func() {
-		var b *media.BoundError
-		if cause := context.Cause(ctx); err != nil && errors.As(cause, &b) && !errors.As(err, &b) {
-			err = fmt.Errorf("%w (%w)", cause, err)
-		}
-	}()
-	start, end := 0.0, dur
-	if t.Spec.StartTime != nil {
-		start = *t.Spec.StartTime
-	}
-	if t.Spec.EndTime != nil {
-		end = *t.Spec.EndTime
-	}
+	defer func() { err = bounded(err) }()
+	start, end := span(t.Spec, dur)
 	saved, err := p.Tasks.Checkpoints(ctx, t.ID)
 	if err != nil {
 		return err

@@ -236,28 +236,12 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err
 	// The rest of the run is bounded by the video's duration, counted from
 	// the start of the run. Whatever error the work returns when the bound
 	// ends it, the bound is what is reported.
-	jb := p.JobBound
-	if jb == (media.Bound{}) {
-		jb = media.DefaultJobBound()
-	}
-	limit := jb.For(dur)
-	ctx, cancel := context.WithDeadlineCause(ctx, started.Add(limit), &media.BoundError{What: "the analysis", Limit: limit, Video: dur})
+	ctx, cancel, bounded := p.bound(ctx, started, dur)
 	defer cancel()
-	defer func() {
-		var b *media.BoundError
-		if cause := context.Cause(ctx); err != nil && errors.As(cause, &b) && !errors.As(err, &b) {
-			err = fmt.Errorf("%w (%w)", cause, err)
-		}
-	}()
+	defer func() { err = bounded(err) }()
 
 	// 3. Engine.
-	start, end := 0.0, dur
-	if t.Spec.StartTime != nil {
-		start = *t.Spec.StartTime
-	}
-	if t.Spec.EndTime != nil {
-		end = *t.Spec.EndTime
-	}
+	start, end := span(t.Spec, dur)
 	p.progress(ctx, log, t.ID, "analyzing", 20)
 	saved, err := p.Tasks.Checkpoints(ctx, t.ID)
 	if err != nil {
@@ -490,4 +474,36 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	l.b = append(l.b, p...)
 	return len(p), nil
+}
+
+// bound bounds the rest of a run (a task's, or a chunk's) by the video's
+// duration (JobBound), counted from started. bounded turns the error of
+// work that the bound ended into one that names the bound.
+func (p *Pipeline) bound(ctx context.Context, started time.Time, dur float64) (_ context.Context, cancel context.CancelFunc, bounded func(error) error) {
+	jb := p.JobBound
+	if jb == (media.Bound{}) {
+		jb = media.DefaultJobBound()
+	}
+	limit := jb.For(dur)
+	ctx, cancel = context.WithDeadlineCause(ctx, started.Add(limit), &media.BoundError{What: "the analysis", Limit: limit, Video: dur})
+	return ctx, cancel, func(err error) error {
+		var b *media.BoundError
+		if cause := context.Cause(ctx); err != nil && errors.As(cause, &b) && !errors.As(err, &b) {
+			return fmt.Errorf("%w (%w)", cause, err)
+		}
+		return err
+	}
+}
+
+// span is the part of the video a task asks for: start_time to end_time,
+// or the whole of it.
+func span(s task.Spec, dur float64) (start, end float64) {
+	start, end = 0, dur
+	if s.StartTime != nil {
+		start = *s.StartTime
+	}
+	if s.EndTime != nil {
+		end = *s.EndTime
+	}
+	return start, end
 }
