@@ -270,3 +270,54 @@ type ErrorObject struct {
 	Message string         `json:"message"`
 	Details map[string]any `json:"details,omitempty"`
 }
+
+// AnalyzeResponse is the body of POST /v1.3/analyze with stream false.
+type AnalyzeResponse struct {
+	ID           string     `json:"id"`
+	Data         string     `json:"data"`
+	FinishReason string     `json:"finish_reason"`
+	Usage        Usage      `json:"usage"`
+	Error        *TaskError `json:"error,omitempty"` // only a truncation warning
+}
+
+// Event types of the NDJSON stream of POST /v1.3/analyze.
+const (
+	EventStreamStart    = "stream_start"
+	EventTextGeneration = "text_generation"
+	EventStreamEnd      = "stream_end"
+)
+
+// StreamEvent is one line of the NDJSON stream of POST /v1.3/analyze:
+// stream_start (Metadata with GenerationID) first, then text_generation
+// events (Text, fragments of the answer in order), then stream_end
+// (FinishReason, Metadata with GenerationID and Usage, and Error when the
+// answer was cut or the analysis failed).
+type StreamEvent struct {
+	EventType    string         `json:"event_type"`
+	Text         string         `json:"text,omitempty"`
+	FinishReason string         `json:"finish_reason,omitempty"`
+	Metadata     *EventMetadata `json:"metadata,omitempty"`
+	Error        *TaskError     `json:"error,omitempty"`
+}
+
+// EventMetadata is the metadata of stream_start and stream_end.
+type EventMetadata struct {
+	GenerationID string `json:"generation_id"`
+	Usage        *Usage `json:"usage,omitempty"`
+}
+
+// AnalyzeRequest is the body of POST /analyze: a synchronous analysis of a
+// video of at most 1 hour, in general mode (a prompt, optionally an answer
+// following a JSON schema). Stream defaults to true on the wire.
+type AnalyzeRequest struct {
+	ModelName      *string         `json:"model_name,omitempty"`
+	Video          *VideoContext   `json:"video,omitempty"`
+	Prompt         *string         `json:"prompt,omitempty"`
+	PromptV2       *PromptV2       `json:"prompt_v2,omitempty"`
+	Temperature    *float64        `json:"temperature,omitempty"`
+	MaxTokens      *int            `json:"max_tokens,omitempty"`
+	ResponseFormat *ResponseFormat `json:"response_format,omitempty"`
+	StartTime      *float64        `json:"start_time,omitempty"`
+	EndTime        *float64        `json:"end_time,omitempty"`
+	Stream         *bool           `json:"stream,omitempty"`
+}

@@ -170,6 +170,12 @@ func (r *request) retryable() bool {
 // 2xx JSON body into out (when out is not nil). Non-2xx answers become
 // *APIError.
 func (c *Client) do(ctx context.Context, r *request, out any) error {
+	return c.retry(ctx, r, func() error { return c.send(ctx, r, out) })
+}
+
+// retry makes attempts of r until one succeeds, retrying transient
+// failures when that is safe.
+func (c *Client) retry(ctx context.Context, r *request, attemptOnce func() error) error {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -177,7 +183,7 @@ func (c *Client) do(ctx context.Context, r *request, out any) error {
 				return err
 			}
 		}
-		err := c.send(ctx, r, out)
+		err := attemptOnce()
 		if err == nil {
 			return nil
 		}
@@ -190,49 +196,11 @@ func (c *Client) do(ctx context.Context, r *request, out any) error {
 
 // send makes one attempt of r.
 func (c *Client) send(ctx context.Context, r *request, out any) error {
-	u := c.baseURL + r.path
-	if r.admin {
-		u = strings.TrimSuffix(c.baseURL, api.BasePath) + r.path
-	}
-	if len(r.query) > 0 {
-		u += "?" + r.query.Encode()
-	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	} else if r.stream != nil {
-		body = r.stream
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	resp, err := c.roundTrip(ctx, r)
 	if err != nil {
-		return fmt.Errorf("framewise: building request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	} else if r.contentType != "" {
-		req.Header.Set("Content-Type", r.contentType)
-	}
-	if c.userAgent != "" {
-		req.Header.Set("User-Agent", c.userAgent)
-	}
-	if c.apiKey != "" {
-		req.Header.Set("x-api-key", c.apiKey)
-	}
-	if r.call.idempotencyKey != "" {
-		req.Header.Set("Idempotency-Key", r.call.idempotencyKey)
-	}
-
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return err // *url.Error: names method and URL, wraps context errors
+		return err
 	}
 	defer resp.Body.Close()
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-		return parseAPIError(resp, data)
-	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
 	if err != nil {
 		return fmt.Errorf("framewise: %s %s: reading response: %w", r.method, r.path, err)
@@ -253,6 +221,54 @@ func (c *Client) send(ctx context.Context, r *request, out any) error {
 		return fmt.Errorf("framewise: %s %s: decoding response: %w", r.method, r.path, err)
 	}
 	return nil
+}
+
+// roundTrip sends r once and returns a 2xx response, its body unread;
+// other answers become *APIError.
+func (c *Client) roundTrip(ctx context.Context, r *request) (*http.Response, error) {
+	u := c.baseURL + r.path
+	if r.admin {
+		u = strings.TrimSuffix(c.baseURL, api.BasePath) + r.path
+	}
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	} else if r.stream != nil {
+		body = r.stream
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("framewise: building request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	} else if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.apiKey != "" {
+		req.Header.Set("x-api-key", c.apiKey)
+	}
+	if r.call.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", r.call.idempotencyKey)
+	}
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, err // *url.Error: names method and URL, wraps context errors
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		return nil, parseAPIError(resp, data)
+	}
+	return resp, nil
 }
 
 // isTransient reports whether err may go away on its own: a 408, 429 or

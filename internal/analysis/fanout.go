@@ -97,7 +97,7 @@ func (p *Pipeline) fanOut(ctx context.Context, log *slog.Logger, t *task.Task, e
 		// again gives the same windows; chunks recorded stay as they are.
 		log.Info("the plan of this fanned-out task was not complete; planning again")
 	}
-	in.Progress = func(stage string, pct float64) { p.progress(ctx, log, t.ID, stage, 20+pct*0.05) }
+	in.Progress = func(stage string, pct float64) { p.progress(ctx, log, p.Tasks, t.ID, stage, 20+pct*0.05) }
 	added := 0 // windows passed to chunks so far
 	next := 0  // index of the next chunk
 	n, err := planner.Plan(ctx, in, FanoutChunks*k, func(planned, estimate int, final bool) error {
@@ -200,7 +200,7 @@ func (p *Pipeline) runChunk(ctx context.Context, log *slog.Logger, t *task.Task,
 						n++
 					}
 				}
-				p.progress(ctx, log, t.ID, fmt.Sprintf("model: %d/%d windows", n, windows), 25+74*float64(min(n, windows))/float64(windows))
+				p.progress(ctx, log, p.Tasks, t.ID, fmt.Sprintf("model: %d/%d windows", n, windows), 25+74*float64(min(n, windows))/float64(windows))
 			}()
 		},
 	})

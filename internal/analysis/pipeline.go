@@ -162,9 +162,9 @@ func userMessage(err error) string {
 	return "internal error"
 }
 
-func (p *Pipeline) progress(ctx context.Context, log *slog.Logger, id, stage string, pct float64) {
+func (p *Pipeline) progress(ctx context.Context, log *slog.Logger, rec recorder, id, stage string, pct float64) {
 	log.Info("task progress", "stage", stage, "percent", fmt.Sprintf("%.0f", pct))
-	if err := p.Tasks.Progress(ctx, id, stage, pct); err != nil {
+	if err := rec.Progress(ctx, id, stage, pct); err != nil {
 		log.Warn("could not record progress", "err", err)
 	}
 }
@@ -175,30 +175,100 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err
 	if !ok {
 		return failf("No engine is configured for model %s.", t.Spec.Model)
 	}
+	src, err := p.source(ctx, log, t, p.Tasks, media.MaxDurationAsync)
+	if err != nil {
+		return err
+	}
+	defer src.release()
 
-	// 1. Source: stored at create (base64) or by an earlier attempt; else download.
+	// The rest of the run is bounded by the video's duration, counted from
+	// the start of the run. Whatever error the work returns when the bound
+	// ends it, the bound is what is reported.
+	ctx, cancel, bounded := p.bound(ctx, started, src.info.Duration)
+	defer cancel()
+	defer func() { err = bounded(err) }()
+
+	// 3. Engine.
+	saved, err := p.Tasks.Checkpoints(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if len(saved) > 0 {
+		log.Info("resuming from checkpoints", "checkpoints", len(saved))
+	}
+	in, err := p.input(ctx, log, t, p.Tasks, src)
+	if err != nil {
+		return err
+	}
+	in.Checkpoints = checkpoints{saved: saved, save: func(ctx context.Context, k string, v []byte) error {
+		return p.Tasks.SaveCheckpoint(ctx, t.ID, k, v)
+	}}
+	if fanned, err := p.fanOut(ctx, log, t, eng, in); err != nil || fanned {
+		return err
+	}
+	out, err := eng.Analyze(ctx, in)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Tasks.Complete(ctx, t.ID, result(out), out.Warning); err != nil {
+		return err
+	}
+	log.Info("task analyzed", "engine", eng.Name(), "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// result is the task result of an engine's output.
+func result(out *engine.Output) task.Result {
+	res := task.Result{GenerationID: newGenerationID(), Data: out.Data, FinishReason: out.FinishReason,
+		OutputTokens: out.OutputTokens, InputTokens: out.InputTokens}
+	if res.FinishReason == "" {
+		res.FinishReason = "stop"
+	}
+	return res
+}
+
+// recorder is where a run records its progress and its source: the task
+// service for a stored task, the log only for a synchronous request
+// (sync.go).
+type recorder interface {
+	Progress(ctx context.Context, id, stage string, percent float64) error
+	SetSource(ctx context.Context, id, blobKey string, duration *float64) error
+}
+
+// source is a task's video, readable at path, probed and checked.
+type source struct {
+	path    string
+	info    *media.Info
+	release func()
+}
+
+// source makes t's video readable and checks it: stored at create (base64)
+// or by an earlier attempt, else downloaded; then probed and checked
+// against the input requirements, at most maxDuration long, and against t's
+// time window.
+func (p *Pipeline) source(ctx context.Context, log *slog.Logger, t *task.Task, rec recorder, maxDuration float64) (_ *source, err error) {
 	download := func() (string, error) {
-		p.progress(ctx, log, t.ID, "downloading", 0)
+		p.progress(ctx, log, rec, t.ID, "downloading", 0)
 		key := task.SourceKey(t.ID)
 		if err := p.download(ctx, t.Spec.Source.URL, key); err != nil {
 			return "", err
 		}
-		return key, p.Tasks.SetSource(ctx, t.ID, key, nil)
+		return key, rec.SetSource(ctx, t.ID, key, nil)
 	}
 	key := t.BlobKey
 	if key == "" {
 		if t.Spec.Source.Type != task.SourceURL {
-			return failf("The video source %s is not available.", t.Spec.Source.Type)
+			return nil, failf("The video source %s is not available.", t.Spec.Source.Type)
 		}
 		if key, err = download(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	path, release, err := p.Blobs.LocalPath(ctx, key)
 	if errors.Is(err, blob.ErrNotFound) {
 		switch t.Spec.Source.Type {
 		case task.SourceAssetID:
-			return failf("The video asset %s was deleted before the task could read it.", t.Spec.Source.AssetID)
+			return nil, failf("The video asset %s was deleted before the task could read it.", t.Spec.Source.AssetID)
 		case task.SourceURL:
 			// An earlier attempt stored it where this process cannot read
 			// it (another worker's own disk): fetch it again.
@@ -207,80 +277,53 @@ func (p *Pipeline) run(ctx context.Context, log *slog.Logger, t *task.Task) (err
 				path, release, err = p.Blobs.LocalPath(ctx, key)
 			}
 		default:
-			return failf("The uploaded video is not in this worker's storage. Processes that share work must share media storage: " +
+			return nil, failf("The uploaded video is not in this worker's storage. Processes that share work must share media storage: " +
 				"run them with the same --blob-url (an S3-compatible object store).")
 		}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer release()
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 
-	// 2. Probe and check the input requirements.
-	p.progress(ctx, log, t.ID, "probing", 10)
-	info, rule, err := probeAndCheck(ctx, p.Media, path)
+	// Probe and check the input requirements.
+	p.progress(ctx, log, rec, t.ID, "probing", 10)
+	info, rule, err := probeAndCheck(ctx, p.Media, path, maxDuration)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rule != nil {
-		return failf("The video cannot be analyzed: %s", rule.Message)
+		return nil, failf("The video cannot be analyzed: %s", rule.Message)
 	}
 	dur := info.Duration
-	if err := p.Tasks.SetSource(ctx, t.ID, "", &dur); err != nil {
-		return err
+	if err := rec.SetSource(ctx, t.ID, "", &dur); err != nil {
+		return nil, err
 	}
 	if ve := task.CheckWindow(t.Spec, dur); ve != nil {
-		return failf("%s", ve.Message)
+		return nil, failf("%s", ve.Message)
 	}
+	return &source{path: path, info: info, release: release}, nil
+}
 
-	// The rest of the run is bounded by the video's duration, counted from
-	// the start of the run. Whatever error the work returns when the bound
-	// ends it, the bound is what is reported.
-	ctx, cancel, bounded := p.bound(ctx, started, dur)
-	defer cancel()
-	defer func() { err = bounded(err) }()
-
-	// 3. Engine.
-	start, end := span(t.Spec, dur)
-	p.progress(ctx, log, t.ID, "analyzing", 20)
-	saved, err := p.Tasks.Checkpoints(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	if len(saved) > 0 {
-		log.Info("resuming from checkpoints", "checkpoints", len(saved))
-	}
+// input is the engine input of t's run over src, without checkpoints.
+func (p *Pipeline) input(ctx context.Context, log *slog.Logger, t *task.Task, rec recorder, src *source) (engine.Input, error) {
+	start, end := span(t.Spec, src.info.Duration)
+	p.progress(ctx, log, rec, t.ID, "analyzing", 20)
 	refs, err := p.references(ctx, t.Spec)
 	if err != nil {
-		return err
+		return engine.Input{}, err
 	}
-	in := engine.Input{
-		Spec: t.Spec, VideoPath: path, Info: info, Start: start, End: end,
-		Checkpoints: checkpoints{saved: saved, save: func(ctx context.Context, k string, v []byte) error {
-			return p.Tasks.SaveCheckpoint(ctx, t.ID, k, v)
-		}},
+	return engine.Input{
+		Spec: t.Spec, VideoPath: src.path, Info: src.info, Start: start, End: end,
 		References: refs,
 		Progress: func(stage string, pct float64) {
-			p.progress(ctx, log, t.ID, stage, 20+pct*0.79)
+			p.progress(ctx, log, rec, t.ID, stage, 20+pct*0.79)
 		},
-	}
-	if fanned, err := p.fanOut(ctx, log, t, eng, in); err != nil || fanned {
-		return err
-	}
-	out, err := eng.Analyze(ctx, in)
-	if err != nil {
-		return err
-	}
-	res := task.Result{GenerationID: newGenerationID(), Data: out.Data, FinishReason: out.FinishReason,
-		OutputTokens: out.OutputTokens, InputTokens: out.InputTokens}
-	if res.FinishReason == "" {
-		res.FinishReason = "stop"
-	}
-	if _, err := p.Tasks.Complete(ctx, t.ID, res, out.Warning); err != nil {
-		return err
-	}
-	log.Info("task analyzed", "engine", eng.Name(), "took", time.Since(started).Round(time.Millisecond))
-	return nil
+	}, nil
 }
 
 func (p *Pipeline) download(ctx context.Context, url, key string) error {
@@ -320,7 +363,7 @@ type Checker struct{ Media *media.Tool }
 
 // Check implements task.VideoChecker.
 func (c Checker) Check(ctx context.Context, path string) (float64, error) {
-	info, rule, err := probeAndCheck(ctx, c.Media, path)
+	info, rule, err := probeAndCheck(ctx, c.Media, path, media.MaxDurationAsync)
 	if err != nil {
 		return 0, err
 	}
@@ -332,7 +375,7 @@ func (c Checker) Check(ctx context.Context, path string) (float64, error) {
 
 // probeAndCheck probes path and checks V47–V51. A video that fails a
 // requirement is returned as rule; err is an operational failure.
-func probeAndCheck(ctx context.Context, m *media.Tool, path string) (info *media.Info, rule *media.RuleError, err error) {
+func probeAndCheck(ctx context.Context, m *media.Tool, path string, maxDuration float64) (info *media.Info, rule *media.RuleError, err error) {
 	// A playlist would make FFmpeg open the files it names; it is refused
 	// before FFmpeg runs, also behind ID3v2 tags.
 	if rule, err = asset.CheckPlaylist(path); rule != nil || err != nil {
@@ -345,7 +388,7 @@ func probeAndCheck(ctx context.Context, m *media.Tool, path string) (info *media
 	if err != nil {
 		return nil, nil, err
 	}
-	if rule = media.CheckAnalyzable(info, media.MaxDurationAsync); rule != nil {
+	if rule = media.CheckAnalyzable(info, maxDuration); rule != nil {
 		return info, rule, nil
 	}
 	err = m.DecodeCheckProbed(ctx, path, info)

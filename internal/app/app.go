@@ -6,13 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framewise/framewise/internal/metrics"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/framewise/framewise/internal/analysis"
@@ -28,6 +28,7 @@ import (
 	"github.com/framewise/framewise/internal/inference"
 	"github.com/framewise/framewise/internal/inference/openai"
 	"github.com/framewise/framewise/internal/media"
+	"github.com/framewise/framewise/internal/metrics"
 	"github.com/framewise/framewise/internal/netguard"
 	"github.com/framewise/framewise/internal/queue"
 	"github.com/framewise/framewise/internal/store"
@@ -99,11 +100,26 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	svc.UseAssets(assetResolver{assets})
 
-	engines, backends, err := buildEngines(cfg, tool, mx, log)
+	facts := map[config.ModelProfile]*backendFacts{}
+	engines, backends, err := buildEngines(cfg, tool, facts, mx, log)
 	if err != nil {
 		return err
 	}
 	pipeline := &analysis.Pipeline{Tasks: svc, Blobs: blobs, Downloader: downloader, Media: tool, Assets: assetResolver{assets}, Engines: engines, Log: log}
+
+	// Synchronous analyses (POST /analyze) run in the request, on FFmpeg
+	// slots and model clients of their own, so that neither they nor the
+	// queued tasks can take all of the other's.
+	syncTool, err := media.New(media.Config{Metrics: mx, MaxHeavy: cfg.SyncConcurrency})
+	if err != nil {
+		return err
+	}
+	syncEngines, _, err := buildEngines(cfg, syncTool, facts, mx, log.With("sync", true))
+	if err != nil {
+		return err
+	}
+	syncRuns := analysis.NewSync(svc, &analysis.Pipeline{Blobs: blobs, Downloader: downloader, Media: syncTool,
+		Assets: assetResolver{assets}, Engines: syncEngines, Log: log}, cfg.SyncConcurrency)
 
 	// An API process only enqueues; its jobs run on the workers.
 	workers := cfg.Workers
@@ -129,7 +145,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
 		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
-		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker})
+		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker,
+		Analyzer: syncAnalyzer{syncRuns}})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)
 		if err != nil {
@@ -245,7 +262,11 @@ func (d fetchDownloader) Temporary(err error) bool { return fetch.IsTemporary(er
 
 // buildEngines builds the engine of each model name from its profile, and
 // says at start which engine serves which name.
-func buildEngines(cfg config.Config, tool *media.Tool, mx *metrics.Metrics, log *slog.Logger) (map[string]engine.Engine, []*backendFacts, error) {
+//
+// Each call makes its own model clients (with their own bound on parallel
+// calls); facts holds one probe per model server, shared by the calls, and
+// the backends returned are those this call added to it.
+func buildEngines(cfg config.Config, tool *media.Tool, facts map[config.ModelProfile]*backendFacts, mx *metrics.Metrics, log *slog.Logger) (map[string]engine.Engine, []*backendFacts, error) {
 	var asr inference.Transcriber
 	if a := cfg.ASR; a != nil {
 		c, err := openai.New(openai.Config{BaseURL: a.BaseURL, Model: a.Model, APIKey: a.APIKey, Name: a.Name,
@@ -258,7 +279,6 @@ func buildEngines(cfg config.Config, tool *media.Tool, mx *metrics.Metrics, log 
 	}
 	engines := map[string]engine.Engine{}
 	// One probe per model server, however many model names it serves.
-	facts := map[config.ModelProfile]*backendFacts{}
 	var backends []*backendFacts
 	for _, name := range []string{task.Pegasus12, task.Pegasus15} {
 		p := cfg.Models[name]
@@ -284,8 +304,10 @@ func buildEngines(cfg config.Config, tool *media.Tool, mx *metrics.Metrics, log 
 				ContextTokens: p.ContextTokens, FrameTokens: vlm.FrameTokens(p.FrameWidth), Timeout: min(20*time.Second, p.Timeout)}}
 			facts[p] = f
 			backends = append(backends, f)
+			f.modelNames = append(f.modelNames, name)
+		} else if !slices.Contains(f.modelNames, name) {
+			f.modelNames = append(f.modelNames, name)
 		}
-		f.modelNames = append(f.modelNames, name)
 		engines[name] = vlm.New(vlm.Config{Name: p.Name, Chat: c, ASR: asr, Media: tool,
 			FramesPerCall: p.FramesPerCall, FrameWidth: p.FrameWidth, ContextTokens: p.ContextTokens, Limits: f.Limits,
 			MaxParallel: p.MaxParallel, Log: log})
@@ -308,4 +330,15 @@ func readiness(db *store.DB, blobs blob.Store) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// syncAnalyzer adapts analysis.Sync to httpapi.Analyzer.
+type syncAnalyzer struct{ s *analysis.Sync }
+
+func (a syncAnalyzer) Begin(ctx context.Context, body []byte) (httpapi.AnalyzeRun, error) {
+	r, err := a.s.Begin(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }

@@ -56,6 +56,10 @@ type Config struct {
 	// a create waits for a slot before 429 (0: 5 s; negative: no wait).
 	MaxConcurrentCreates int
 	CreateQueueWait      time.Duration
+	// SyncConcurrency bounds the synchronous analyses (POST /analyze)
+	// running at once, apart from the workers of queued tasks: one more is
+	// answered 429 with Retry-After.
+	SyncConcurrency int
 
 	// PublicURL is the server's URL as clients reach it, used in
 	// presigned upload URLs; empty means the Host of each request.
@@ -96,6 +100,7 @@ func Default() Config {
 		Addr:                  "127.0.0.1:8700",
 		DataDir:               "./framewise-data",
 		Workers:               2,
+		SyncConcurrency:       2,
 		Role:                  RoleAll,
 		LogLevel:              "info",
 		LogFormat:             "text",
@@ -151,6 +156,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute each account may send; 0 is no limit (env FRAMEWISE_RATE_LIMIT)")
 	fs.IntVar(&c.QuotaActiveTasks, "quota-active-tasks", c.QuotaActiveTasks, "tasks each account may have queued, pending or processing at once; 0 is no quota (env FRAMEWISE_QUOTA_ACTIVE_TASKS)")
 	fs.Float64Var(&c.QuotaVideoHours, "quota-video-hours", c.QuotaVideoHours, "hours of video each account's tasks may analyze in any 24 hours; 0 is no quota (env FRAMEWISE_QUOTA_VIDEO_HOURS)")
+	fs.IntVar(&c.SyncConcurrency, "sync-concurrency", c.SyncConcurrency, "synchronous analyses (POST /v1.3/analyze) at once, apart from the workers; one more gets 429 (env FRAMEWISE_SYNC_CONCURRENCY)")
 	fs.IntVar(&c.MaxConcurrentCreates, "max-concurrent-creates", c.MaxConcurrentCreates, "creates that decode and probe a base64 video at once; 0 is max(2, CPUs) (env FRAMEWISE_MAX_CONCURRENT_CREATES)")
 	fs.DurationVar(&c.CreateQueueWait, "create-queue-wait", c.CreateQueueWait, "how long such a create waits for a slot before 429 with Retry-After; 0 is 5s, negative answers at once (env FRAMEWISE_CREATE_QUEUE_WAIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
@@ -276,6 +282,11 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_QUOTA_VIDEO_HOURS", err))
 		c.QuotaVideoHours = f
 	}
+	if v := getenv("FRAMEWISE_SYNC_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_SYNC_CONCURRENCY", err))
+		c.SyncConcurrency = n
+	}
 	if v := getenv("FRAMEWISE_MAX_CONCURRENT_CREATES"); v != "" {
 		n, err := strconv.Atoi(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_CONCURRENT_CREATES", err))
@@ -335,6 +346,9 @@ func (c Config) Validate() error {
 	}
 	if err := validateBlobURL(c.BlobURL); err != nil {
 		return err
+	}
+	if c.SyncConcurrency < 1 {
+		return errors.New("--sync-concurrency must be 1 or more")
 	}
 	if c.MaxConcurrentCreates < 0 {
 		return errors.New("--max-concurrent-creates must be 0 (the default) or more")

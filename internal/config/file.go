@@ -106,6 +106,7 @@ type fileConfig struct {
 	AdminKeys        []string                `yaml:"admin_keys"`
 	AllowPrivateURLs *bool                   `yaml:"allow_private_urls"`
 	Workers          *int                    `yaml:"workers"`
+	SyncConcurrency  *int                    `yaml:"sync_concurrency"`
 	LogLevel         *string                 `yaml:"log_level"`
 	LogFormat        *string                 `yaml:"log_format"`
 	MaxVideoBytes    *int64                  `yaml:"max_video_bytes"`
@@ -177,6 +178,9 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.Workers != nil {
 		c.Workers = *f.Workers
+	}
+	if f.SyncConcurrency != nil {
+		c.SyncConcurrency = *f.SyncConcurrency
 	}
 	if f.MaxVideoBytes != nil {
 		c.MaxVideoBytes = *f.MaxVideoBytes

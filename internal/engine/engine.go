@@ -28,6 +28,12 @@ type Input struct {
 	Start, End float64
 	// Progress reports the stage and percent done (0–100) of the analysis.
 	Progress func(stage string, percent float64)
+	// Stream, when set, receives the answer's text in order as it is
+	// produced (a synchronous request with stream true): the pieces put
+	// together are exactly Output.Data. An engine that cannot produce its
+	// answer piece by piece passes it whole, once it is final. Nothing is
+	// passed that the answer may later take back.
+	Stream func(text string)
 	// Checkpoints keeps finished pieces of work (model calls) of this task
 	// across retries of its job; nil keeps nothing.
 	Checkpoints Checkpoints

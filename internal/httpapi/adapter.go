@@ -171,6 +171,10 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 			s.writeError(w, r, sh, err)
 			return
 		}
+		if st, ok := body.(streamer); ok {
+			st.serve(w, r)
+			return
+		}
 		if wh, ok := body.(withHeader); ok {
 			w.Header().Set(wh.name, wh.value)
 			body = wh.body
@@ -276,6 +280,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 	status, code, msg := http.StatusInternalServerError, api.CodeInternal, ""
 	var ae *apiError
 	var ve *task.ValidationError
+	var failed *task.AnalysisError
 	var mbe *http.MaxBytesError
 	var slow *errBodyTooSlow
 	var quota *diskspace.QuotaError
@@ -298,6 +303,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		status, code, msg = ae.status, ae.code, ae.message
 	case errors.As(err, &ve):
 		status, code, msg = ve.Status, ve.Code, ve.Message
+	case errors.As(err, &failed):
+		status, code, msg = failed.Status, failed.Code, failed.Message
 	case errors.Is(err, task.ErrNotFound):
 		status, code = http.StatusNotFound, api.CodeResourceNotExist
 		msg = fmt.Sprintf("Task with id %s does not exist. Check the task_id.", r.PathValue("task_id"))

@@ -49,6 +49,7 @@ type Server struct {
 	now         func() time.Time
 	admin       adminRoutes
 	webhooks    Webhooks // nil: the webhook admin routes answer 404
+	analyzer    Analyzer // nil: POST /v1.3/analyze answers 404
 }
 
 // Options configure a Server.
@@ -103,6 +104,9 @@ type Options struct {
 	// JobsOnly serves /healthz, /readyz and /metrics only: a process of
 	// the worker role.
 	JobsOnly bool
+	// Analyzer runs synchronous analyses (POST /v1.3/analyze); nil leaves
+	// the route out.
+	Analyzer Analyzer
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -123,7 +127,7 @@ func New(tasks Tasks, opts Options) *Server {
 		s.keys = append(s.keys, []byte(k))
 	}
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
-	s.webhooks = opts.Webhooks
+	s.webhooks, s.analyzer = opts.Webhooks, opts.Analyzer
 	s.unavailable, s.ping, s.jobsOnly = opts.Unavailable, opts.Ping, opts.JobsOnly
 	return s
 }
@@ -159,6 +163,9 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(api.OpenAPI)
 	})
 
+	if s.analyzer != nil {
+		mux.Handle("POST /v1.3/analyze", s.endpoint(flat, s.analyze))
+	}
 	mux.Handle("POST /v1.3/analyze/tasks", s.endpoint(nested, s.createTask))
 	mux.Handle("GET /v1.3/analyze/tasks", s.endpoint(flat, s.listTasks))
 	mux.Handle("GET /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.getTask))
@@ -202,7 +209,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // knownPaths answer 405 rather than 404 for a method they do not have.
-var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/metrics", "/v1.3/openapi.json",
+var knownPaths = []string{"/", "/v1.3/analyze", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task_id}", "/healthz", "/readyz", "/metrics", "/v1.3/openapi.json",
 	"/v1.3/assets", "/v1.3/assets/{asset_id}", "/v1.3/assets/multipart-uploads", "/v1.3/assets/multipart-uploads/{upload_id}",
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
 	"/admin/v1/tasks/{task_id}/cancel", "/admin/v1/accounts", "/admin/v1/accounts/{name}", "/admin/v1/accounts/{name}/keys",

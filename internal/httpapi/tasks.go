@@ -52,7 +52,7 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 	if a, ok := s.tasks.(admitter); ok && (r.ContentLength < 0 || r.ContentLength > largeCreate) {
 		actx, release, err := a.Admit(ctx)
 		if err != nil {
-			status, body, err := busyAnswer(err)
+			status, body, err := busyAnswer(nested, err)
 			// A client that asked Expect: 100-continue has not sent its
 			// body: reading would ask for it.
 			if wh, ok := body.(withHeader); ok && r.Header.Get("Expect") == "" {
@@ -72,7 +72,7 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 	}
 	t, replayed, err := s.tasks.Create(ctx, body, idem)
 	if err != nil {
-		return busyAnswer(err)
+		return busyAnswer(nested, err)
 	}
 	out := api.CreateTaskResponse{TaskID: t.ID, Status: string(t.Status)}
 	if replayed {
@@ -82,14 +82,17 @@ func (s *Server) createTask(r *http.Request) (int, any, error) {
 }
 
 // busyAnswer answers a *task.BusyError (429 too_many_requests, 503
-// server_busy) in the create endpoint's nested shape with Retry-After;
-// other errors go to writeError.
-func busyAnswer(err error) (int, any, error) {
+// server_busy) in the endpoint's shape with Retry-After; other errors go to
+// writeError.
+func busyAnswer(sh shape, err error) (int, any, error) {
 	var be *task.BusyError
 	if !errors.As(err, &be) {
 		return 0, nil, err
 	}
-	body := api.NestedError{Error: api.ErrorObject{Code: be.Code, Message: be.Message}}
+	var body any = api.FlatError{Code: be.Code, Message: be.Message}
+	if sh == nested {
+		body = api.NestedError{Error: api.ErrorObject{Code: be.Code, Message: be.Message}}
+	}
 	return be.Status, withHeader{body: body, name: "Retry-After", value: strconv.Itoa(be.RetryAfter)}, nil
 }
 

@@ -233,8 +233,34 @@ func (d *Doc) CheckResponse(respPtr string, header http.Header, body []byte, tru
 		}
 		return problems
 	}
+	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == ndjson {
+		if _, ok := content[ndjson]; !ok {
+			return append(problems, "an NDJSON body, but none is documented")
+		}
+		if truncated {
+			return problems
+		}
+		// A stream of JSON lines: each line follows the schema; empty
+		// lines (heartbeats) are allowed.
+		s, err := d.Schema(respPtr + "/content/application~1x-ndjson/schema")
+		if err != nil {
+			return append(problems, err.Error())
+		}
+		for i, line := range bytes.Split(body, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(line))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("line %d is not JSON: %v", i+1, err))
+			} else if err := s.Validate(v); err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: %s", i+1, strings.ReplaceAll(fmt.Sprint(err), "\n", "\n    ")))
+			}
+		}
+		return problems
+	}
 	if _, ok := content["application/json"]; !ok {
-		return append(problems, "only application/json bodies are checked")
+		return append(problems, "only application/json and application/x-ndjson bodies are checked")
 	}
 	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt != "application/json" {
 		problems = append(problems, fmt.Sprintf("Content-Type %q, documented application/json", header.Get("Content-Type")))
@@ -255,3 +281,6 @@ func (d *Doc) CheckResponse(respPtr string, header http.Header, body []byte, tru
 	}
 	return problems
 }
+
+// ndjson is the media type of a stream of JSON lines (POST /v1.3/analyze).
+const ndjson = "application/x-ndjson"

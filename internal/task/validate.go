@@ -110,7 +110,7 @@ func decodeCreate(body []byte, lim Limits) (*Spec, *ValidationError) {
 		return nil, verr
 	}
 	d := &createDecoder{lim: lim, spec: &Spec{}}
-	for _, step := range []func(*jsonObject) *ValidationError{
+	return d.spec, d.run(top,
 		d.modelAndMode,
 		d.customID,
 		d.video,
@@ -120,12 +120,17 @@ func decodeCreate(body []byte, lim Limits) (*Spec, *ValidationError) {
 		d.responseFormat,
 		d.segmentDurations,
 		d.window,
-	} {
+	)
+}
+
+// run applies the checks in order and returns the first refusal.
+func (d *createDecoder) run(top *jsonObject, steps ...func(*jsonObject) *ValidationError) *ValidationError {
+	for _, step := range steps {
 		if verr := step(top); verr != nil {
-			return nil, verr
+			return verr
 		}
 	}
-	return d.spec, nil
+	return nil
 }
 
 // modelAndMode resolves model_name (V04) and analysis_mode (V05), and

@@ -31,6 +31,14 @@ func (e Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, e
 	if rf := in.Spec.ResponseFormat; rf != nil && rf.Type == "json_schema" {
 		return nil, &engine.Refusal{Message: "A json_schema response format needs a vision-language model; the built-in engine only measures the video. Configure a model for " + in.Spec.Model + "."}
 	}
+	general := in.Spec.Mode != task.ModeTimeBasedMetadata
+	var head string
+	if general && in.Stream != nil {
+		// The probe facts are known before the measuring pass: they go
+		// out at once, the measurements when the pass is done.
+		head = Report(in.Spec, in.Info, nil, in.Start, in.End)
+		in.Stream(head)
+	}
 	m, err := e.Media.Measure(ctx, in.VideoPath, in.Info, media.MeasureOptions{
 		Start: in.Start, End: in.End,
 		Progress: func(pct float64) {
@@ -43,13 +51,13 @@ func (e Engine) Analyze(ctx context.Context, in engine.Input) (*engine.Output, e
 		return nil, err
 	}
 	var data string
-	if in.Spec.Mode == task.ModeTimeBasedMetadata {
-		data, err = Segments(in.Spec, in.Info.Duration, m)
-		if err != nil {
-			return nil, err
-		}
-	} else {
+	if general {
 		data = Report(in.Spec, in.Info, m, in.Start, in.End)
+	} else if data, err = Segments(in.Spec, in.Info.Duration, m); err != nil {
+		return nil, err
+	}
+	if in.Stream != nil {
+		in.Stream(strings.TrimPrefix(data, head))
 	}
 	return &engine.Output{Data: data, FinishReason: "stop", OutputTokens: len(strings.Fields(data))}, nil
 }
