@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -81,6 +82,17 @@ func TestAnalyzeSyncBuiltin(t *testing.T) {
 		if end.FinishReason != "stop" || end.Error != nil || end.Metadata.Usage == nil || end.Metadata.Usage.OutputTokens == 0 {
 			t.Fatalf("%s: stream_end %+v (usage %+v)", req.Video.Type, end, end.Metadata.Usage)
 		}
+	}
+	// The CLI prints the same text as it arrives.
+	cmd := exec.CommandContext(ctx, binary, "analyze", media.url+"/v.mp4", "--prompt", "What happens?", "--sync", "--server", "http://"+s.addr)
+	cmd.Env = append(os.Environ(), "FRAMEWISE_API_KEY="+testKey, "FRAMEWISE_STATE_DIR="+t.TempDir())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("analyze --sync: %v\n%s", err, stderr.String())
+	}
+	if stdout.String() != whole.Data {
+		t.Fatalf("analyze --sync printed:\n%s\nwant:\n%s", stdout.String(), whole.Data)
 	}
 	if n := countFiles(t, dir+"/blobs/tasks"); n != 0 {
 		t.Fatalf("%d files of synchronous requests left in the data dir", n)

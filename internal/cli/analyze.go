@@ -24,6 +24,7 @@ const maxInlineVideoBytes = 30 << 20
 
 const analyzeUsage = `framewise analyze VIDEO_FILE_OR_URL --prompt TEXT [flags]
        framewise analyze VIDEO_FILE_OR_URL --segments FILE.json [flags]
+       framewise analyze VIDEO_FILE_OR_URL --prompt TEXT --sync [flags]
 
 Creates an analysis task and prints its id. An http(s) argument is sent as a
 URL for the server to download; a local file of at most 30 MB is sent inline,
@@ -38,7 +39,11 @@ time_based_metadata): the file holds an array of segment definitions, e.g.
     "fields": [{"name": "summary", "type": "string"}]}]
 or an object {"segment_definitions": [...], "segment_time_format": "hh:mm:ss"}.
 Without --model, options that need pegasus1.5 (--segments, --mode
-time_based_metadata, --start, --end, --min/max-segment-duration) select it.`
+time_based_metadata, --start, --end, --min/max-segment-duration) select it.
+
+With --sync, the video is analyzed while the command waits (POST /analyze,
+videos of at most 1 hour, general mode only) and the answer is printed as
+the server produces it; with --json, the whole answer as the server sends it.`
 
 // runAnalyze implements "framewise analyze".
 func runAnalyze(ctx context.Context, args []string, env Env) error {
@@ -59,6 +64,7 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 	start := fs.Float64("start", 0, "analyze from this second of the video (pegasus1.5)")
 	end := fs.Float64("end", 0, "analyze up to this second of the video (pegasus1.5)")
 	wait := fs.Bool("wait", false, "wait for the task, show progress and print the result")
+	syncRun := fs.Bool("sync", false, "analyze while the command waits (POST /analyze) and print the answer as it is produced; no task is created")
 	idemKey := fs.String("idempotency-key", "", "Idempotency-Key of the create request: the server creates one task per key within 24 h (default: a new random key, so that retries never create a second task)")
 	pos, err := parseFlags(fs, analyzeUsage, args, env)
 	if err != nil {
@@ -74,6 +80,12 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 		return usageError{"--segments and --response-format both set the response format: use one"}
 	case set["segments"] && set["mode"] && *mode != api.ModeTimeBasedMetadata:
 		return usageError{fmt.Sprintf("--segments needs --mode %s, not %q (or leave --mode out)", api.ModeTimeBasedMetadata, *mode)}
+	case *syncRun:
+		for _, name := range []string{"segments", "mode", "segment-time-format", "min-segment-duration", "max-segment-duration", "custom-id", "wait", "idempotency-key"} {
+			if set[name] {
+				return usageError{fmt.Sprintf("--%s does not go with --sync: a synchronous analysis answers a prompt in general mode (create a task for segments)", name)}
+			}
+		}
 	}
 
 	req := &api.CreateTaskRequest{}
@@ -145,6 +157,9 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 		}
 		req.Video = &api.VideoContext{Type: api.SourceAssetID, AssetID: id}
 	}
+	if *syncRun {
+		return analyzeSync(ctx, c, &cf, req, env)
+	}
 	if *idemKey == "" {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
@@ -165,6 +180,36 @@ func runAnalyze(ctx context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "task %s %s\n", created.TaskID, created.Status)
 	return waitAndPrint(ctx, c, &cf, created.TaskID, env)
+}
+
+// analyzeSync runs "framewise analyze --sync": the answer's text is
+// printed as it arrives; --json prints the non-streamed answer as sent.
+func analyzeSync(ctx context.Context, c *client.Client, cf *clientFlags, t *api.CreateTaskRequest, env Env) error {
+	req := &api.AnalyzeRequest{ModelName: t.ModelName, Video: t.Video, Prompt: t.Prompt, PromptV2: t.PromptV2,
+		Temperature: t.Temperature, MaxTokens: t.MaxTokens, ResponseFormat: t.ResponseFormat, StartTime: t.StartTime, EndTime: t.EndTime}
+	if cf.json {
+		var raw json.RawMessage
+		if _, err := c.Analyze(ctx, req, client.WithRawResponse(&raw)); err != nil {
+			return cf.explain(err)
+		}
+		writeRaw(env.Stdout, raw)
+		return nil
+	}
+	last := ""
+	end, err := c.AnalyzeText(ctx, req, func(text string) {
+		fmt.Fprint(env.Stdout, text)
+		last = text
+	})
+	if last != "" && !strings.HasSuffix(last, "\n") {
+		fmt.Fprintln(env.Stdout)
+	}
+	if err != nil {
+		return cf.explain(err)
+	}
+	if end.Error != nil {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", end.Error.Message)
+	}
+	return nil
 }
 
 // needsPegasus15 lists the options given that only pegasus1.5 accepts.
