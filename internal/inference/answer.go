@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode"
 )
 
 // What models really answer (BACKENDS.md §4): a reasoning model on a server
@@ -17,7 +18,7 @@ import (
 // from a model's text. An opening tag that is never closed (the answer was
 // cut while thinking) removes everything after it.
 func StripReasoning(text string) string {
-	for _, tag := range []string{"think", "thinking"} {
+	for _, tag := range reasoningTags {
 		open, closing := "<"+tag+">", "</"+tag+">"
 		for {
 			i := strings.Index(text, open)
@@ -39,6 +40,107 @@ func StripReasoning(text string) string {
 		}
 	}
 	return strings.TrimSpace(text)
+}
+
+// reasoningTags are the tags a model wraps its thinking in, in the order
+// StripReasoning removes them.
+var reasoningTags = []string{"think", "thinking"}
+
+// ReasoningFilter is StripReasoning for an answer that arrives in
+// fragments: Write takes the content as it streams, split anywhere (a tag
+// may straddle two fragments), and emit receives the text outside
+// <think>…</think> and <thinking>…</thinking> blocks as soon as it is
+// known not to be part of a tag, leading and trailing white space withheld.
+// After Close, what emit received, concatenated, is StripReasoning of the
+// whole content — with one exception a stream cannot honour: a closing tag
+// without an opening one (a server that strips the opening tag) makes
+// StripReasoning drop everything before it, which was already emitted; the
+// filter drops only the tag.
+type ReasoningFilter struct {
+	emit    func(string)
+	pending string // text not yet judged: its end may begin a tag
+	closing string // inside a block, the tag that ends it; "" outside
+	started bool   // some text was emitted (white space before it is dropped)
+	space   string // trailing white space, withheld until text follows it
+}
+
+// NewReasoningFilter returns a filter that passes the answer to emit.
+func NewReasoningFilter(emit func(string)) *ReasoningFilter {
+	return &ReasoningFilter{emit: emit}
+}
+
+// Write takes the next fragment of the content.
+func (f *ReasoningFilter) Write(fragment string) {
+	f.pending += fragment
+	for {
+		if f.closing != "" {
+			i := strings.Index(f.pending, f.closing)
+			if i < 0 {
+				f.pending = f.pending[len(f.pending)-partialTag(f.pending, f.closing):]
+				return
+			}
+			f.pending, f.closing = f.pending[i+len(f.closing):], ""
+			continue
+		}
+		at, tag := -1, ""
+		for _, t := range reasoningTags {
+			for _, x := range []string{"<" + t + ">", "</" + t + ">"} {
+				if i := strings.Index(f.pending, x); i >= 0 && (at < 0 || i < at) {
+					at, tag = i, x
+				}
+			}
+		}
+		if at < 0 {
+			keep := 0
+			for _, t := range reasoningTags {
+				keep = max(keep, partialTag(f.pending, "<"+t+">"), partialTag(f.pending, "</"+t+">"))
+			}
+			f.out(f.pending[:len(f.pending)-keep])
+			f.pending = f.pending[len(f.pending)-keep:]
+			return
+		}
+		f.out(f.pending[:at])
+		f.pending = f.pending[at+len(tag):]
+		if tag[1] != '/' {
+			f.closing = "</" + tag[1:]
+		}
+	}
+}
+
+// Close ends the content: text held back because it might have begun a tag
+// is emitted; an unclosed block and trailing white space are dropped.
+func (f *ReasoningFilter) Close() {
+	if f.closing == "" {
+		f.out(f.pending)
+	}
+	f.pending, f.space = "", ""
+}
+
+// out emits text outside reasoning, trimmed as StripReasoning trims.
+func (f *ReasoningFilter) out(text string) {
+	if !f.started {
+		if text = strings.TrimLeftFunc(text, unicode.IsSpace); text == "" {
+			return
+		}
+		f.started = true
+	}
+	text = f.space + text
+	body := strings.TrimRightFunc(text, unicode.IsSpace)
+	f.space = text[len(body):]
+	if body != "" {
+		f.emit(body)
+	}
+}
+
+// partialTag is the length of the longest end of s that is a proper
+// beginning of tag.
+func partialTag(s, tag string) int {
+	for n := min(len(s), len(tag)-1); n > 0; n-- {
+		if strings.HasPrefix(tag, s[len(s)-n:]) {
+			return n
+		}
+	}
+	return 0
 }
 
 // ErrNoJSON reports an answer in which no JSON value could be found.

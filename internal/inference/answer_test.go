@@ -3,6 +3,7 @@ package inference
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -66,4 +67,75 @@ func FuzzExtractJSON(f *testing.F) {
 			t.Fatalf("ExtractJSON(%q) = %q, not JSON", s, got)
 		}
 	})
+}
+
+// The filter's output, whatever the fragments, is StripReasoning of the
+// whole text (for texts without a closing tag lacking its opening one).
+func TestReasoningFilterMatchesStripReasoning(t *testing.T) {
+	t.Parallel()
+	texts := []string{
+		"plain answer",
+		"  spaced answer \n",
+		"<think>\nI look at frames.\n</think>\n\nred from 0s",
+		"<think>a</think>x<think>b</think>y",
+		"<think>cut while thinking",
+		"<thinking>hmm</thinking> ok",
+		"a <think>x</think> b",
+		"less < than <thin and <think",
+		"ends with a partial tag <thi",
+		"<think>one</think>two <thinking>three</thinking>\n four\t",
+		"héllo <think>ü</think>wörld ✓",
+		"",
+		"<think>only thinking</think>\n",
+	}
+	for _, text := range texts {
+		want := StripReasoning(text)
+		// Every way of cutting the text in two, and fragments of 1 to 4 bytes.
+		cuts := [][]int{}
+		for i := 0; i <= len(text); i++ {
+			cuts = append(cuts, []int{i})
+		}
+		for size := 1; size <= 4; size++ {
+			var c []int
+			for i := size; i < len(text); i += size {
+				c = append(c, i)
+			}
+			cuts = append(cuts, c)
+		}
+		for _, cut := range cuts {
+			var got, frags []string
+			f := NewReasoningFilter(func(s string) { got = append(got, s) })
+			prev := 0
+			for _, i := range append(cut, len(text)) {
+				frags = append(frags, text[prev:i])
+				f.Write(text[prev:i])
+				prev = i
+			}
+			f.Close()
+			if joined := strings.Join(got, ""); joined != want {
+				t.Fatalf("fragments %q: emitted %q, want %q", frags, joined, want)
+			}
+			for _, g := range got {
+				if strings.Contains(g, "think") && !strings.Contains(want, "think") {
+					t.Fatalf("fragments %q: emitted reasoning %q", frags, g)
+				}
+			}
+		}
+	}
+}
+
+func TestReasoningFilterEmitsEarly(t *testing.T) {
+	t.Parallel()
+	var got []string
+	f := NewReasoningFilter(func(s string) { got = append(got, s) })
+	f.Write("<think>plan</think>\n\nRed ")
+	f.Write("then <")
+	if want := []string{"Red", " then"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("before the end: emitted %q, want %q (text is passed on as soon as it cannot be a tag)", got, want)
+	}
+	f.Write("b>blue")
+	f.Close()
+	if want := "Red then <b>blue"; strings.Join(got, "") != want {
+		t.Errorf("emitted %q, want %q", strings.Join(got, ""), want)
+	}
 }

@@ -68,6 +68,13 @@ type ChatRequest struct {
 	JSONSchema json.RawMessage
 	SchemaName string
 	StrictJSON bool
+	// Stream, when set, asks the backend to stream its answer and receives
+	// the answer's text in order as it arrives (fragments may split
+	// anywhere, even mid-word); Chat still returns the whole ChatResponse
+	// at the end. Reasoning text (reasoning_content, reasoning, <think>…</think>
+	// in content) is never passed to Stream. Once Stream has been called,
+	// a failure is returned as is and the request is not retried.
+	Stream func(text string)
 }
 
 // ChatResponse is a model's answer.
@@ -79,7 +86,9 @@ type ChatResponse struct {
 }
 
 // Chatter sends a chat request to a model. Implementations are safe for
-// concurrent use and bound their own concurrency.
+// concurrent use and bound their own concurrency. With ChatRequest.Stream
+// set, Chat streams; an implementation that cannot stream calls Stream once
+// with the whole text.
 type Chatter interface {
 	Chat(ctx context.Context, req ChatRequest) (*ChatResponse, error)
 }

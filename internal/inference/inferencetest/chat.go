@@ -28,7 +28,10 @@ type chatRequest struct {
 	MaxTokens           int  `json:"max_tokens"`
 	MaxCompletionTokens int  `json:"max_completion_tokens"`
 	Stream              bool `json:"stream"`
-	ResponseFormat      *struct {
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	ResponseFormat *struct {
 		Type       string `json:"type"`
 		JSONSchema *struct {
 			Name   string          `json:"name"`
@@ -82,9 +85,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case req.Stream:
-		fail(errorf(http.StatusBadRequest, "stream is not supported by inferencetest"))
-		return
 	case len(req.Messages) == 0:
 		fail(errorf(http.StatusBadRequest, "messages must not be empty"))
 		return
@@ -166,7 +166,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		answer = answer[:len(answer)/2]
 		call.Malformed = true
 	}
-	if loose && s.fenceThis(body) {
+	if loose && s.fenceThis(withoutStream(body)) {
 		answer = fence(answer)
 		call.Fenced = true
 	}
@@ -222,6 +222,19 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		message["reasoning_content"] = reasoning
 	}
 	completion := len(wordEnds(answer)) + thought
+	usage := map[string]any{
+		"prompt_tokens":     acc.prompt,
+		"completion_tokens": completion,
+		"total_tokens":      acc.prompt + completion,
+	}
+	if req.Stream {
+		s.stream(w, r, &call, streamed{
+			id: "chatcmpl-inferencetest-" + strconv.Itoa(id), model: model,
+			content: answer, reasoning: reasoning, finish: finish, usage: usage,
+			includeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage,
+		})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id":      "chatcmpl-inferencetest-" + strconv.Itoa(id),
 		"object":  "chat.completion",
@@ -233,11 +246,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			"finish_reason": finish,
 			"logprobs":      nil,
 		}},
-		"usage": map[string]any{
-			"prompt_tokens":     acc.prompt,
-			"completion_tokens": completion,
-			"total_tokens":      acc.prompt + completion,
-		},
+		"usage": usage,
 	})
 }
 

@@ -195,6 +195,9 @@ type Server struct {
 	models        []string
 	pers          Personality
 	transientNext int
+	tokenDelay    time.Duration
+	failStream    streamFault
+	dropStream    streamFault
 
 	calls         []Call
 	inFlight      int
@@ -226,6 +229,17 @@ type Call struct {
 	// Reasoning: the answer carried thinking (inline or in its own field).
 	Fenced    bool
 	Reasoning bool
+	// Streamed: the call asked for stream: true and was answered as an
+	// event stream (Status 200 even when it broke). Fragments counts the
+	// events that carried text (reasoning or answer). StreamFailed: an
+	// error was sent inside the stream (FailStreamNext); Dropped: the
+	// connection was cut mid-stream (DropStreamNext); Canceled: the client
+	// went away before the double had sent the end of the stream.
+	Streamed     bool
+	Fragments    int
+	StreamFailed bool
+	Dropped      bool
+	Canceled     bool
 }
 
 // Window is the time span of the frames of one answered call.
@@ -248,6 +262,10 @@ func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = 
 
 // WithDown makes every call fail with 503, as a backend that is down.
 func WithDown() Option { return func(s *Server) { s.down = true } }
+
+// WithTokenDelay makes a streamed answer wait d between two fragments, as
+// a model producing tokens does.
+func WithTokenDelay(d time.Duration) Option { return func(s *Server) { s.tokenDelay = d } }
 
 // WithAPIKey makes the server answer 401 unless the bearer token is key.
 func WithAPIKey(key string) Option { return func(s *Server) { s.apiKey = key } }
@@ -286,6 +304,13 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// SetTokenDelay changes the wait between two fragments of a streamed answer.
+func (s *Server) SetTokenDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenDelay = d
 }
 
 // SetDown makes every call fail with 503 (true) or serves again (false).

@@ -470,7 +470,6 @@ func TestBadRequests(t *testing.T) {
 		{"undecodable image", newChat(t).text("t=0s").append(map[string]any{"type": "image_url", "image_url": map[string]any{"url": "data:image/jpeg;base64,AAAA"}}), "could not be decoded"},
 		{"remote image", newChat(t).append(map[string]any{"type": "image_url", "image_url": map[string]any{"url": "https://example.com/a.jpg"}}), "data URL"},
 		{"schema missing", newChat(t).text("x").set("response_format", map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "a"}}), "json_schema.schema"},
-		{"stream", newChat(t).text("x").set("stream", true), "stream"},
 		{"false schema", newChat(t).text("x").schema(`{"type":"object","properties":{"a":false},"required":["a"]}`), "admits no value"},
 	}
 	for _, tt := range tests {

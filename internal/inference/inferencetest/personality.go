@@ -25,6 +25,10 @@ type Personality struct {
 	FenceEvery    int     // without Structured: 1 JSON answer in FenceEvery is fenced with prose around, the others bare JSON; 0 or 1 = every answer fenced
 	TPMLimit      int     // openai: a request whose prompt+max_tokens exceeds it gets the never-retryable 429 "Request too large"; 0 = none
 	Seed          uint64  // imprecision and fencing are deterministic for a seed
+	// LegacyStreamErrors: llamacpp sends an error inside a stream as old
+	// llama.cpp servers did, a non-standard `error: {…}` line instead of a
+	// data event.
+	LegacyStreamErrors bool
 }
 
 // Where a reasoning model's thinking goes (Personality.Reasoning).
