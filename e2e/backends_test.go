@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framewise/framewise/api"
 	"github.com/framewise/framewise/client"
@@ -175,6 +176,40 @@ func checkBackend(t *testing.T, srv *server, double *inferencetest.Server) {
 	}
 	if strings.Contains(done.Result.Data, "<think>") {
 		t.Errorf("reasoning text in the answer: %q", done.Result.Data)
+	}
+
+	// The same question answered while the client waits, streamed from
+	// the server as it streams (its quirks of BACKENDS.md §6): every
+	// colour in order, no reasoning text, a clean stream_end.
+	var text strings.Builder
+	end, err := c.AnalyzeText(waitCtx(t, 3*time.Minute), &api.AnalyzeRequest{ModelName: api.String(api.ModelPegasus15),
+		Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, video)}, Prompt: api.String("Which colours appear, and when?")},
+		func(s string) { text.WriteString(s) })
+	if err != nil {
+		t.Fatalf("synchronous stream: %v", err)
+	}
+	last = -1
+	for _, sc := range colourScenes {
+		i := strings.Index(text.String(), sc.colour)
+		if i < 0 || i < last {
+			t.Errorf("streamed answer lacks %s or names it out of order: %q", sc.colour, text.String())
+		}
+		last = i
+	}
+	if strings.Contains(text.String(), "<think>") || strings.Contains(text.String(), "</think>") {
+		t.Errorf("reasoning text in the streamed answer: %q", text.String())
+	}
+	if end.FinishReason != "stop" || end.Error != nil {
+		t.Errorf("stream_end %+v", end)
+	}
+	streamed := 0
+	for _, call := range double.Calls() {
+		if call.Streamed {
+			streamed++
+		}
+	}
+	if streamed == 0 {
+		t.Errorf("no call to the model server streamed")
 	}
 
 	// json_schema: valid JSON with what was seen.

@@ -20,7 +20,7 @@ import (
 )
 
 // startVLM boots framewise with pegasus1.5 served by the test double.
-func startVLM(t *testing.T, dir string, double *inferencetest.Server, framesPerCall, parallel int) *server {
+func startVLM(t *testing.T, dir string, double *inferencetest.Server, framesPerCall, parallel int, extra ...string) *server {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "framewise.yaml")
 	body := fmt.Sprintf(`models:
@@ -42,7 +42,7 @@ asr:
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startServer(t, dir, "--config", cfg)
+	return startServer(t, dir, append([]string{"--config", cfg}, extra...)...)
 }
 
 // colourVideo: red 0–10 s, blue 10–22 s, green 22–30 s.

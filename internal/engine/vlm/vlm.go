@@ -767,8 +767,24 @@ func (e *Engine) answer(ctx context.Context, in engine.Input, sz *sizer, parts [
 		}
 		req.JSONSchema, req.SchemaName = schema.ModelSchema, "response"
 	}
+	// A text answer streams as the model writes it; one that must follow
+	// a schema is passed on once it is checked (and repaired).
+	streamed := false
+	if schema == nil && in.Stream != nil {
+		req.Stream = func(text string) {
+			if text != "" {
+				streamed = true
+				in.Stream(text)
+			}
+		}
+	}
 	least := min(in.Spec.MaxTokens, 256)
 	resp, err := e.send(ctx, sz, req, in.Spec.MaxTokens, least)
+	if err != nil && streamed && ctx.Err() == nil {
+		// What was passed on cannot be taken back: no smaller call may
+		// answer again.
+		return nil, &engine.Refusal{Message: fmt.Sprintf("The answer of the model %s broke off after it started: %v", e.cfg.Name, err)}
+	}
 	if err != nil {
 		return nil, e.failed(ctx, err)
 	}
@@ -799,6 +815,9 @@ func (e *Engine) answer(ctx context.Context, in engine.Input, sz *sizer, parts [
 			}
 		}
 		out.Data = data
+	}
+	if schema != nil && in.Stream != nil {
+		in.Stream(out.Data)
 	}
 	out.OutputTokens = u.output
 	in2 := u.input
