@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framewise/framewise/internal/inference/inferencetest"
 )
@@ -183,8 +184,13 @@ func TestStreamFaults(t *testing.T) {
 			if err == nil || strings.Contains(body, "[DONE]") {
 				t.Errorf("dropped stream read without error: %v\n%s", err, body)
 			}
-			if call := s.Calls()[1]; !call.Dropped || call.Fragments != 3 {
-				t.Errorf("call %+v", call)
+			// The call is recorded when the handler returns, after it has
+			// closed the connection.
+			for deadline := time.Now().Add(time.Second); len(s.Calls()) < 2 && time.Now().Before(deadline); {
+				time.Sleep(2 * time.Millisecond)
+			}
+			if calls := s.Calls(); len(calls) != 2 || !calls[1].Dropped || calls[1].Fragments != 3 {
+				t.Fatalf("calls %+v", calls)
 			}
 		})
 	}

@@ -180,30 +180,43 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) Name() string { return c.name }
 
 // Chat sends one chat completion request. An answer cut at MaxTokens is not
-// an error: it comes back with FinishReason "length".
+// an error: it comes back with FinishReason "length". With req.Stream set
+// the answer is streamed (stream.go).
 func (c *Client) Chat(ctx context.Context, req inference.ChatRequest) (*inference.ChatResponse, error) {
 	params, err := chatParams(c.model, req, c.maxCompletionTokens)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
+	var resp *inference.ChatResponse
+	if req.Stream != nil {
+		resp, err = c.chatStream(ctx, params, req.Stream)
+	} else {
+		resp, err = c.chatOnce(ctx, params)
+	}
+	if err != nil {
+		c.metrics.ModelCall(c.name, err, time.Since(start), 0, 0)
+		return nil, err
+	}
+	c.metrics.ModelCall(c.name, nil, time.Since(start), resp.InputTokens, resp.OutputTokens)
+	return resp, nil
+}
+
+// chatOnce sends params and reads the whole answer.
+func (c *Client) chatOnce(ctx context.Context, params sdk.ChatCompletionNewParams) (*inference.ChatResponse, error) {
 	var out *sdk.ChatCompletion
-	err = c.do(ctx, func(ctx context.Context, opt option.RequestOption) error {
+	err := c.do(ctx, func(ctx context.Context, opt option.RequestOption) error {
 		var err error
 		out, err = c.chat.New(ctx, params, opt)
 		return err
 	})
 	if err != nil {
-		c.metrics.ModelCall(c.name, err, time.Since(start), 0, 0)
 		return nil, err
 	}
 	resp, err := chatResponse(out)
 	if err != nil {
-		err = c.permanent(http.StatusOK, fmt.Sprintf("returned an unusable answer: %v", err), nil)
-		c.metrics.ModelCall(c.name, err, time.Since(start), 0, 0)
-		return nil, err
+		return nil, c.permanent(http.StatusOK, fmt.Sprintf("returned an unusable answer: %v", err), nil)
 	}
-	c.metrics.ModelCall(c.name, nil, time.Since(start), resp.InputTokens, resp.OutputTokens)
 	return resp, nil
 }
 
@@ -283,6 +296,10 @@ func (c *Client) do(ctx context.Context, call func(context.Context, option.Reque
 		if ctx.Err() != nil {
 			return c.cancelled(ctx.Err())
 		}
+		var at *afterText
+		if errors.As(err, &at) {
+			return c.broken(at, timedOut)
+		}
 		be := c.classify(err, &a, timedOut)
 		if !be.Temporary {
 			return be
@@ -341,27 +358,15 @@ func (c *Client) cancelled(err error) error {
 // classify turns one failed attempt into a BackendError whose Temporary
 // field decides whether it is retried.
 func (c *Client) classify(err error, a *attempt, timedOut bool) *inference.BackendError {
+	var fault *streamFault
 	switch {
 	case timedOut:
 		return &inference.BackendError{Backend: c.name, Temporary: true, Err: err,
 			Message: fmt.Sprintf("no answer within %s", c.timeout)}
 	case a.status >= 400:
-		msg := fmt.Sprintf("HTTP %d", a.status)
-		text, typ, _ := errorInfo(a.body)
-		if text != "" {
-			msg += ": " + text
-		}
-		size := sizeOf(a.status, a.body, text, typ)
-		be := &inference.BackendError{Backend: c.name, StatusCode: a.status, Message: msg,
-			Temporary: retryableStatus(a.status) && !size.neverRetry429Tokens}
-		if d, ok := retryAfter(a.header, time.Now()); ok {
-			be.RetryAfter = d
-		}
-		if !be.Temporary {
-			be = c.permanent(a.status, msg, nil)
-			be.Overflow, be.PromptTokens, be.ContextTokens, be.ImageLimit = size.overflow, size.prompt, size.context, size.imageLimit
-		}
-		return be
+		return c.statusError(fmt.Sprintf("HTTP %d", a.status), a.status, a.header, a.body, nil)
+	case errors.As(err, &fault):
+		return c.statusError(fmt.Sprintf("error inside the HTTP 200 stream (code %d)", fault.status), fault.status, nil, fault.body, err)
 	case a.status != 0 && !isTransportError(err):
 		// The server answered 2xx but the SDK could not read the answer.
 		return c.permanent(a.status, fmt.Sprintf("returned an unreadable answer: %v", err), err)
@@ -372,6 +377,28 @@ func (c *Client) classify(err error, a *attempt, timedOut bool) *inference.Backe
 	default:
 		return c.permanent(0, fmt.Sprintf("could not send the request: %v", err), err)
 	}
+}
+
+// statusError is the error of an error answer (status and body, the
+// server's error object), retried when the status says it may pass; what
+// names the answer ("HTTP 503") starts the message.
+func (c *Client) statusError(what string, status int, header http.Header, body []byte, cause error) *inference.BackendError {
+	msg := what
+	text, typ, _ := errorInfo(body)
+	if text != "" {
+		msg += ": " + text
+	}
+	size := sizeOf(status, body, text, typ)
+	be := &inference.BackendError{Backend: c.name, StatusCode: status, Message: msg,
+		Temporary: retryableStatus(status) && !size.neverRetry429Tokens, Err: cause}
+	if d, ok := retryAfter(header, time.Now()); ok {
+		be.RetryAfter = d
+	}
+	if !be.Temporary {
+		be = c.permanent(status, msg, cause)
+		be.Overflow, be.PromptTokens, be.ContextTokens, be.ImageLimit = size.overflow, size.prompt, size.context, size.imageLimit
+	}
+	return be
 }
 
 // permanent builds the error for a failure that retrying will not cure, with
