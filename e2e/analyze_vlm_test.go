@@ -40,12 +40,20 @@ func streamedCalls(double *inferencetest.Server) (streamed, canceled int) {
 // a small part of the whole (measured and logged).
 func TestAnalyzeSyncStreamsTokens(t *testing.T) {
 	t.Parallel()
-	double := inferencetest.New(t, inferencetest.WithTokenDelay(40*time.Millisecond))
+	double := inferencetest.New(t, inferencetest.WithTokenDelay(100*time.Millisecond))
 	srv := startVLM(t, t.TempDir(), double, 8, 2)
 	c := srv.client()
 	ctx := waitCtx(t, 3*time.Minute)
 
+	// Baseline, in the same run: the same request answered in one body.
 	sent := time.Now()
+	whole, err := c.Analyze(ctx, syncRequest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneBody := time.Since(sent)
+
+	sent = time.Now()
 	var first, total time.Duration
 	var text strings.Builder
 	events, doneAtFirst := 0, -1
@@ -83,8 +91,12 @@ func TestAnalyzeSyncStreamsTokens(t *testing.T) {
 	if !last.Streamed || last.Fragments < 5 {
 		t.Fatalf("the answering call: %+v", last)
 	}
-	t.Logf("time to first text event %.2f s of %.2f s total (%.0f%%); %d events, %d fragments from the model",
-		first.Seconds(), total.Seconds(), 100*first.Seconds()/total.Seconds(), events, last.Fragments)
+	if text.String() != whole.Data {
+		t.Errorf("streamed text %q differs from the answer in one body %q", text.String(), whole.Data)
+	}
+	t.Logf("stream: first text event after %.2f s, stream_end after %.2f s: text flowed for the last %.2f s (%d events, %d fragments from the model); "+
+		"in one body (stream false) the first byte of the answer came after %.2f s; first event / one body = %.2f",
+		first.Seconds(), total.Seconds(), (total - first).Seconds(), events, last.Fragments, oneBody.Seconds(), first.Seconds()/oneBody.Seconds())
 }
 
 // TestAnalyzeSyncDisconnect: a client that goes away mid-stream stops the
@@ -126,35 +138,33 @@ func TestAnalyzeSyncDisconnect(t *testing.T) {
 	// waiting for the abandoned answer, whose remaining fragments would
 	// take many seconds.
 	strict := client.New("http://"+srv.addr, client.WithAPIKey(testKey), client.WithMaxRetries(0))
-	var admitted time.Duration
+	refused := 0
 	for {
 		err := firstEvent(ctx, strict, syncRequest(t))
 		if err == nil {
-			admitted = time.Since(left)
 			break
 		}
-		if !errors.Is(err, client.ErrRateLimited) || time.Since(left) > 5*time.Second {
-			t.Fatalf("next request: %v", err)
+		if !errors.Is(err, client.ErrRateLimited) || refused == 50 {
+			t.Fatalf("next request: %v (after %d refusals)", err, refused)
 		}
+		refused++
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("client left; the model server saw it after %v; the next request was admitted after %v", seen.Round(time.Millisecond), admitted.Round(time.Millisecond))
+	if refused > 5 {
+		t.Errorf("the next request was refused %d times (20 ms apart) after the model server saw the client leave", refused)
+	}
+	t.Logf("client left; the model server saw it after %v; the next request was admitted after %d refusals (20 ms apart)", seen.Round(time.Millisecond), refused)
 }
 
-// firstEvent opens a stream of the colour question and closes it at its
-// first text event.
+// firstEvent opens a stream and closes it at its first event: nil when
+// the request was admitted.
 func firstEvent(ctx context.Context, c *client.Client, req *api.AnalyzeRequest) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for ev, err := range c.AnalyzeStream(ctx, req) {
-		if err != nil {
-			return err
-		}
-		if ev.EventType == api.EventTextGeneration {
-			return nil
-		}
+	for _, err := range c.AnalyzeStream(ctx, req) {
+		return err // stream_start: admitted
 	}
-	return errors.New("the stream ended without text")
+	return errors.New("no event")
 }
 
 // TestAnalyzeSyncFailsMidStream: a model server that breaks off its
@@ -193,4 +203,87 @@ func TestAnalyzeSyncFailsMidStream(t *testing.T) {
 		}
 		t.Logf("%s: %d characters streamed, then: %s", tc.name, text.Len(), end.Error.Message)
 	}
+}
+
+// TestAnalyzeSyncOwnSlots: synchronous requests and queued tasks do not
+// take each other's capacity. With one synchronous slot taken, the next
+// synchronous request is answered 429 with Retry-After at once, while a
+// queued task still runs to ready before the held stream ends; and with a
+// backlog of queued tasks on one worker, a synchronous request is answered
+// before the backlog is done.
+func TestAnalyzeSyncOwnSlots(t *testing.T) {
+	t.Parallel()
+	double := inferencetest.New(t, inferencetest.WithTokenDelay(200*time.Millisecond))
+	srv := startVLM(t, t.TempDir(), double, 8, 2, "--sync-concurrency", "1", "--workers", "1")
+	c := srv.client()
+	ctx := waitCtx(t, 4*time.Minute)
+	short := makeVideo(t, "sync-slots", 6, 640, 360)
+
+	// Hold the one synchronous slot with a slow stream.
+	held := make(chan struct{})
+	ended := make(chan time.Time, 1)
+	go func() {
+		defer func() { ended <- time.Now() }()
+		for ev, err := range c.AnalyzeStream(ctx, syncRequest(t)) {
+			if err != nil {
+				t.Error(err)
+				close(held)
+				return
+			}
+			if ev.EventType == api.EventStreamStart {
+				close(held)
+			}
+		}
+	}()
+	<-held
+	status, body := postAnalyze(t, srv, `{"video":{"type":"base64_string","base64_string":"`+base64File(t, short)+`"},"prompt":"x","stream":false}`)
+	if status != 429 || !strings.Contains(body, `"too_many_requests"`) || !strings.Contains(body, "POST /analyze/tasks") {
+		t.Fatalf("second synchronous request: %d %s, want 429 too_many_requests", status, body)
+	}
+
+	// A queued task runs meanwhile (the built-in engine of pegasus1.2).
+	created, err := c.CreateTask(ctx, &api.CreateTaskRequest{Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, short)}, Prompt: api.String("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := c.Wait(ctx, created.TaskID, fastWait()...)
+	if err != nil || task.Status != api.StatusReady {
+		t.Fatalf("queued task: %+v %v", task, err)
+	}
+	readyAt := time.Now()
+	if end := <-ended; end.Before(readyAt) {
+		t.Errorf("the held stream ended (%v) before the queued task was ready (%v): the task waited for it", end.Format(time.StampMilli), readyAt.Format(time.StampMilli))
+	}
+
+	// The reverse: a backlog of queued tasks on one worker does not delay
+	// a synchronous request.
+	long := makeVideo(t, "sync-backlog", 60, 640, 360)
+	var ids []string
+	for range 8 {
+		created, err := c.CreateTask(ctx, &api.CreateTaskRequest{Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, long)}, Prompt: api.String("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, created.TaskID)
+	}
+	started := time.Now()
+	answer, err := c.Analyze(ctx, &api.AnalyzeRequest{Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, short)}, Prompt: api.String("x")})
+	if err != nil || answer.FinishReason != "stop" {
+		t.Fatalf("synchronous request during the backlog: %+v %v", answer, err)
+	}
+	took := time.Since(started)
+	waiting := 0
+	for _, id := range ids {
+		task, err := c.GetTask(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Status != api.StatusReady {
+			waiting++
+		}
+	}
+	if waiting == 0 {
+		t.Errorf("every queued task was done before the synchronous answer (%v): it waited for the backlog", took)
+	}
+	t.Logf("synchronous answer in %v with %d of 8 queued tasks not yet done", took.Round(time.Millisecond), waiting)
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"github.com/framewise/framewise/internal/openapitest"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -100,14 +101,26 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	if err != nil {
 		return resp, err
 	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/x-ndjson" {
+		// A stream is passed on as it arrives and recorded when the
+		// caller has read it (or stopped reading it).
+		resp.Body = &recordedStream{rt: rt, req: req, resp: resp, body: resp.Body}
+		return resp, nil
+	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxRecordedBody+1))
-	x := exchange{test: rt.test, method: req.Method, path: req.URL.Path, status: resp.StatusCode,
-		header: resp.Header.Clone(), body: body, truncated: rerr != nil || len(body) > maxRecordedBody}
+	rt.record(req, resp, body, rerr != nil || len(body) > maxRecordedBody)
 	// The caller reads what was read, then the rest.
 	resp.Body = struct {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	return resp, nil
+}
+
+// record keeps one exchange for the check against the document.
+func (rt *recordingTransport) record(req *http.Request, resp *http.Response, body []byte, truncated bool) {
+	x := exchange{test: rt.test, method: req.Method, path: req.URL.Path, status: resp.StatusCode,
+		header: resp.Header.Clone(), body: body, truncated: truncated}
 	x.pattern = x.path
 	if d, err := loadedDoc(); err == nil {
 		if p := d.Match(x.path); p != "" {
@@ -116,7 +129,37 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	}
 	record(x)
 	scanResponse(rt.test, req, resp.StatusCode, body)
-	return resp, nil
+}
+
+// recordedStream records a streamed body once it is read to its end or
+// closed; a stream closed early is recorded as truncated.
+type recordedStream struct {
+	rt   *recordingTransport
+	req  *http.Request
+	resp *http.Response
+	body io.ReadCloser
+	buf  bytes.Buffer
+	done bool
+}
+
+func (r *recordedStream) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	if r.buf.Len() <= maxRecordedBody {
+		r.buf.Write(p[:n])
+	}
+	if err == io.EOF && !r.done {
+		r.done = true
+		r.rt.record(r.req, r.resp, r.buf.Bytes(), r.buf.Len() > maxRecordedBody)
+	}
+	return n, err
+}
+
+func (r *recordedStream) Close() error {
+	if !r.done {
+		r.done = true
+		r.rt.record(r.req, r.resp, r.buf.Bytes(), true)
+	}
+	return r.body.Close()
 }
 
 var (
