@@ -94,6 +94,29 @@ func TestAnalyzeSyncStreamsTokens(t *testing.T) {
 	if text.String() != whole.Data {
 		t.Errorf("streamed text %q differs from the answer in one body %q", text.String(), whole.Data)
 	}
+
+	// A long video goes through windows: notes first (not streamed), then
+	// the answer, streamed.
+	before := len(double.Calls())
+	double.SetTokenDelay(0)
+	long := &api.AnalyzeRequest{ModelName: api.String(api.ModelPegasus15), Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, longColourVideo(t))},
+		Prompt: api.String("Which colours appear, and when?")}
+	var longText strings.Builder
+	if _, err := c.AnalyzeText(ctx, long, func(s string) { longText.WriteString(s) }); err != nil {
+		t.Fatal(err)
+	}
+	notes, answers := 0, 0
+	for _, call := range double.Calls()[before:] {
+		switch {
+		case call.Streamed:
+			answers++
+		case call.Kind == inferencetest.KindChat && call.Frames > 0:
+			notes++
+		}
+	}
+	if notes < 2 || answers != 1 || !strings.Contains(longText.String(), "red") {
+		t.Errorf("long video: %d notes calls, %d streamed answers, text %q: want windows' notes, then one streamed answer", notes, answers, longText.String())
+	}
 	t.Logf("stream: first text event after %.2f s, stream_end after %.2f s: text flowed for the last %.2f s (%d events, %d fragments from the model); "+
 		"in one body (stream false) the first byte of the answer came after %.2f s; first event / one body = %.2f",
 		first.Seconds(), total.Seconds(), (total - first).Seconds(), events, last.Fragments, oneBody.Seconds(), first.Seconds()/oneBody.Seconds())
