@@ -78,6 +78,7 @@ var knownCodes = []string{"parameter_invalid", "parameter_not_provided", "parame
 
 // checkDecodeResult asserts the contract of DecodeCreate for any body.
 func checkDecodeResult(t *testing.T, body []byte, lim Limits) {
+	checkAnalyzeResult(t, body, lim)
 	spec, err := DecodeCreate(body, lim)
 	if err != nil {
 		if spec != nil {
@@ -114,6 +115,38 @@ func checkDecodeResult(t *testing.T, body []byte, lim Limits) {
 	}
 }
 
+// checkAnalyzeResult checks DecodeAnalyze (POST /analyze) on body: a
+// refusal is a 400 or 422 with a known code and a message; what it accepts
+// is general mode, and the same body without stream is a task request
+// that DecodeCreate accepts with the same spec (a synchronous request is a
+// subset of a task's).
+func checkAnalyzeResult(t *testing.T, body []byte, lim Limits) {
+	req, err := DecodeAnalyze(body, lim)
+	if err != nil {
+		var ve *ValidationError
+		if req != nil || !errors.As(err, &ve) || (ve.Status != 400 && ve.Status != 422) || !slices.Contains(knownCodes, ve.Code) || ve.Message == "" {
+			t.Fatalf("DecodeAnalyze: %v (%T), request %+v", err, err, req)
+		}
+		return
+	}
+	if req.Spec.Mode != ModeGeneral || (req.Spec.ResponseFormat != nil && req.Spec.ResponseFormat.Type != "json_schema") {
+		t.Fatalf("DecodeAnalyze accepted a request outside general mode: %+v", req.Spec)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		t.Fatalf("DecodeAnalyze accepted a body that is not an object: %v", err)
+	}
+	delete(fields, "stream")
+	asTask, _ := json.Marshal(fields)
+	spec, err := DecodeCreate(asTask, lim)
+	if err != nil {
+		t.Fatalf("DecodeAnalyze accepted what DecodeCreate refuses: %v\nbody: %s", err, body)
+	}
+	if !reflect.DeepEqual(*spec, req.Spec) {
+		t.Fatalf("DecodeAnalyze and DecodeCreate differ\n sync %+v\n task %+v", req.Spec, *spec)
+	}
+}
+
 func FuzzDecodeCreate(f *testing.F) {
 	seeds := []string{
 		gen12(),
@@ -133,6 +166,8 @@ func FuzzDecodeCreate(f *testing.F) {
 		schema(`{"additionalProperties":false}`),
 		schema(`{"properties":{"t":{"type":"timestamp"}}}`),
 		tbm(field(`{"name":"a","type":"string","format":"seconds"}`)),
+		// POST /analyze bodies
+		gen12(`"stream":false`), gen12(`"stream":true`), gen12(`"stream":"yes"`),
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
