@@ -235,6 +235,19 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// An answer sent whole takes as long to write as the same answer
+	// streamed: its fragments, TokenDelay apart.
+	s.mu.Lock()
+	delay := s.tokenDelay
+	s.mu.Unlock()
+	if n := len(fragments(reasoning)) + len(fragments(answer)); delay > 0 && n > 1 {
+		select {
+		case <-r.Context().Done():
+			call.Canceled = true
+			return
+		case <-time.After(delay * time.Duration(n-1)):
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id":      "chatcmpl-inferencetest-" + strconv.Itoa(id),
 		"object":  "chat.completion",

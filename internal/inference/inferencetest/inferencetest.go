@@ -263,7 +263,8 @@ func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = 
 // WithDown makes every call fail with 503, as a backend that is down.
 func WithDown() Option { return func(s *Server) { s.down = true } }
 
-// WithTokenDelay makes a streamed answer wait d between two fragments, as
+// WithTokenDelay makes a streamed answer wait d between two fragments (and
+// an answer sent whole wait as long as its fragments would take), as
 // a model producing tokens does.
 func WithTokenDelay(d time.Duration) Option { return func(s *Server) { s.tokenDelay = d } }
 
