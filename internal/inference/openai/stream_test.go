@@ -231,15 +231,18 @@ func TestStreamArrivesBeforeTheEnd(t *testing.T) {
 	c := newClient(t, s, openai.Config{})
 	var got fragments
 	finishedAtFirst := -1
+	var first time.Duration
+	start := time.Now()
 	resp, err := c.Chat(context.Background(), inference.ChatRequest{Messages: redBlue(t), Stream: func(text string) {
 		if got.count() == 0 {
-			finishedAtFirst = len(s.Calls())
+			finishedAtFirst, first = len(s.Calls()), time.Since(start)
 		}
 		got.add(text)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("first text after %v, whole answer after %v (%d fragments, 5ms apart)", first, time.Since(start), got.count())
 	if finishedAtFirst != 0 {
 		t.Errorf("when the first fragment arrived the double had finished %d calls, want 0", finishedAtFirst)
 	}
