@@ -263,7 +263,9 @@ type Call struct {
 	// events that carried text (reasoning or answer). StreamFailed: an
 	// error was sent inside the stream (FailStreamNext); Dropped: the
 	// connection was cut mid-stream (DropStreamNext); Canceled: the client
-	// went away before the double had sent the end of the stream.
+	// went away before the double had sent the end of the stream (seen
+	// between fragments, so surely with a TokenDelay: without one the
+	// double may have written the whole answer into the socket first).
 	Streamed     bool
 	Fragments    int
 	StreamFailed bool
