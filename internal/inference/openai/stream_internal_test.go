@@ -53,7 +53,7 @@ func TestReadStream(t *testing.T) {
 		{name: "old llama.cpp error line", in: role + red + `error: {"code":500,"message":"slot unavailable","type":"server_error"}` + "\n\n",
 			errHas: "slot unavailable", fault: true, faultStatus: 500},
 		{name: "event: error", in: role + "event: error\ndata: {\"message\":\"overloaded\",\"code\":503}\n\n", errHas: "overloaded", fault: true, faultStatus: 503},
-		{name: "bare JSON error line (ollama)", in: role + red + `{"error":{"message":"model runner crashed","type":"api_error","param":null,"code":null}}` + "\n",
+		{name: "bare JSON error line", in: role + red + `{"error":{"message":"model runner crashed","type":"api_error","param":null,"code":null}}` + "\n",
 			errHas: "model runner crashed", fault: true, faultStatus: 500},
 		{name: "error as text", in: role + `data: {"error":"out of memory"}` + "\n\n", errHas: "out of memory", fault: true, faultStatus: 500},
 		{name: "cut mid-stream", in: role + red + `data: {"choices":[{"index":0,"del`, errHas: "unexpected EOF", transport: true},
