@@ -242,13 +242,14 @@ func obfuscation(seq int) string {
 // withoutStream is a request body without its stream and stream_options
 // members, so that a streamed request gets the answer the same request
 // without streaming would (fencing hashes the body). The other members keep
-// their bytes and order.
+// their bytes and order, and what surrounds the object is kept; the
+// members are joined compactly, as clients send them.
 func withoutStream(body []byte) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return body
 	}
-	out := []byte{'{'}
+	out := append([]byte{}, body[:dec.InputOffset()]...)
 	for dec.More() {
 		t, err := dec.Token()
 		key, ok := t.(string)
@@ -259,11 +260,14 @@ func withoutStream(body []byte) []byte {
 		if key == "stream" || key == "stream_options" {
 			continue
 		}
-		if len(out) > 1 {
+		if out[len(out)-1] != '{' {
 			out = append(out, ',')
 		}
 		k, _ := json.Marshal(key)
 		out = append(append(append(out, k...), ':'), raw...)
 	}
-	return append(out, '}')
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return body
+	}
+	return append(append(out, '}'), body[dec.InputOffset():]...)
 }

@@ -262,3 +262,39 @@ func waitCalls(t *testing.T, s *inferencetest.Server, n int) []inferencetest.Cal
 	}
 	return s.Calls()
 }
+
+// A server that fences some JSON answers fences the same ones whether they
+// are streamed or not.
+func TestStreamFencesAsWhole(t *testing.T) {
+	t.Parallel()
+	p := inferencetest.OpenAI()
+	p.FenceEvery = 2
+	s := inferencetest.New(t, inferencetest.WithPersonality(p))
+	c := newClient(t, s, openai.Config{})
+	fenced := 0
+	for start := range 8 {
+		req := inference.ChatRequest{
+			Messages:   []inference.Message{frames(t, "Find the blue scenes.", float64(start), "red", "blue", "blue")},
+			JSONSchema: json.RawMessage(segmentsSchema),
+		}
+		whole, err := c.Chat(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got fragments
+		req.Stream = got.add
+		resp, err := c.Chat(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Text != whole.Text || got.text() != resp.Text {
+			t.Errorf("start %d: streamed %q, without streaming %q", start, resp.Text, whole.Text)
+		}
+		if strings.Contains(whole.Text, "```") {
+			fenced++
+		}
+	}
+	if fenced == 0 || fenced == 8 {
+		t.Errorf("%d of 8 answers fenced: the test does not tell a streamed request's fencing from its own", fenced)
+	}
+}
