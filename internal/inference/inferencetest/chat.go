@@ -166,7 +166,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		answer = answer[:len(answer)/2]
 		call.Malformed = true
 	}
-	if loose && s.fenceThis(withoutStream(body)) {
+	fenceKey := body
+	if req.Stream {
+		fenceKey = withoutStream(body)
+	}
+	if loose && s.fenceThis(fenceKey) {
 		answer = fence(answer)
 		call.Fenced = true
 	}

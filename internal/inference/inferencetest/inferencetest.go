@@ -150,6 +150,35 @@
 // GET /api/ps (context_length) and GET /; vLLM's and SGLang's GET /health.
 // A server without such an endpoint answers 404.
 //
+// # Streaming
+//
+// A chat request with "stream": true gets the same answer as
+// without, as server-sent events ("data: {chunk}\n\n", Content-Type
+// text/event-stream, flushed per event): a first chunk with the role, the
+// reasoning (ReasoningContent, ReasoningField) then the content in
+// fragments of 1 to 6 characters (cut anywhere, even mid-word or inside
+// "<think>"), TokenDelay apart, then a chunk with the finish reason. Each
+// personality ends the stream as its server does (BACKENDS.md §6):
+//
+//   - vllm, sglang, openai and the friendly double: with
+//     stream_options.include_usage, a usage chunk whose choices are []; then
+//     "data: [DONE]". sglang's choices carry matched_stop (the EOS token id
+//     at a stop), openai's chunks an obfuscation string.
+//   - llamacpp: ": keep-alive" comment lines before the first chunk and
+//     every 8 fragments; the last chunk carries usage and timings besides
+//     its choice; then "data: [DONE]".
+//   - ollama: the last chunk has no finish_reason (unless the answer was cut:
+//     "length"); a usage chunk with include_usage; no "[DONE]": the response
+//     just ends.
+//
+// FailStreamNext sends an error inside the 200 stream after some fragments,
+// in the server's own way: vllm, sglang and the friendly double
+// `data: {"error":{…}}` then "data: [DONE]"; llamacpp, ollama and openai
+// the error event and nothing more; llamacpp with LegacyStreamErrors the
+// old non-standard line `error: {…}`. DropStreamNext cuts the connection
+// after some fragments, with no end to the chunked body. Call.Streamed,
+// Fragments, StreamFailed, Dropped and Canceled record what happened.
+//
 // # Faults and counters
 //
 // Latency, failing calls (429 with Retry-After, 500, 503), a backend that is
@@ -234,7 +263,9 @@ type Call struct {
 	// events that carried text (reasoning or answer). StreamFailed: an
 	// error was sent inside the stream (FailStreamNext); Dropped: the
 	// connection was cut mid-stream (DropStreamNext); Canceled: the client
-	// went away before the double had sent the end of the stream.
+	// went away before the double had sent the end of the stream (seen
+	// between fragments, so surely with a TokenDelay: without one the
+	// double may have written the whole answer into the socket first).
 	Streamed     bool
 	Fragments    int
 	StreamFailed bool

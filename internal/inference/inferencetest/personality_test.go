@@ -52,6 +52,14 @@ func (c *chat) frames512(start float64, colours ...string) *chat {
 // raw posts the request and returns the status, headers and body.
 func (c *chat) raw(s *inferencetest.Server) (int, http.Header, []byte) {
 	c.t.Helper()
+	status, header, raw, _ := c.exchange(s)
+	return status, header, raw
+}
+
+// exchange posts the request and returns the status, headers, the body as
+// far as it could be read, and the error that ended reading it.
+func (c *chat) exchange(s *inferencetest.Server) (int, http.Header, []byte, error) {
+	c.t.Helper()
 	body := map[string]any{"messages": []any{map[string]any{"role": "user", "content": c.parts}}}
 	for k, v := range c.extra {
 		body[k] = v
@@ -62,8 +70,8 @@ func (c *chat) raw(s *inferencetest.Server) (int, http.Header, []byte) {
 		c.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header, raw
+	raw, err := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, raw, err
 }
 
 // message is the first choice of a completion, with everything a

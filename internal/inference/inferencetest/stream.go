@@ -9,32 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Streaming: a chat request with "stream": true gets the same answer as
-// without, as server-sent events ("data: {chunk}\n\n", Content-Type
-// text/event-stream, flushed per event): a first chunk with the role, the
-// reasoning (ReasoningContent, ReasoningField) then the content in
-// fragments of 1 to 6 characters (cut anywhere, even mid-word or inside
-// "<think>"), TokenDelay apart, then a chunk with the finish reason. Each
-// personality ends the stream as its server does (BACKENDS.md §6):
-//
-//   - vllm, sglang, openai and the friendly double: with
-//     stream_options.include_usage, a usage chunk whose choices are []; then
-//     "data: [DONE]". sglang's choices carry matched_stop (the EOS token id
-//     at a stop), openai's chunks an obfuscation string.
-//   - llamacpp: ": keep-alive" comment lines before the first chunk and
-//     every 8 fragments; the last chunk carries usage and timings besides
-//     its choice; then "data: [DONE]".
-//   - ollama: the last chunk has no finish_reason (unless the answer was cut:
-//     "length"); a usage chunk with include_usage; no "[DONE]": the response
-//     just ends.
-//
-// FailStreamNext sends an error inside the 200 stream after some fragments,
-// in the server's own way: vllm, sglang and the friendly double
-// `data: {"error":{…}}` then "data: [DONE]"; llamacpp, ollama and openai
-// the error event and nothing more; llamacpp with LegacyStreamErrors the
-// old non-standard line `error: {…}`. DropStreamNext cuts the connection
-// after some fragments, with no end to the chunked body. Call.Streamed,
-// Fragments, StreamFailed, Dropped and Canceled record what happened.
+// Streaming is described in the package doc ("Streaming").
 
 // streamFault is a fault for the next streamed calls.
 type streamFault struct{ calls, after int }
@@ -267,13 +242,14 @@ func obfuscation(seq int) string {
 // withoutStream is a request body without its stream and stream_options
 // members, so that a streamed request gets the answer the same request
 // without streaming would (fencing hashes the body). The other members keep
-// their bytes and order.
+// their bytes and order, and what surrounds the object is kept; the
+// members are joined compactly, as clients send them.
 func withoutStream(body []byte) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return body
 	}
-	out := []byte{'{'}
+	out := append([]byte{}, body[:dec.InputOffset()]...)
 	for dec.More() {
 		t, err := dec.Token()
 		key, ok := t.(string)
@@ -284,11 +260,14 @@ func withoutStream(body []byte) []byte {
 		if key == "stream" || key == "stream_options" {
 			continue
 		}
-		if len(out) > 1 {
+		if out[len(out)-1] != '{' {
 			out = append(out, ',')
 		}
 		k, _ := json.Marshal(key)
 		out = append(append(append(out, k...), ':'), raw...)
 	}
-	return append(out, '}')
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return body
+	}
+	return append(append(out, '}'), body[dec.InputOffset():]...)
 }

@@ -1,10 +1,7 @@
 package inferencetest_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -21,18 +18,8 @@ func (c *chat) rawStream(s *inferencetest.Server, includeUsage bool) (int, strin
 	if includeUsage {
 		c.set("stream_options", map[string]any{"include_usage": true})
 	}
-	body := map[string]any{"messages": []any{map[string]any{"role": "user", "content": c.parts}}}
-	for k, v := range c.extra {
-		body[k] = v
-	}
-	b, _ := json.Marshal(body)
-	res, err := http.Post(s.URL()+"/chat/completions", "application/json", bytes.NewReader(b))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get("Content-Type"), string(raw), err
+	status, header, body, err := c.exchange(s)
+	return status, header.Get("Content-Type"), string(body), err
 }
 
 // chunks parses the data events of a stream; [DONE] is returned as nil.

@@ -91,3 +91,45 @@ func TestNoAmbientCredentials(t *testing.T) {
 		}
 	}
 }
+
+// A streamed call sends the golden body plus stream and
+// stream_options.include_usage, and asks for an event stream; a server that
+// answers one JSON completion anyway is read whole, its text passed on once.
+func TestWireBodyStreamed(t *testing.T) {
+	t.Parallel()
+	var cp capture
+	srv := cp.start(t)
+	c, err := New(Config{BaseURL: srv.URL + "/v1", Model: "qwen2.5-vl-7b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := goldenRequest()
+	var got []string
+	req.Stream = func(s string) { got = append(got, s) }
+	resp, err := c.Chat(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Text != "ok" || len(got) != 1 || got[0] != "ok" {
+		t.Errorf("resp %+v, streamed %q", resp, got)
+	}
+	params, err := chatParams("qwen2.5-vl-7b", goldenRequest(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent, golden map[string]any
+	if err := json.Unmarshal(cp.body, &sent); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(render(t, params), &golden); err != nil {
+		t.Fatal(err)
+	}
+	golden["stream"] = true
+	golden["stream_options"] = map[string]any{"include_usage": true}
+	if !reflect.DeepEqual(sent, golden) {
+		t.Errorf("sent body is not the golden body with stream and stream_options:\n%s", cp.body)
+	}
+	if a := cp.header.Get("Accept"); a != "text/event-stream" {
+		t.Errorf("Accept = %q", a)
+	}
+}

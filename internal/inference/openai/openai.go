@@ -22,6 +22,9 @@
 //     server must be started with --inference-path /v1/audio/transcriptions.
 //   - no OPENAI_* environment variable is read: a profile's key is never
 //     sent to another profile's server.
+//   - a streamed chat (inference.ChatRequest.Stream) sends stream: true with
+//     stream_options.include_usage and reads the event stream itself, not
+//     with openai-go's decoder, to survive each server's quirks (stream.go).
 package openai
 
 import (

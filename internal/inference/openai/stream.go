@@ -220,8 +220,8 @@ func readStream(body io.Reader, emit func(string)) (*inference.ChatResponse, err
 			}
 			event, data = "", nil
 		case strings.HasPrefix(line, "{"):
-			// A bare JSON line: Ollama writes its error so once the
-			// stream has begun.
+			// A bare JSON line: a server that writes its error body into
+			// a stream already begun (seen in no source; read defensively).
 			if strings.Contains(line, `"error"`) {
 				return nil, newStreamFault([]byte(line))
 			}

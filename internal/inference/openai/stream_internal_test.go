@@ -53,7 +53,7 @@ func TestReadStream(t *testing.T) {
 		{name: "old llama.cpp error line", in: role + red + `error: {"code":500,"message":"slot unavailable","type":"server_error"}` + "\n\n",
 			errHas: "slot unavailable", fault: true, faultStatus: 500},
 		{name: "event: error", in: role + "event: error\ndata: {\"message\":\"overloaded\",\"code\":503}\n\n", errHas: "overloaded", fault: true, faultStatus: 503},
-		{name: "bare JSON error line (ollama)", in: role + red + `{"error":{"message":"model runner crashed","type":"api_error","param":null,"code":null}}` + "\n",
+		{name: "bare JSON error line", in: role + red + `{"error":{"message":"model runner crashed","type":"api_error","param":null,"code":null}}` + "\n",
 			errHas: "model runner crashed", fault: true, faultStatus: 500},
 		{name: "error as text", in: role + `data: {"error":"out of memory"}` + "\n\n", errHas: "out of memory", fault: true, faultStatus: 500},
 		{name: "cut mid-stream", in: role + red + `data: {"choices":[{"index":0,"del`, errHas: "unexpected EOF", transport: true},
@@ -107,5 +107,25 @@ func TestReadWhole(t *testing.T) {
 		func(s string) { got = append(got, s) })
 	if err != nil || resp.Text != "red" || resp.InputTokens != 3 || strings.Join(got, "|") != "red" {
 		t.Errorf("resp %+v, err %v, streamed %q", resp, err, got)
+	}
+}
+
+// An error inside the stream before any text is classified as an error
+// answer with that code: retried when it may pass, and a context overflow
+// is recognised so that the engine can send less.
+func TestStreamFaultClassified(t *testing.T) {
+	t.Parallel()
+	c, err := New(Config{BaseURL: "http://127.0.0.1:1/v1", Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overflow := newStreamFault([]byte(`{"error":{"code":400,"message":"request (40000 tokens) exceeds the available context size (32768 tokens), try increasing it","type":"exceed_context_size_error"}}`))
+	be := c.classify(overflow, &attempt{status: 200}, false)
+	if be.Temporary || !be.Overflow || be.PromptTokens != 40000 || be.ContextTokens != 32768 || be.StatusCode != 400 {
+		t.Errorf("overflow inside the stream: %+v", be)
+	}
+	busy := newStreamFault([]byte(`{"error":{"message":"engine busy","type":"InternalServerError","code":500}}`))
+	if be := c.classify(busy, &attempt{status: 200}, false); !be.Temporary || !strings.Contains(be.Message, "engine busy") {
+		t.Errorf("server error inside the stream: %+v", be)
 	}
 }

@@ -231,15 +231,18 @@ func TestStreamArrivesBeforeTheEnd(t *testing.T) {
 	c := newClient(t, s, openai.Config{})
 	var got fragments
 	finishedAtFirst := -1
+	var first time.Duration
+	start := time.Now()
 	resp, err := c.Chat(context.Background(), inference.ChatRequest{Messages: redBlue(t), Stream: func(text string) {
 		if got.count() == 0 {
-			finishedAtFirst = len(s.Calls())
+			finishedAtFirst, first = len(s.Calls()), time.Since(start)
 		}
 		got.add(text)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("first text after %v, whole answer after %v (%d fragments, 5ms apart)", first, time.Since(start), got.count())
 	if finishedAtFirst != 0 {
 		t.Errorf("when the first fragment arrived the double had finished %d calls, want 0", finishedAtFirst)
 	}
@@ -258,4 +261,40 @@ func waitCalls(t *testing.T, s *inferencetest.Server, n int) []inferencetest.Cal
 		time.Sleep(2 * time.Millisecond)
 	}
 	return s.Calls()
+}
+
+// A server that fences some JSON answers fences the same ones whether they
+// are streamed or not.
+func TestStreamFencesAsWhole(t *testing.T) {
+	t.Parallel()
+	p := inferencetest.OpenAI()
+	p.FenceEvery = 2
+	s := inferencetest.New(t, inferencetest.WithPersonality(p))
+	c := newClient(t, s, openai.Config{})
+	fenced := 0
+	for start := range 8 {
+		req := inference.ChatRequest{
+			Messages:   []inference.Message{frames(t, "Find the blue scenes.", float64(start), "red", "blue", "blue")},
+			JSONSchema: json.RawMessage(segmentsSchema),
+		}
+		whole, err := c.Chat(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got fragments
+		req.Stream = got.add
+		resp, err := c.Chat(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Text != whole.Text || got.text() != resp.Text {
+			t.Errorf("start %d: streamed %q, without streaming %q", start, resp.Text, whole.Text)
+		}
+		if strings.Contains(whole.Text, "```") {
+			fenced++
+		}
+	}
+	if fenced == 0 || fenced == 8 {
+		t.Errorf("%d of 8 answers fenced: the test does not tell a streamed request's fencing from its own", fenced)
+	}
 }
