@@ -54,6 +54,9 @@ func newServerOpts(t *testing.T, opts httpapi.Options) (*httptest.Server, *int) 
 	if opts.Accounts == nil {
 		opts.Accounts = store.NewAccounts(db)
 	}
+	if opts.MediaSigner != nil && opts.MediaBlobs == nil {
+		opts.MediaBlobs = blobs
+	}
 	api := httpapi.New(svc, opts)
 	api.SetReady(true)
 	srv := httptest.NewServer(api.Handler())
