@@ -8,7 +8,6 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -51,27 +50,13 @@ func TestMediaRoute(t *testing.T) {
 		t.Fatalf("POST media = %v (expires %v, %v)", m, exp, err)
 	}
 
-	get := func(u string, hdr ...string) (*http.Response, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", u, nil)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
-	}
 	// The whole file, then a range (no API key: the signature authorizes).
-	r, body := get(mediaURL)
+	r, body := doRaw(t, "GET", mediaURL, "")
 	if r.StatusCode != 200 || !bytes.Equal(body, video) || r.Header.Get("Content-Type") != "video/mp4" ||
 		r.Header.Get("Accept-Ranges") != "bytes" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("GET media: %d %v, %d bytes (want %d)", r.StatusCode, r.Header, len(body), len(video))
 	}
-	r, body = get(mediaURL, "Range", "bytes=100-199")
+	r, body = doRaw(t, "GET", mediaURL, "", "Range", "bytes=100-199")
 	if r.StatusCode != http.StatusPartialContent || !bytes.Equal(body, video[100:200]) ||
 		r.Header.Get("Content-Range") != "bytes 100-199/"+strconv.Itoa(len(video)) {
 		t.Fatalf("GET media Range: %d %q, %d bytes", r.StatusCode, r.Header.Get("Content-Range"), len(body))
@@ -81,19 +66,19 @@ func TestMediaRoute(t *testing.T) {
 	u, _ := url.Parse(mediaURL)
 	q := u.Query()
 	q.Set("sig", strings.Repeat("0", 64))
-	r, body = get(srv.URL + u.Path + "?" + q.Encode())
+	r, body = doRaw(t, "GET", srv.URL+u.Path+"?"+q.Encode(), "")
 	if r.StatusCode != 403 || !strings.Contains(string(body), `"media_url_invalid"`) {
 		t.Errorf("bad signature: %d %s", r.StatusCode, body)
 	}
-	r, body = get(srv.URL + "/media/tasks/" + id + "?" + signer.SignMedia(account.Default, "other-task", time.Now().Add(time.Hour)))
+	r, body = doRaw(t, "GET", srv.URL+"/media/tasks/"+id+"?"+signer.SignMedia(account.Default, "other-task", time.Now().Add(time.Hour)), "")
 	if r.StatusCode != 403 {
 		t.Errorf("another task's signature: %d %s", r.StatusCode, body)
 	}
-	r, body = get(srv.URL + "/media/tasks/" + id + "?" + signer.SignMedia(account.Default, id, time.Now().Add(-time.Second)))
+	r, body = doRaw(t, "GET", srv.URL+"/media/tasks/"+id+"?"+signer.SignMedia(account.Default, id, time.Now().Add(-time.Second)), "")
 	if r.StatusCode != 403 || !strings.Contains(string(body), `"media_url_expired"`) {
 		t.Errorf("expired: %d %s", r.StatusCode, body)
 	}
-	r, body = get(srv.URL + "/media/tasks/" + id)
+	r, body = doRaw(t, "GET", srv.URL+"/media/tasks/"+id, "")
 	if r.StatusCode != 403 {
 		t.Errorf("no signature: %d %s", r.StatusCode, body)
 	}
@@ -110,7 +95,7 @@ func TestMediaRoute(t *testing.T) {
 	if resp.StatusCode != 404 || resp2.StatusCode != 404 || errCode(other) != "resource_not_exist" || errCode(missing) != "resource_not_exist" {
 		t.Errorf("other account: %d %v; missing task: %d %v", resp.StatusCode, other, resp2.StatusCode, missing)
 	}
-	r, body = get(srv.URL + "/media/tasks/" + id + "?" + signer.SignMedia("other", id, time.Now().Add(time.Hour)))
+	r, body = doRaw(t, "GET", srv.URL+"/media/tasks/"+id+"?"+signer.SignMedia("other", id, time.Now().Add(time.Hour)), "")
 	if r.StatusCode != 404 {
 		t.Errorf("URL signed for another account: %d %s", r.StatusCode, body)
 	}
