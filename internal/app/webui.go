@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"github.com/framewise/framewise/internal/blob"
 	"github.com/framewise/framewise/internal/config"
 	"github.com/framewise/framewise/internal/webui"
 )
@@ -13,4 +14,12 @@ func webUI(cfg config.Config) http.Handler {
 		return nil
 	}
 	return webui.Handler()
+}
+
+// mediaBlobs is the store the media route reads videos from with ranged
+// reads: the store itself, not its quota wrapper (reads need no quota);
+// nil, leaving the route out, for a store without ranged reads.
+func mediaBlobs(s blob.Store) blob.Ranged {
+	r, _ := s.(blob.Ranged)
+	return r
 }

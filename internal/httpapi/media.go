@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -25,11 +22,10 @@ const MediaTTL = time.Hour
 // the signed query.
 const MediaPath = "/media/tasks/"
 
-// MediaBlobs is what the media route needs of the blob store: a file
-// holding a stored video (a local file, or a temporary copy of an object).
-type MediaBlobs interface {
-	LocalPath(ctx context.Context, key string) (path string, release func(), err error)
-}
+// MediaBlobs is what the media route needs of the blob store: ranged
+// reads of a stored video (blob.Local and blob.S3 do them), so that a
+// seek reads only what it needs.
+type MediaBlobs = blob.Ranged
 
 // createMediaURL is POST /v1.3/analyze/tasks/{task_id}/media: a
 // short-lived signed URL of the task's stored source video, for players
@@ -82,7 +78,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, flat, notStored)
 		return
 	}
-	path, release, err := s.mediaBlobs.LocalPath(ctx, t.BlobKey)
+	f, mod, err := blob.NewReadSeeker(ctx, s.mediaBlobs, t.BlobKey)
 	if errors.Is(err, blob.ErrNotFound) {
 		err = notStored
 	}
@@ -90,18 +86,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, flat, err)
 		return
 	}
-	defer release()
-	f, err := os.Open(path)
-	if err != nil {
-		s.writeError(w, r, flat, fmt.Errorf("media: %w", err))
-		return
-	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		s.writeError(w, r, flat, fmt.Errorf("media: %w", err))
-		return
-	}
 	h := w.Header()
 	h.Set("Content-Type", mediaType(f))
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -109,7 +94,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 	// script in this origin.
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("Cache-Control", "private, max-age=3600")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	http.ServeContent(w, r, "", mod, f)
 }
 
 // mediaType is the sniffed type of a stored file when it is a video or
