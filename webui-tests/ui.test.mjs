@@ -39,8 +39,11 @@ async function recordingPage(viewport = { width: 1280, height: 800 }) {
     const u = new URL(r.url());
     if (u.protocol !== "data:" && u.protocol !== "blob:") hosts.add(u.host);
   });
+  // Script errors and console errors (a Content-Security-Policy violation is
+  // one), but not the browser's note of each API error answer.
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
   return { ctx, page, hosts, errors };
 }
 
@@ -116,6 +119,13 @@ test("the open loopback mode works without a key", async () => {
     await page.getByText("No tasks match.").waitFor({ timeout: 10_000 });
     await page.getByRole("link", { name: "Assets" }).click();
     await page.getByText("No assets yet.").waitFor();
+    // The create form shows the API's own validation message and parameter.
+    await page.getByRole("link", { name: "Create" }).click();
+    await page.getByLabel("Video URL").check();
+    await page.getByRole("button", { name: "Create task" }).click();
+    const alert = page.locator("#create-form").getByRole("alert");
+    await alert.waitFor({ timeout: 10_000 });
+    assert.match(await alert.textContent(), /\(parameter: video\.url\)$/);
     assert.deepEqual(errors, []);
     await ctx.close();
   } finally {
