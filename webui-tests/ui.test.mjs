@@ -108,6 +108,12 @@ test("upload, segments task, click a segment: the player seeks to its start", as
   assert.deepEqual([...hosts], [new URL(server.origin).host], "every request goes to the server");
   assert.deepEqual(errors, []);
   await ctx.close();
+
+  // The server's log names neither the key nor a signed URL's query.
+  const log = await fsp.readFile(server.logFile, "utf8");
+  assert.match(log, /task created/);
+  assert.doesNotMatch(log, /[?&](sig|expires|nonce|account)=/);
+  assert.ok(!log.includes(KEY), "the API key is in the server's log");
 });
 
 test("the open loopback mode works without a key", async () => {
