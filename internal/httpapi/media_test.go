@@ -99,6 +99,23 @@ func TestMediaRoute(t *testing.T) {
 	if r.StatusCode != 404 {
 		t.Errorf("URL signed for another account: %d %s", r.StatusCode, body)
 	}
+	// The JSON answers follow api/openapi.json (its validator reads JSON
+	// bodies only; the video ones are checked above).
+	c := &oasClient{t: t, d: openapiDoc(t), base: srv.URL}
+	c.send("POST", "/v1.3/analyze/tasks/"+id+"/media", nil, 200, "x-api-key", key)
+	c.send("POST", "/v1.3/analyze/tasks/nosuchtask/media", nil, 404, "x-api-key", key)
+	c.send("GET", srv.URL+"/media/tasks/"+id+"?"+signer.SignMedia(account.Default, id, time.Now().Add(-time.Second)), nil, 403)
+	c.send("GET", srv.URL+"/media/tasks/nosuchtask?"+signer.SignMedia(account.Default, "nosuchtask", time.Now().Add(time.Hour)), nil, 404)
+
+	// A URL video is not stored before its task starts: 409 media_not_ready.
+	resp, m = do(t, "POST", srv.URL+"/v1.3/analyze/tasks", `{"video":{"type":"url","url":"https://example.com/v.mp4"},"prompt":"p"}`, k...)
+	if resp.StatusCode != 202 {
+		t.Fatalf("create url task: %d %v", resp.StatusCode, m)
+	}
+	resp, m = do(t, "POST", srv.URL+"/v1.3/analyze/tasks/"+m["task_id"].(string)+"/media", "", k...)
+	if resp.StatusCode != 409 || errCode(m) != "media_not_ready" {
+		t.Errorf("URL task not started: %d %v", resp.StatusCode, m)
+	}
 	// Without a key: 401, as every task route.
 	resp, m = do(t, "POST", srv.URL+"/v1.3/analyze/tasks/"+id+"/media", "")
 	if resp.StatusCode != 401 {
