@@ -134,7 +134,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
 		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
 		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker,
-		MediaSigner: signer, MediaBlobs: mediaBlobs(blobStore), UI: webUI(cfg)})
+		MediaSigner: signer, MediaBlobs: mediaBlobs(blobStore), UI: webUI(cfg, blobStore)})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)
 		if err != nil {

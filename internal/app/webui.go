@@ -8,12 +8,13 @@ import (
 	"github.com/framewise/framewise/internal/webui"
 )
 
-// webUI is the web UI handler, or nil when --ui=false.
-func webUI(cfg config.Config) http.Handler {
+// webUI is the web UI handler, or nil when --ui=false. Its pages may
+// upload chunks to the object store when the store takes them directly.
+func webUI(cfg config.Config, blobs blob.Store) http.Handler {
 	if !cfg.UI {
 		return nil
 	}
-	return webui.Handler()
+	return webui.Handler(blob.DirectUploadOrigin(blobs))
 }
 
 // mediaBlobs is the store the media route reads videos from with ranged

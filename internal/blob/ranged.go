@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -158,4 +159,30 @@ func (rs *ReadSeeker) Close() error {
 	err := rs.body.Close()
 	rs.body = nil
 	return err
+}
+
+// DirectUploadOrigin is the origin ("http://host:port") that clients PUT
+// multipart upload chunks to when s takes them at presigned URLs of its
+// own (MultipartOf), for a web page's Content-Security-Policy; "" when the
+// chunks go to framewise. Without an endpoint (AWS) it is the pattern
+// "https://*.amazonaws.com".
+func DirectUploadOrigin(s Store) string {
+	if MultipartOf(s) == nil {
+		return ""
+	}
+	if q, ok := s.(*Quota); ok {
+		s = q.Store
+	}
+	s3s, ok := s.(*S3)
+	if !ok {
+		return ""
+	}
+	if s3s.opt.Endpoint == "" {
+		return "https://*.amazonaws.com"
+	}
+	u, err := url.Parse(s3s.opt.Endpoint)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -55,3 +55,21 @@ func TestStoresRanged(t *testing.T) {
 		})
 	}
 }
+
+func TestDirectUploadOrigin(t *testing.T) {
+	local, _ := NewLocal(t.TempDir())
+	for _, tc := range []struct {
+		s    Store
+		want string
+	}{
+		{local, ""},
+		{&S3{opt: S3Options{Endpoint: "http://127.0.0.1:7070/"}}, "http://127.0.0.1:7070"},
+		{&S3{opt: S3Options{Endpoint: "http://127.0.0.1:7070", ProxyUploads: true}}, ""},
+		{&S3{}, "https://*.amazonaws.com"},
+		{&Quota{Store: &S3{opt: S3Options{Endpoint: "https://minio.example:9000"}}}, "https://minio.example:9000"},
+	} {
+		if got := DirectUploadOrigin(tc.s); got != tc.want {
+			t.Errorf("DirectUploadOrigin(%T %+v) = %q, want %q", tc.s, tc.s, got, tc.want)
+		}
+	}
+}

@@ -18,22 +18,33 @@ const Prefix = "/ui/"
 //go:embed static
 var files embed.FS
 
-// CSP is the Content-Security-Policy of every UI response: everything
-// from this origin only, no inline script or style, no frames, no
-// plugins.
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; " +
-	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// CSP returns the Content-Security-Policy of every UI response:
+// everything from this origin only, no inline script or style, no frames,
+// no plugins; uploads (XHR PUTs of chunks) may also go to the origins in
+// uploads (an object store taking chunks at its own presigned URLs).
+func CSP(uploads ...string) string {
+	connect := "'self'"
+	for _, o := range uploads {
+		if o != "" {
+			connect += " " + o
+		}
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; " +
+		"connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
 
 // Handler serves the UI: index.html at any path outside Prefix (the
 // server routes only GET / from browsers here) and the embedded files
-// under Prefix.
-func Handler() http.Handler {
+// under Prefix. uploads are origins besides this one that chunk uploads go
+// to (see CSP).
+func Handler(uploads ...string) http.Handler {
+	csp := CSP(uploads...)
 	static := Files()
 	assets := http.StripPrefix(Prefix, http.FileServerFS(static))
 	index, _ := fs.ReadFile(static, "index.html")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")

@@ -58,6 +58,16 @@ func TestUIFiles(t *testing.T) {
 	}
 }
 
+// TestUICSPUploads: an object store's origin that takes chunks is allowed
+// for uploads (connect-src) and nothing else.
+func TestUICSPUploads(t *testing.T) {
+	resp, _ := get(t, webui.Handler("http://127.0.0.1:7070"), "/")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' http://127.0.0.1:7070;") || strings.Count(csp, "7070") != 1 {
+		t.Errorf("CSP %q", csp)
+	}
+}
+
 // TestUINoExternalOrInline: no file loads from another host, and the page
 // has no inline script or style (the CSP would block them).
 func TestUINoExternalOrInline(t *testing.T) {

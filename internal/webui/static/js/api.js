@@ -84,7 +84,10 @@ function putChunk(url, blob, headers, onBytes) {
       } catch { /* not JSON */ }
       reject(new APIError(x.status, code, msg));
     };
-    x.onerror = () => reject(new APIError(0, "network", "The chunk upload failed: the connection was lost."));
+    x.onerror = () => reject(new APIError(0, "network", new URL(url, location.href).origin === location.origin
+      ? "The chunk upload failed: the connection was lost."
+      : `The chunk upload to the object store (${new URL(url).origin}) was refused or failed. Its bucket must allow PUT from ` +
+        `${location.origin} (a CORS rule that also exposes ETag), or the server can take the chunks itself (--blob-url …&direct_uploads=false).`));
     x.send(blob);
   });
 }
