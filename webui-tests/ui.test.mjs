@@ -105,6 +105,16 @@ test("upload, segments task, click a segment: the player seeks to its start", as
   await page.getByLabel("Mode").selectOption("general");
   await page.getByText("No tasks match.").waitFor();
 
+  // Assets: the uploaded video is listed, ready; deleting it (confirmed) empties the list.
+  await page.getByRole("link", { name: "Assets" }).click();
+  const del = page.getByRole("button", { name: /^Delete asset / });
+  await del.waitFor();
+  assert.equal(await del.count(), 1);
+  await page.getByText("ready", { exact: true }).waitFor();
+  page.once("dialog", (d) => d.accept());
+  await del.click();
+  await page.getByText("No assets yet.").waitFor({ timeout: 10_000 });
+
   assert.deepEqual([...hosts], [new URL(server.origin).host], "every request goes to the server");
   assert.deepEqual(errors, []);
   await ctx.close();
