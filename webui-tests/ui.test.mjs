@@ -9,7 +9,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
+import path from "node:path";
 import { makeTempDir, locateBinary, startFramewise, launch, makeCutVideo, createSegmentsTask, enterKey } from "./lib.mjs";
+import { startFileServer } from "../conformance/lib/harness.mjs";
 
 const KEY = "ui-test-key";
 let tmp, bin, server, browser, video;
@@ -124,6 +126,36 @@ test("upload, segments task, click a segment: the player seeks to its start", as
   assert.match(log, /task created/);
   assert.doesNotMatch(log, /[?&](sig|expires|nonce|account)=/);
   assert.ok(!log.includes(KEY), "the API key is in the server's log");
+});
+
+test("a URL video: progress with a bar while it downloads, then its timeline plays", async () => {
+  const files = await startFileServer(path.dirname(video));
+  const { ctx, page, hosts, errors } = await recordingPage();
+  try {
+    await page.goto(server.origin + "/");
+    await enterKey(page, KEY);
+    await page.getByRole("link", { name: "Create" }).click();
+    await page.getByLabel("Video URL").check();
+    // The file server holds the video back for 4 s: the task shows its stage meanwhile.
+    await page.getByLabel("URL", { exact: true }).fill(`${files.baseUrl}/${path.basename(video)}?delay_ms=4000`);
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.waitForURL(/#\/tasks\/[^/?]+$/, { timeout: 20_000 });
+    const bar = page.getByRole("progressbar");
+    await bar.waitFor({ timeout: 10_000 });
+    assert.match(await page.getByRole("heading", { name: "Progress" }).locator("..").textContent(), /Stage: \w+/);
+    await page.getByTestId("task-status").getByText("ready", { exact: true }).waitFor({ timeout: 60_000 });
+    assert.equal(await bar.count(), 0, "the bar is gone once the task is ready");
+    const seg = page.locator(".seg").nth(1);
+    await page.waitForFunction(() => document.querySelector("video")?.readyState >= 1, null, { timeout: 20_000 });
+    const start = Number(await seg.getAttribute("data-start"));
+    await seg.click();
+    await page.waitForFunction((s) => Math.abs(document.querySelector("video").currentTime - s) < 0.05, start, { timeout: 10_000 });
+    assert.deepEqual([...hosts], [new URL(server.origin).host]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+    await files.close();
+  }
 });
 
 test("the open loopback mode works without a key", async () => {
