@@ -210,7 +210,7 @@ function jsonBlock(value, what) {
 
 function resultView(t) {
   const r = t.result;
-  const out = [h("h2", {}, "Result"), h("p", { className: "help" }, `finish_reason ${r.finish_reason} · ${r.usage.output_tokens} output tokens`)];
+  const out = [h("h2", {}, "Result"), h("p", { className: "help" }, `finish_reason ${r.finish_reason} · ${r.usage.output_tokens} output token${r.usage.output_tokens === 1 ? "" : "s"}`)];
   let parsed;
   try {
     parsed = JSON.parse(r.data);

@@ -134,7 +134,7 @@ export function renderTimeline(el, t, lanes) {
 
   const status = h("p", { className: "help", "aria-live": "polite" }, "Loading the video…");
   // The player cannot send x-api-key: it plays a short-lived signed URL,
-  // asked for again once if it stops working (expired).
+  // asked for again when it stops working (expired), once per loaded URL.
   let retried = false;
   const load = async () => {
     try {
@@ -147,6 +147,7 @@ export function renderTimeline(el, t, lanes) {
       status.textContent = `The video cannot be played: ${e.message}`;
     }
   };
+  video.addEventListener("loadeddata", () => (retried = false));
   video.addEventListener("error", () => {
     if (retried) {
       status.textContent = "The video cannot be played in this browser (its format, or the stored file is gone).";
