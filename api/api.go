@@ -217,6 +217,14 @@ type Progress struct {
 	Percent float64 `json:"percent"`
 }
 
+// MediaURL is the body of POST /analyze/tasks/{id}/media (a framewise
+// extension): a signed URL of the task's stored video, valid until
+// ExpiresAt, for players that cannot send x-api-key.
+type MediaURL struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // TaskList is the body of GET /analyze/tasks.
 type TaskList struct {
 	Data     []Task   `json:"data"`

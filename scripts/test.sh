@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Go unit and end-to-end tests (real ffmpeg, SQLite, PostgreSQL, HTTP),
 # bounded fuzzing of the decoders, validators and the HTTP API, and the conformance suite that
-# drives a running server with the official twelvelabs-js SDK.
+# drives a running server with the official twelvelabs-js SDK, and the web UI's browser tests
+# (playwright-core driving Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -121,6 +122,10 @@ if ! wait $builder; then
 	exit 1
 fi
 
+phase "web UI (chromium)"
+ui_log=$(mktemp)
+(cd webui-tests && npm test) | tee "$ui_log"
+
 phase "fuzz (bounded)"
 for t in "${fuzz_targets[@]}"; do
 	read -r pkg target n <<<"$t"
@@ -134,5 +139,6 @@ rm -rf "$fuzzbin"
 # Timings, then the conformance count as the closing line.
 trap - EXIT
 report
+echo "webui: $(sed -n 's/^# pass //p' "$ui_log") passed, $(sed -n 's/^# fail //p' "$ui_log") failed"
 echo "conformance: $(sed -n 's/^# pass //p' "$conf_log") passed, $(sed -n 's/^# fail //p' "$conf_log") failed"
-rm -f "$conf_log"
+rm -f "$conf_log" "$ui_log"

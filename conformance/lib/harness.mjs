@@ -143,6 +143,7 @@ export async function freePort() {
 /**
  * Starts `framewise serve` on a free 127.0.0.1 port with its own data dir and
  * waits until GET /healthz answers 200. Output goes to <tmp>/framewise.log.
+ * Without apiKey the server runs in the open loopback mode (no keys).
  */
 export async function startFramewise({ bin, tmp, apiKey, extraArgs = [], timeoutMs = 60_000 }) {
   const port = await freePort();
@@ -154,7 +155,7 @@ export async function startFramewise({ bin, tmp, apiKey, extraArgs = [], timeout
     "serve",
     "--addr", `127.0.0.1:${port}`,
     "--data-dir", dataDir,
-    "--api-key", apiKey,
+    ...(apiKey ? ["--api-key", apiKey] : []),
     "--allow-private-urls",
     ...extraArgs,
   ];

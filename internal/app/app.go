@@ -93,8 +93,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	webhooks := webhook.New(hooks, guard, log)
 	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
-	assets, err := newAssets(ctx, cfg, db, blobs, quota, tool, guard.HTTPClient(0),
-		enq.EnqueueAsset, log)
+	signer, err := newSigner(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	assets, err := newAssets(cfg, db, blobs, quota, tool, guard.HTTPClient(0),
+		enq.EnqueueAsset, signer, log)
 	if err != nil {
 		return err
 	}
@@ -146,7 +150,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
 		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
 		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker,
-		Analyzer: syncAnalyzer{syncRuns}})
+		Analyzer:    syncAnalyzer{syncRuns},
+		MediaSigner: signer, MediaBlobs: mediaBlobs(blobStore), UI: webUI(cfg, blobStore)})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)
 		if err != nil {

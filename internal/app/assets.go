@@ -16,18 +16,20 @@ import (
 	"github.com/framewise/framewise/internal/task"
 )
 
-// newAssets builds the asset service (uploadSecret signs its presigned
-// upload URLs).
-func newAssets(ctx context.Context, cfg config.Config, db *store.DB, blobs asset.Blobs, quota asset.Quota, tool *media.Tool, client *http.Client,
-	enqueue store.Enqueuer, log *slog.Logger) (*asset.Service, error) {
+// newSigner returns the signer of presigned upload URLs and media URLs,
+// keyed by uploadSecret.
+func newSigner(ctx context.Context, cfg config.Config, db *store.DB) (*asset.Signer, error) {
 	secret, err := uploadSecret(ctx, cfg, db)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := asset.NewSigner(secret)
-	if err != nil {
-		return nil, err
-	}
+	return asset.NewSigner(secret)
+}
+
+// newAssets builds the asset service (signer signs its presigned upload
+// URLs).
+func newAssets(cfg config.Config, db *store.DB, blobs asset.Blobs, quota asset.Quota, tool *media.Tool, client *http.Client,
+	enqueue store.Enqueuer, signer *asset.Signer, log *slog.Logger) (*asset.Service, error) {
 	lim := asset.DefaultLimits()
 	if cfg.MaxVideoBytes > 0 {
 		lim.URLBytes = min(lim.URLBytes, cfg.MaxVideoBytes)

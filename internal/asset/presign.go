@@ -75,8 +75,15 @@ func LoadSecret(path string) ([]byte, error) {
 }
 
 func (s *Signer) mac(uploadID string, index int, expires int64, nonce string) string {
+	return s.sum(fmt.Sprintf("framewise-upload-v1\n%s\n%d\n%d\n%s", uploadID, index, expires, nonce))
+}
+
+// sum is the hex HMAC-SHA256 of msg under the secret. Each kind of URL
+// signs a message with its own first line, so that a signature of one
+// kind never verifies as another.
+func (s *Signer) sum(msg string) string {
 	h := hmac.New(sha256.New, s.key)
-	fmt.Fprintf(h, "framewise-upload-v1\n%s\n%d\n%d\n%s", uploadID, index, expires, nonce)
+	h.Write([]byte(msg))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -118,4 +125,48 @@ func (s *Signer) Verify(uploadID string, index int, q url.Values, now time.Time)
 		return want, expires, errExpired
 	}
 	return want, expires, nil
+}
+
+// mediaMAC is the signature of a media URL: HMAC-SHA256(secret,
+// "framewise-media-v1\n" + account + "\n" + task id + "\n" + expiry unix
+// seconds) in hex.
+func (s *Signer) mediaMAC(account, taskID string, expires int64) string {
+	return s.sum(fmt.Sprintf("framewise-media-v1\n%s\n%s\n%d", account, taskID, expires))
+}
+
+// SignMedia returns the query string of a URL that reads the source video
+// of task taskID of account until expires. Unlike an upload URL it may be
+// used any number of times until then: a video player sends many range
+// requests.
+func (s *Signer) SignMedia(account, taskID string, expires time.Time) string {
+	exp := expires.Unix()
+	q := url.Values{}
+	q.Set("account", account)
+	q.Set("expires", strconv.FormatInt(exp, 10))
+	q.Set("sig", s.mediaMAC(account, taskID, exp))
+	return q.Encode()
+}
+
+// Errors of VerifyMedia.
+var (
+	ErrMediaSignature = errors.New("bad media URL signature")
+	ErrMediaExpired   = errors.New("media URL expired")
+)
+
+// VerifyMedia checks the query of a media URL for taskID and returns the
+// account it was signed for, or ErrMediaSignature / ErrMediaExpired.
+func (s *Signer) VerifyMedia(taskID string, q url.Values, now time.Time) (account string, err error) {
+	account, sig := q.Get("account"), q.Get("sig")
+	exp, perr := strconv.ParseInt(q.Get("expires"), 10, 64)
+	if sig == "" || perr != nil {
+		return "", ErrMediaSignature
+	}
+	want := s.mediaMAC(account, taskID, exp)
+	if subtle.ConstantTimeCompare([]byte(strings.ToLower(sig)), []byte(want)) != 1 {
+		return "", ErrMediaSignature
+	}
+	if !now.Before(time.Unix(exp, 0)) {
+		return "", ErrMediaExpired
+	}
+	return account, nil
 }

@@ -85,3 +85,35 @@ func TestLoadSecret(t *testing.T) {
 		t.Error("NewSigner accepted a short secret")
 	}
 }
+
+func TestSignerMedia(t *testing.T) {
+	t.Parallel()
+	s, _ := NewSigner(bytes.Repeat([]byte("k"), 32))
+	now := time.Unix(1_800_000_000, 0)
+	q, _ := url.ParseQuery(s.SignMedia("acme", "task1", now.Add(time.Hour)))
+	if acct, err := s.VerifyMedia("task1", q, now); err != nil || acct != "acme" {
+		t.Fatalf("VerifyMedia = %q, %v; want acme", acct, err)
+	}
+	if _, err := s.VerifyMedia("task1", q, now.Add(time.Hour)); !errors.Is(err, ErrMediaExpired) {
+		t.Errorf("at expiry: err = %v, want expired", err)
+	}
+	other := url.Values{"account": {"other"}, "expires": q["expires"], "sig": q["sig"]}
+	for name, tc := range map[string]struct {
+		id string
+		q  url.Values
+	}{
+		"other task":    {"task2", q},
+		"other account": {"task1", other},
+		"no signature":  {"task1", url.Values{"account": {"acme"}, "expires": q["expires"]}},
+	} {
+		if _, err := s.VerifyMedia(tc.id, tc.q, now); !errors.Is(err, ErrMediaSignature) {
+			t.Errorf("%s: err = %v, want a bad signature", name, err)
+		}
+	}
+	// An upload signature never verifies as a media one.
+	up, _ := url.ParseQuery(s.Sign("task1", 0, now.Add(time.Hour)))
+	up.Set("account", "")
+	if _, err := s.VerifyMedia("task1", up, now); !errors.Is(err, ErrMediaSignature) {
+		t.Errorf("an upload URL's signature verified as media: %v", err)
+	}
+}

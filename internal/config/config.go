@@ -85,6 +85,9 @@ type Config struct {
 	// BlobURL is where media files are stored (--blob-url, see blob.go);
 	// empty is <DataDir>/blobs.
 	BlobURL string
+	// UI serves the web UI at / (to browsers) and /ui/; on by default
+	// (--ui=false, FRAMEWISE_UI=false turn it off).
+	UI bool
 }
 
 // Roles of a process (--role).
@@ -113,6 +116,7 @@ func Default() Config {
 		MaxTokensP15:          65536,
 		Models:                map[string]ModelProfile{},
 		MinFreeDisk:           DiskSize{Bytes: 1 << 30},
+		UI:                    true,
 	}
 }
 
@@ -169,6 +173,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.MaxTokensP15, "limit-max-tokens", c.MaxTokensP15, "largest max_tokens for pegasus1.5 (upstream now allows 98304)")
 	c.diskFlags(fs)
 	c.blobFlags(fs)
+	fs.BoolVar(&c.UI, "ui", c.UI, "serve the web UI at / (to browsers) and /ui/ (env FRAMEWISE_UI)")
 	var ignoredConfig string
 	fs.StringVar(&ignoredConfig, "config", c.ConfigFile, "YAML configuration file; flags and env override it (env FRAMEWISE_CONFIG)")
 	fs.StringVar(&vlm.BaseURL, "vlm-url", vlm.BaseURL, "OpenAI-compatible base URL of a vision-language model serving both model names, e.g. http://127.0.0.1:11434/v1 (env FRAMEWISE_VLM_URL)")
@@ -256,6 +261,11 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		b, err := strconv.ParseBool(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_ALLOW_PRIVATE_URLS", err))
 		c.AllowPrivateURLs = b
+	}
+	if v := getenv("FRAMEWISE_UI"); v != "" {
+		b, err := strconv.ParseBool(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_UI", err))
+		c.UI = b
 	}
 	if v := getenv("FRAMEWISE_MIGRATE"); v != "" {
 		b, err := strconv.ParseBool(v)

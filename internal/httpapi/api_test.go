@@ -54,6 +54,9 @@ func newServerOpts(t *testing.T, opts httpapi.Options) (*httptest.Server, *int) 
 	if opts.Accounts == nil {
 		opts.Accounts = store.NewAccounts(db)
 	}
+	if opts.MediaSigner != nil && opts.MediaBlobs == nil {
+		opts.MediaBlobs = blobs
+	}
 	api := httpapi.New(svc, opts)
 	api.SetReady(true)
 	srv := httptest.NewServer(api.Handler())
@@ -62,6 +65,20 @@ func newServerOpts(t *testing.T, opts httpapi.Options) (*httptest.Server, *int) 
 }
 
 func do(t *testing.T, method, url, body string, hdr ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	resp, raw := doRaw(t, method, url, body, hdr...)
+	var m map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, url, raw)
+		}
+	}
+	return resp, m
+}
+
+// doRaw sends a request with header name, value pairs and returns the
+// response and its raw body.
+func doRaw(t *testing.T, method, url, body string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -73,13 +90,7 @@ func do(t *testing.T, method, url, body string, hdr ...string) (*http.Response, 
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %q", method, url, raw)
-		}
-	}
-	return resp, m
+	return resp, raw
 }
 
 // code returns the error code of a flat or nested body, and which shape it was.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/framewise/framewise/api"
+	"github.com/framewise/framewise/internal/asset"
 	"github.com/framewise/framewise/internal/diskspace"
 	"github.com/framewise/framewise/internal/ratelimit"
 	"github.com/framewise/framewise/internal/task"
@@ -50,6 +51,9 @@ type Server struct {
 	admin       adminRoutes
 	webhooks    Webhooks // nil: the webhook admin routes answer 404
 	analyzer    Analyzer // nil: POST /v1.3/analyze answers 404
+	mediaSigner *asset.Signer
+	mediaBlobs  MediaBlobs
+	ui          http.Handler
 }
 
 // Options configure a Server.
@@ -107,6 +111,15 @@ type Options struct {
 	// Analyzer runs synchronous analyses (POST /v1.3/analyze); nil leaves
 	// the route out.
 	Analyzer Analyzer
+	// MediaSigner and MediaBlobs serve the media route (media.go): signed,
+	// short-lived URLs of a task's stored video for players; either nil
+	// leaves it out.
+	MediaSigner *asset.Signer
+	MediaBlobs  MediaBlobs
+	// UI is the web UI (internal/webui): it answers GET / for browsers
+	// (requests that accept text/html) and its assets under /ui/; nil
+	// leaves GET / to the JSON service description alone.
+	UI http.Handler
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -129,6 +142,7 @@ func New(tasks Tasks, opts Options) *Server {
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
 	s.webhooks, s.analyzer = opts.Webhooks, opts.Analyzer
 	s.unavailable, s.ping, s.jobsOnly = opts.Unavailable, opts.Ping, opts.JobsOnly
+	s.mediaSigner, s.mediaBlobs, s.ui = opts.MediaSigner, opts.MediaBlobs, opts.UI
 	return s
 }
 
@@ -153,6 +167,10 @@ func (s *Server) Handler() http.Handler {
 	// The root says where things are, without a key, so that a browser or
 	// curl pointed at the server learns more than 401.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if s.ui != nil && acceptsHTML(r) {
+			s.ui.ServeHTTP(w, r)
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{
 			"service": "framewise", "api": "/v1.3", "openapi": "/v1.3/openapi.json", "health": "/healthz",
 			"docs": "https://github.com/framewise/framewise#readme"})
@@ -170,6 +188,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1.3/analyze/tasks", s.endpoint(flat, s.listTasks))
 	mux.Handle("GET /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.getTask))
 	mux.Handle("DELETE /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.deleteTask))
+	if s.mediaSigner != nil && s.mediaBlobs != nil {
+		mux.Handle("POST /v1.3/analyze/tasks/{task_id}/media", s.endpoint(nested, s.createMediaURL))
+		// Signed media URLs: the signature authorizes them, not x-api-key.
+		mux.HandleFunc("GET /media/tasks/{task_id}", s.serveMedia)
+	}
+	if s.ui != nil {
+		mux.Handle(uiPattern, s.ui)
+	}
 
 	if s.assets != nil {
 		mux.Handle("POST /v1.3/assets", s.endpoint(flat, s.createAsset))
@@ -214,4 +240,5 @@ var knownPaths = []string{"/", "/v1.3/analyze", "/v1.3/analyze/tasks", "/v1.3/an
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
 	"/admin/v1/tasks/{task_id}/cancel", "/admin/v1/accounts", "/admin/v1/accounts/{name}", "/admin/v1/accounts/{name}/keys",
 	"/admin/v1/keys/{key_id}", "/admin/v1/webhooks", "/admin/v1/webhooks/{webhook_id}",
-	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver"}
+	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver",
+	"/v1.3/analyze/tasks/{task_id}/media", "/media/tasks/{task_id}"}
