@@ -143,3 +143,39 @@ func mediaSources(in []task.MediaSource) []api.MediaSource {
 	}
 	return out
 }
+
+// Batch converts a batch with its item counts.
+func Batch(b *task.Batch) api.Batch {
+	ms := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		v := t.Truncate(time.Millisecond)
+		return &v
+	}
+	out := api.Batch{BatchID: b.ID, AnalysisMode: b.Mode, ModelName: b.Model, Status: b.Status(), TotalItems: b.Total,
+		CreatedAt: b.CreatedAt.Truncate(time.Millisecond), ExpiresAt: b.ExpiresAt.Truncate(time.Millisecond),
+		CanceledAt: ms(b.CanceledAt), ExpiredAt: ms(b.ExpiredAt),
+		QueuedItems: b.Counts.Queued, ProcessingItems: b.Counts.Processing, ReadyItems: b.Counts.Ready,
+		FailedItems: b.Counts.Failed, CanceledItems: b.Counts.Canceled}
+	if b.CanceledAt == nil && b.ExpiredAt == nil {
+		out.CompletedAt = ms(b.FinishedAt)
+	}
+	return out
+}
+
+// BatchResult converts the task of a batch item to its results line.
+func BatchResult(t *task.Task) api.BatchResult {
+	st := task.ItemStatus(t.Status, t.ErrorMessage)
+	out := api.BatchResult{TaskID: t.ID, CustomID: t.Spec.CustomID, Status: st}
+	full := Task(t)
+	switch st {
+	case task.ItemReady:
+		out.Data = full.Result
+	case task.ItemCanceled:
+		out.Error = &api.BatchError{Code: "canceled", Message: t.ErrorMessage}
+	case task.ItemFailed:
+		out.Error = &api.BatchError{Code: "analysis_failed", Message: t.ErrorMessage}
+	}
+	return out
+}

@@ -87,6 +87,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		return err
 	}
 	tasks := store.NewTasks(db, enq.Enqueue)
+	tasks.SetBatchEnqueuer(enq.EnqueueBatch)
 	hooks := store.NewWebhooks(db, enq.EnqueueWebhook)
 	tasks.OnTerminal(hooks.TaskEnded)
 	webhooks := webhook.New(hooks, guard, log)
@@ -98,6 +99,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		return err
 	}
 	svc.UseAssets(assetResolver{assets})
+	batchLimits := task.DefaultBatchLimits()
+	batchLimits.Expiry, batchLimits.Retention = cfg.BatchExpiry, cfg.BatchRetention
+	svc.UseBatches(tasks, batchLimits)
 
 	engines, backends, err := buildEngines(cfg, tool, mx, log)
 	if err != nil {
@@ -111,11 +115,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		workers = 0
 	}
 	q, err := queue.New(ctx, db, pipeline, queue.Options{Workers: workers, Log: log, Assets: assets, Metrics: mx,
-		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff})
+		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff, Batches: svc})
 	if err != nil {
 		return err
 	}
 	svc.SetRunCanceler(q)
+	svc.SetBatchJobs(q)
 	// Long videos fan out into chunk jobs that any worker takes.
 	pipeline.Fanout = q
 
@@ -128,7 +133,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
-		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
+		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks, Batches: svc,
 		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)

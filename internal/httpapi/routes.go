@@ -49,6 +49,7 @@ type Server struct {
 	now         func() time.Time
 	admin       adminRoutes
 	webhooks    Webhooks // nil: the webhook admin routes answer 404
+	batches     Batches  // nil: no /v1.3/analyze/batches routes
 }
 
 // Options configure a Server.
@@ -103,6 +104,8 @@ type Options struct {
 	// JobsOnly serves /healthz, /readyz and /metrics only: a process of
 	// the worker role.
 	JobsOnly bool
+	// Batches serves /v1.3/analyze/batches*; nil leaves those routes out.
+	Batches Batches
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -124,6 +127,7 @@ func New(tasks Tasks, opts Options) *Server {
 	}
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
 	s.webhooks = opts.Webhooks
+	s.batches = opts.Batches
 	s.unavailable, s.ping, s.jobsOnly = opts.Unavailable, opts.Ping, opts.JobsOnly
 	return s
 }
@@ -163,6 +167,15 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1.3/analyze/tasks", s.endpoint(flat, s.listTasks))
 	mux.Handle("GET /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.getTask))
 	mux.Handle("DELETE /v1.3/analyze/tasks/{task_id}", s.endpoint(nested, s.deleteTask))
+
+	if s.batches != nil {
+		mux.Handle("POST /v1.3/analyze/batches", s.endpoint(nested, s.createBatch))
+		mux.Handle("GET /v1.3/analyze/batches", s.endpoint(nested, s.listBatches))
+		mux.Handle("GET /v1.3/analyze/batches/{batch_id}", s.endpoint(nested, s.getBatch))
+		mux.Handle("DELETE /v1.3/analyze/batches/{batch_id}", s.endpoint(nested, s.deleteBatch))
+		mux.Handle("POST /v1.3/analyze/batches/{batch_id}/cancel", s.endpoint(nested, s.cancelBatch))
+		mux.Handle("GET /v1.3/analyze/batches/{batch_id}/results", s.endpoint(nested, s.batchResults))
+	}
 
 	if s.assets != nil {
 		mux.Handle("POST /v1.3/assets", s.endpoint(flat, s.createAsset))
@@ -207,4 +220,5 @@ var knownPaths = []string{"/", "/v1.3/analyze/tasks", "/v1.3/analyze/tasks/{task
 	"/v1.3/assets/multipart-uploads/{upload_id}/presigned-urls", "/uploads/{upload_id}/{chunk_index}",
 	"/admin/v1/tasks/{task_id}/cancel", "/admin/v1/accounts", "/admin/v1/accounts/{name}", "/admin/v1/accounts/{name}/keys",
 	"/admin/v1/keys/{key_id}", "/admin/v1/webhooks", "/admin/v1/webhooks/{webhook_id}",
-	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver"}
+	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver",
+	"/v1.3/analyze/batches", "/v1.3/analyze/batches/{batch_id}", "/v1.3/analyze/batches/{batch_id}/cancel", "/v1.3/analyze/batches/{batch_id}/results"}

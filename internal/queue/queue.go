@@ -31,6 +31,8 @@ import (
 // AnalyzeArgs is the job that runs one analysis task.
 type AnalyzeArgs struct {
 	TaskID string `json:"task_id"`
+	// BatchID is set on the job of a batch item (batch.go).
+	BatchID string `json:"batch_id,omitempty"`
 }
 
 // Kind is stable: stored jobs refer to it.
@@ -167,6 +169,11 @@ type Options struct {
 	// wait after a first failed attempt (0: webhook.DefaultBackoff).
 	Webhooks       WebhookDeliverer
 	WebhookBackoff time.Duration
+	// Batches, when set, is swept every BatchSweepInterval (0:
+	// DefaultBatchSweepInterval): batches past their expiry expire,
+	// finished ones past their retention are deleted (batch.go).
+	Batches            BatchSweeper
+	BatchSweepInterval time.Duration
 	// Heartbeat and DeadAfter tune the rescue of jobs whose process died
 	// (see Queue.Start); 0 means DefaultHeartbeat and DefaultDeadAfter.
 	Heartbeat, DeadAfter time.Duration
@@ -262,8 +269,16 @@ func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue
 		if opts.Webhooks != nil {
 			river.AddWorker(workers, &webhookWorker{deliverer: opts.Webhooks, backoff: cmp.Or(opts.WebhookBackoff, webhook.DefaultBackoff)})
 		}
+		if opts.Batches != nil {
+			river.AddWorker(workers, &batchSweepWorker{sweeper: opts.Batches})
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cmp.Or(opts.BatchSweepInterval, DefaultBatchSweepInterval)),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return SweepBatchesArgs{}, &river.InsertOpts{MaxAttempts: 1}
+				}, &river.PeriodicJobOpts{ID: SweepBatchesArgs{}.Kind(), RunOnStart: true}))
+		}
 		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers},
+			BatchQueue: {MaxWorkers: BatchWorkers(opts.Workers)}}
 	}
 	client, err := river.NewClient(drv, cfg)
 	if err != nil {

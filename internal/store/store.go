@@ -237,6 +237,8 @@ type Tasks struct {
 	getStmt *sql.Stmt // prepared retrieve, the hottest query
 
 	onTerminal TerminalHook
+
+	batchEnqueue BatchEnqueuer // batches.go
 }
 
 // TerminalHook runs inside the transaction that makes a task ready or
@@ -530,6 +532,11 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 	}
 	if !wasTerminal && t.Status.Terminal() && s.onTerminal != nil {
 		if err := s.onTerminal(ctx, tx, t); err != nil {
+			return nil, fmt.Errorf("update task: %w", err)
+		}
+	}
+	if !wasTerminal && t.Status.Terminal() {
+		if err := itemEnded(ctx, tx, t.ID, t.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("update task: %w", err)
 		}
 	}
