@@ -138,14 +138,15 @@ func (c *Client) BatchResults(ctx context.Context, id string, opts ...CallOption
 	if id == "" {
 		return nil, errors.New("framewise: BatchResults: empty batch id")
 	}
-	var raw json.RawMessage
 	cc := callOptions(opts)
-	cc.raw = &raw
+	if cc.raw == nil { // WithRawResponse gets the JSON Lines as sent
+		cc.raw = new(json.RawMessage)
+	}
 	if err := c.do(ctx, &request{method: http.MethodGet, path: batchesPath + "/" + url.PathEscape(id) + "/results", call: cc}, nil); err != nil {
 		return nil, err
 	}
 	var out []api.BatchResult
-	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc := bufio.NewScanner(bytes.NewReader(*cc.raw))
 	sc.Buffer(nil, maxBodyBytes)
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,5 +323,53 @@ func TestBatchSurvivesKill(t *testing.T) {
 	list, err := c2.ListTasks(ctx, client.ListOptions{PageLimit: 50})
 	if err != nil || list.PageInfo.TotalResults != n {
 		t.Errorf("tasks after restart: %v, %d, want %d", err, list.PageInfo.TotalResults, n)
+	}
+}
+
+// TestBatchesCLI: framewise batches create FILE.jsonl, get, list, wait,
+// results, delete against the real server.
+func TestBatchesCLI(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--workers", "2")
+	ctx := waitCtx(t, time.Minute)
+	asset := batchAsset(t, ctx, srv.client())
+	file := t.TempDir() + "/items.jsonl"
+	lines := fmt.Sprintf("{\"video\":{\"type\":\"asset_id\",\"asset_id\":%q},\"custom_id\":\"one\"}\n\n{\"video\":{\"asset_id\":%q},\"custom_id\":\"two\",\"temperature\":0.5}\n", asset, asset)
+	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn := []string{"--server", "http://" + srv.addr, "--api-key", testKey}
+	out, err := runBinary(t, append([]string{"batches", "create", file, "--prompt", "Describe it.", "--json"}, conn...)...)
+	var created api.CreateBatchResponse
+	if err != nil || json.Unmarshal([]byte(out), &created) != nil || created.TotalItems != 2 || created.Items[1].CustomID != "two" {
+		t.Fatalf("batches create: %v, output %q", err, out)
+	}
+	id := created.BatchID
+	out, err = runBinary(t, append([]string{"batches", "wait", id}, conn...)...)
+	if err != nil || !regexp.MustCompile(`Status:\s+completed`).MatchString(out) || !strings.Contains(out, "2: 0 queued, 0 processing, 2 ready") {
+		t.Fatalf("batches wait: %v, output %q", err, out)
+	}
+	out, err = runBinary(t, append([]string{"batches", "list", "--status", "completed,canceled"}, conn...)...)
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "1 batch") {
+		t.Errorf("batches list: %v, output %q", err, out)
+	}
+	out, err = runBinary(t, append([]string{"batches", "results", id, "--json"}, conn...)...)
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, `"custom_id":"two","status":"ready"`) {
+		t.Errorf("batches results --json: %v, output %q", err, out)
+	}
+	out, err = runBinary(t, append([]string{"batches", "results", id}, conn...)...)
+	if err != nil || !regexp.MustCompile(`(?m)^\S+\s+one\s+ready\s+Produced by the framewise built-in engine`).MatchString(out) {
+		t.Errorf("batches results: %v, output %q", err, out)
+	}
+	out, err = runBinary(t, append([]string{"batches", "cancel", id}, conn...)...)
+	if err == nil || !strings.Contains(out, "batch_completed") {
+		t.Errorf("batches cancel of a completed batch: %v, output %q", err, out)
+	}
+	out, err = runBinary(t, append([]string{"batches", "delete", id}, conn...)...)
+	if err != nil || out != "deleted "+id+"\n" {
+		t.Errorf("batches delete: %v, output %q", err, out)
+	}
+	out, err = runBinary(t, append([]string{"batches", "create", file + ".missing"}, conn...)...)
+	if err == nil || !strings.Contains(out, "no such file") {
+		t.Errorf("batches create of a missing file: %v, output %q", err, out)
 	}
 }
