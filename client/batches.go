@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/framewise/framewise/api"
 )
@@ -110,25 +109,15 @@ func (c *Client) ListBatches(ctx context.Context, opts BatchListOptions, callOpt
 // Batches iterates over every batch that matches opts, page after page,
 // like Tasks.
 func (c *Client) Batches(ctx context.Context, opts BatchListOptions) iter.Seq2[api.Batch, error] {
-	return func(yield func(api.Batch, error) bool) {
-		for page := max(opts.Page, 1); ; page++ {
-			o := opts
-			o.Page = page
-			list, err := c.ListBatches(ctx, o)
-			if err != nil {
-				yield(api.Batch{}, err)
-				return
-			}
-			for _, b := range list.Data {
-				if !yield(b, nil) {
-					return
-				}
-			}
-			if len(list.Data) == 0 || (list.PageInfo.TotalPage > 0 && page >= list.PageInfo.TotalPage) {
-				return
-			}
+	return pages(opts.Page, "batches", func(page int) ([]api.Batch, api.PageInfo, error) {
+		o := opts
+		o.Page = page
+		list, err := c.ListBatches(ctx, o)
+		if err != nil {
+			return nil, api.PageInfo{}, err
 		}
-	}
+		return list.Data, list.PageInfo, nil
+	})
 }
 
 // BatchResults returns one result per item of a batch, in request order
@@ -178,24 +167,6 @@ func batchDone(status string) bool {
 // and that error. Items that failed do not make WaitBatch fail: read them
 // in the batch's counts and BatchResults.
 func (c *Client) WaitBatch(ctx context.Context, id string, opts ...WaitOption) (*api.Batch, error) {
-	w := waitConfig{interval: DefaultPollInterval, factor: DefaultBackoffFactor, maxDelay: DefaultMaxPollInterval}
-	for _, o := range opts {
-		o(&w)
-	}
-	delay := min(w.interval, w.maxDelay)
-	var last *api.Batch
-	for {
-		b, err := c.GetBatch(ctx, id)
-		if err != nil {
-			return last, err
-		}
-		last = b
-		if batchDone(b.Status) {
-			return b, nil
-		}
-		if err := c.sleep(ctx, delay); err != nil {
-			return last, err
-		}
-		delay = min(time.Duration(float64(delay)*w.factor), w.maxDelay)
-	}
+	return poll(ctx, c, opts, func() (*api.Batch, error) { return c.GetBatch(ctx, id) },
+		func(b *api.Batch) bool { return batchDone(b.Status) })
 }

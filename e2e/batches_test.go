@@ -109,6 +109,21 @@ func checkResults(t *testing.T, results []api.BatchResult, n int) map[string]int
 	return by
 }
 
+// untilBatch polls the batch until cond holds and returns it.
+func untilBatch(t *testing.T, ctx context.Context, c *client.Client, id string, cond func(*api.Batch) bool) *api.Batch {
+	t.Helper()
+	for {
+		b, err := c.GetBatch(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(b) {
+			return b
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestBatchCompletesWhileOthersStart: a batch completes, and while it
 // runs another account's single task starts within a bounded wait.
 func TestBatchCompletesWhileOthersStart(t *testing.T) {
@@ -135,15 +150,7 @@ func TestBatchCompletesWhileOthersStart(t *testing.T) {
 	if err != nil || tk.CustomID == nil || *tk.CustomID != "item-0" {
 		t.Fatalf("item task: %+v %v", tk, err)
 	}
-	for b, err := c.GetBatch(ctx, created.BatchID); ; b, err = c.GetBatch(ctx, created.BatchID) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.ProcessingItems+b.ReadyItems > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	untilBatch(t, ctx, c, created.BatchID, func(b *api.Batch) bool { return b.ProcessingItems+b.ReadyItems > 0 })
 	single, wait := startWait(t, ctx, other, video)
 	during, err := c.GetBatch(ctx, created.BatchID)
 	if err != nil {
@@ -204,16 +211,7 @@ func TestBatchCancelLeavesNothingQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		b, err := c.GetBatch(ctx, created.BatchID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.ReadyItems >= 2 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	untilBatch(t, ctx, c, created.BatchID, func(b *api.Batch) bool { return b.ReadyItems >= 2 })
 	canceled, err := c.CancelBatch(ctx, created.BatchID)
 	if err != nil {
 		t.Fatal(err)
@@ -291,17 +289,8 @@ func TestBatchSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		b, err := c.GetBatch(ctx, created.BatchID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.ReadyItems >= 3 && b.ProcessingItems > 0 {
-			t.Logf("killed with %d ready, %d processing, %d queued", b.ReadyItems, b.ProcessingItems, b.QueuedItems)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	b := untilBatch(t, ctx, c, created.BatchID, func(b *api.Batch) bool { return b.ReadyItems >= 3 && b.ProcessingItems > 0 })
+	t.Logf("killed with %d ready, %d processing, %d queued", b.ReadyItems, b.ProcessingItems, b.QueuedItems)
 	srv.kill()
 	srv2 := startServer(t, dir, "--workers", "2")
 	c2 := srv2.client()

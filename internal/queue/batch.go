@@ -3,10 +3,8 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
-	"github.com/framewise/framewise/internal/store"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
@@ -39,24 +37,8 @@ func (e *Enqueuer) EnqueueBatch(ctx context.Context, tx *sql.Tx, batchID string,
 // CancelBatchJobs cancels the jobs of a batch's items that wait to run
 // (running ones finish). It implements task.BatchJobs.
 func (q *Queue) CancelBatchJobs(ctx context.Context, batchID string) error {
-	byBatch := "json_extract(args, '$.batch_id') = @batch_id"
-	if q.dialect == store.Postgres {
-		byBatch = "args->>'batch_id' = @batch_id"
-	}
-	jobs, err := q.client.JobList(ctx, river.NewJobListParams().
-		Kinds(AnalyzeArgs{}.Kind()).
-		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled).
-		Where(byBatch, river.NamedArgs{"batch_id": batchID}).
-		First(10000))
-	if err != nil {
-		return fmt.Errorf("queue: find the jobs of batch %s: %w", batchID, err)
-	}
-	for _, j := range jobs.Jobs {
-		if _, err := q.client.JobCancel(ctx, j.ID); err != nil {
-			return fmt.Errorf("queue: cancel job %d of batch %s: %w", j.ID, batchID, err)
-		}
-	}
-	return nil
+	return q.cancelWhere(ctx, "batch", "batch_id", batchID, []string{AnalyzeArgs{}.Kind()},
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled)
 }
 
 // SweepBatchesArgs is the periodic job that expires and purges batches.

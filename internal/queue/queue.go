@@ -304,24 +304,28 @@ func (q *Queue) CancelRun(ctx context.Context, taskID string) error {
 // cancelJobs cancels the jobs of a task through River: its analysis job
 // and, when it fanned out, its chunk jobs.
 func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
+	return q.cancelWhere(ctx, "task", "task_id", taskID, []string{AnalyzeArgs{}.Kind(), ChunkArgs{}.Kind()},
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled)
+}
+
+// cancelWhere cancels through River the jobs of kinds in states whose
+// args have key = value (what names the key in errors).
+func (q *Queue) cancelWhere(ctx context.Context, what, key, value string, kinds []string, states ...rivertype.JobState) error {
 	// River stores args as JSONB on both databases, each with its own
 	// operators.
-	byTask := "json_extract(args, '$.task_id') = @task_id"
+	where := "json_extract(args, '$." + key + "') = @value"
 	if q.dialect == store.Postgres {
-		byTask = "args->>'task_id' = @task_id"
+		where = "args->>'" + key + "' = @value"
 	}
-	jobs, err := q.client.JobList(ctx, river.NewJobListParams().
-		Kinds(AnalyzeArgs{}.Kind(), ChunkArgs{}.Kind()).
-		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-			rivertype.JobStateRunning, rivertype.JobStateScheduled).
-		Where(byTask, river.NamedArgs{"task_id": taskID}).
-		First(10000))
+	jobs, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(kinds...).States(states...).
+		Where(where, river.NamedArgs{"value": value}).First(10000))
 	if err != nil {
-		return fmt.Errorf("queue: find the jobs of task %s: %w", taskID, err)
+		return fmt.Errorf("queue: find the jobs of %s %s: %w", what, value, err)
 	}
 	for _, j := range jobs.Jobs {
 		if _, err := q.client.JobCancel(ctx, j.ID); err != nil {
-			return fmt.Errorf("queue: cancel job %d of task %s: %w", j.ID, taskID, err)
+			return fmt.Errorf("queue: cancel job %d of %s %s: %w", j.ID, what, value, err)
 		}
 	}
 	return nil
