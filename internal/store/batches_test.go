@@ -101,6 +101,19 @@ func testBatches(t *testing.T) {
 		if err != nil || len(tasks) != 4 || tasks[0].ID != "L-t0" || tasks[3].ID != "L-t3" {
 			t.Errorf("items: %v %v", tasks, err)
 		}
+		// Deleting an item's task through the task API: the batch still
+		// finishes when its other items do.
+		bt2, items2 := newBatch("D", 2, now)
+		if err := s.CreateBatch(a, bt2, items2, 5); err != nil {
+			t.Fatal(err)
+		}
+		setStatus(t, s, a, "D-t0", task.Ready)
+		if _, err := s.Delete(a, "D-t1", func(*task.Task) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetBatch(a, "D"); got.Status() != task.BatchCompleted || got.Counts != (task.BatchCounts{Ready: 1}) {
+			t.Errorf("batch whose last queued item was deleted: %+v", got)
+		}
 		refuse := errors.New("refused")
 		if _, err := s.CancelBatch(a, "L", now, func(*task.Batch) error { return refuse }); !errors.Is(err, refuse) {
 			t.Errorf("cancel refused by allow: %v", err)

@@ -563,8 +563,18 @@ func (s *Tasks) Delete(ctx context.Context, id string, allow func(*task.Task) er
 	if err := allow(t); err != nil {
 		return t, err
 	}
+	var batchID sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT batch_id FROM tasks WHERE id = ?`, id).Scan(&batchID); err != nil {
+		return nil, fmt.Errorf("delete task: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
 		return nil, fmt.Errorf("delete task: %w", err)
+	}
+	if batchID.Valid {
+		// The batch's last unfinished item may be the one deleted.
+		if _, err := tx.ExecContext(ctx, finishBatch, time.Now().UnixMicro(), batchID.String); err != nil {
+			return nil, fmt.Errorf("delete task: %w", err)
+		}
 	}
 	return t, tx.Commit()
 }
