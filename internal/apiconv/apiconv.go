@@ -52,8 +52,15 @@ func Task(t *task.Task) api.Task {
 	if !t.Status.Terminal() && t.Stage != "" {
 		out.Progress = &api.Progress{Stage: t.Stage, Percent: t.Percent}
 	}
-	for _, w := range t.Webhooks {
-		out.Webhooks = append(out.Webhooks, api.WebhookInfo{URL: w.URL, Delivered: w.Delivered, Attempts: w.Attempts, LastError: w.LastError})
+	out.Webhooks = webhookInfos(t.Webhooks)
+	return out
+}
+
+// webhookInfos converts the deliveries of a task's or batch's notification.
+func webhookInfos(ws []task.WebhookStatus) []api.WebhookInfo {
+	var out []api.WebhookInfo
+	for _, w := range ws {
+		out = append(out, api.WebhookInfo{URL: w.URL, Delivered: w.Delivered, Attempts: w.Attempts, LastError: w.LastError})
 	}
 	return out
 }
@@ -161,6 +168,7 @@ func Batch(b *task.Batch) api.Batch {
 	if b.CanceledAt == nil && b.ExpiredAt == nil {
 		out.CompletedAt = ms(b.FinishedAt)
 	}
+	out.Webhooks = webhookInfos(b.Webhooks)
 	return out
 }
 

@@ -90,6 +90,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	tasks.SetBatchEnqueuer(enq.EnqueueBatch)
 	hooks := store.NewWebhooks(db, enq.EnqueueWebhook)
 	tasks.OnTerminal(hooks.TaskEnded)
+	tasks.OnBatchEnded(hooks.BatchEnded)
 	webhooks := webhook.New(hooks, guard, log)
 	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)

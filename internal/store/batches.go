@@ -133,7 +133,7 @@ type rowsQueryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// countItems fills in the item counts of batches.
+// countItems fills in the item counts of batches, and their webhooks.
 func countItems(ctx context.Context, q rowsQueryer, batches ...*task.Batch) error {
 	for _, b := range batches {
 		rows, err := q.QueryContext(ctx, `SELECT status, error_message, count(*) FROM tasks WHERE batch_id = ? GROUP BY status, error_message`, b.ID)
@@ -155,8 +155,34 @@ func countItems(ctx context.Context, q rowsQueryer, batches ...*task.Batch) erro
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if err := batchWebhooks(ctx, q, b); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// batchWebhooks fills in the deliveries of an ended batch's notification.
+func batchWebhooks(ctx context.Context, q rowsQueryer, b *task.Batch) error {
+	rows, err := q.QueryContext(ctx, `SELECT url, delivered, attempts, last_error FROM batch_webhook_deliveries
+		WHERE batch_id = ? ORDER BY created_at, endpoint_id`, b.ID)
+	if err != nil {
+		return fmt.Errorf("batch webhooks: %w", err)
+	}
+	defer rows.Close()
+	b.Webhooks = nil
+	for rows.Next() {
+		var ws task.WebhookStatus
+		var lastErr sql.NullString
+		if err := rows.Scan(&ws.URL, &ws.Delivered, &ws.Attempts, &lastErr); err != nil {
+			return err
+		}
+		if !ws.Delivered {
+			ws.LastError = lastErr.String
+		}
+		b.Webhooks = append(b.Webhooks, ws)
+	}
+	return rows.Err()
 }
 
 // GetBatch returns one batch with its item counts, or task.ErrBatchNotFound.
@@ -279,15 +305,38 @@ func stopItems(ctx context.Context, tx *Tx, batchID, msg string, now time.Time) 
 const finishBatch = `UPDATE batches SET finished_at = ? WHERE id = ? AND finished_at IS NULL
 	AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.batch_id = batches.id AND tasks.status NOT IN ('ready', 'failed'))`
 
+// BatchHook runs inside the transaction that ends a batch
+// (Webhooks.BatchEnded inserts its notifications there).
+type BatchHook func(ctx context.Context, tx *Tx, b *task.Batch) error
+
+// OnBatchEnded sets the hook of ended batches; call it before use.
+func (s *Tasks) OnBatchEnded(h BatchHook) { s.onBatchEnded = h }
+
+// finish marks batch id finished at at when none of its items is left to
+// end, and then runs the batch hook.
+func (s *Tasks) finish(ctx context.Context, tx *Tx, id string, at time.Time) error {
+	res, err := tx.ExecContext(ctx, finishBatch, at.UnixMicro(), id)
+	if err != nil {
+		return fmt.Errorf("finish batch %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 || s.onBatchEnded == nil {
+		return nil
+	}
+	b, err := lockBatch(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return s.onBatchEnded(ctx, tx, b)
+}
+
 // itemEnded runs in the transaction that makes task id final: the last
 // item of a batch to end finishes it.
-func itemEnded(ctx context.Context, tx *Tx, id string, at time.Time) error {
+func (s *Tasks) itemEnded(ctx context.Context, tx *Tx, id string, at time.Time) error {
 	var batchID sql.NullString
 	if err := tx.QueryRowContext(ctx, `SELECT batch_id FROM tasks WHERE id = ?`, id).Scan(&batchID); err != nil || !batchID.Valid {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, finishBatch, at.UnixMicro(), batchID.String)
-	return err
+	return s.finish(ctx, tx, batchID.String, at)
 }
 
 // CancelBatch implements task.BatchStore.
@@ -310,7 +359,7 @@ func (s *Tasks) CancelBatch(ctx context.Context, id string, now time.Time, allow
 	if err := stopItems(ctx, tx, id, task.CanceledWithBatchMessage, now); err != nil {
 		return nil, fmt.Errorf("cancel batch: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, finishBatch, now.UnixMicro(), id); err != nil {
+	if err := s.finish(ctx, tx, id, now); err != nil {
 		return nil, fmt.Errorf("cancel batch: %w", err)
 	}
 	if b, err = lockBatch(ctx, tx, id); err != nil {
@@ -386,7 +435,7 @@ func (s *Tasks) ExpireBatches(ctx context.Context, now time.Time) ([]string, err
 		if err := stopItems(ctx, tx, id, task.ExpiredWithBatchMessage, now); err != nil {
 			return nil, fmt.Errorf("expire batch %s: %w", id, err)
 		}
-		if _, err := tx.ExecContext(ctx, finishBatch, now.UnixMicro(), id); err != nil {
+		if err := s.finish(ctx, tx, id, now); err != nil {
 			return nil, fmt.Errorf("expire batch %s: %w", id, err)
 		}
 	}

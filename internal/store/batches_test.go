@@ -3,14 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/framewise/framewise/client/webhook"
 	"github.com/framewise/framewise/internal/account"
 	"github.com/framewise/framewise/internal/task"
+	fwwebhook "github.com/framewise/framewise/internal/webhook"
 )
 
 func TestBatches(t *testing.T) { eachDialect(t, testBatches) }
@@ -248,4 +251,64 @@ func testBatches(t *testing.T) {
 			t.Errorf("expired twice: %v", ids)
 		}
 	})
+}
+
+// An ended batch sends one analyze.batch.completed notification per
+// enabled endpoint of its account, written with its jobs in the
+// transaction that ends it; the batch shows their deliveries.
+func TestBatchWebhook(t *testing.T) { eachDialect(t, testBatchWebhook) }
+
+func testBatchWebhook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	s := openTest(t, nil)
+	var queued []string
+	hooks := NewWebhooks(s.db, func(ctx context.Context, tx *sql.Tx, id string) error {
+		queued = append(queued, id)
+		return nil
+	})
+	s.OnTerminal(hooks.TaskEnded)
+	s.OnBatchEnded(hooks.BatchEnded)
+	if err := hooks.CreateEndpoint(ctx, &fwwebhook.Endpoint{ID: "wh_a", AccountID: "default", URL: "http://a.test/hook", Secret: "s", Enabled: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	bt, items := newBatch("W", 2, now)
+	if err := s.CreateBatch(ctx, bt, items, 5); err != nil {
+		t.Fatal(err)
+	}
+	setStatus(t, s, ctx, "W-t0", task.Ready)
+	if len(queued) != 1 {
+		t.Fatalf("after one item: %d deliveries queued, want the item's own", len(queued))
+	}
+	// The cancel ends the batch at once: the other item had not started.
+	if _, err := s.CancelBatch(ctx, "W", now, func(*task.Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 2 {
+		t.Fatalf("after the cancel: %d deliveries queued, want 2", len(queued))
+	}
+	d, ep, err := hooks.Delivery(ctx, queued[1])
+	if err != nil || ep == nil || ep.ID != "wh_a" || d.Event != webhook.EventBatchCompleted {
+		t.Fatalf("batch delivery: %+v %+v %v", d, ep, err)
+	}
+	var ev webhook.Event
+	if err := json.Unmarshal(d.Payload, &ev); err != nil || ev.Data.ID != "W" || ev.Data.Status != task.BatchCanceled || ev.Data.Batch == nil ||
+		*ev.Data.Batch != (webhook.BatchCounts{TotalItems: 2, ReadyItems: 1, CanceledItems: 1}) || ev.Data.CompletedAt == nil {
+		t.Fatalf("batch event: %s %v", d.Payload, err)
+	}
+	if err := hooks.RecordAttempt(ctx, d.ID, false, "HTTP 503"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetBatch(ctx, "W")
+	if err != nil || len(got.Webhooks) != 1 || got.Webhooks[0] != (task.WebhookStatus{URL: "http://a.test/hook", Attempts: 1, LastError: "HTTP 503"}) {
+		t.Fatalf("batch webhooks: %+v %v", got, err)
+	}
+	// Deleting the batch deletes its deliveries.
+	if err := s.DeleteBatch(ctx, "W", func(*task.Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hooks.Delivery(ctx, d.ID); !errors.Is(err, fwwebhook.ErrNotFound) {
+		t.Errorf("delivery of a deleted batch: %v", err)
+	}
 }

@@ -239,6 +239,7 @@ type Tasks struct {
 	onTerminal TerminalHook
 
 	batchEnqueue BatchEnqueuer // batches.go
+	onBatchEnded BatchHook
 }
 
 // TerminalHook runs inside the transaction that makes a task ready or
@@ -536,7 +537,7 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 		}
 	}
 	if !wasTerminal && t.Status.Terminal() {
-		if err := itemEnded(ctx, tx, t.ID, t.UpdatedAt); err != nil {
+		if err := s.itemEnded(ctx, tx, t.ID, t.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("update task: %w", err)
 		}
 	}
@@ -572,7 +573,7 @@ func (s *Tasks) Delete(ctx context.Context, id string, allow func(*task.Task) er
 	}
 	if batchID.Valid {
 		// The batch's last unfinished item may be the one deleted.
-		if _, err := tx.ExecContext(ctx, finishBatch, time.Now().UnixMicro(), batchID.String); err != nil {
+		if err := s.finish(ctx, tx, batchID.String, time.Now()); err != nil {
 			return nil, fmt.Errorf("delete task: %w", err)
 		}
 	}

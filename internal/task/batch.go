@@ -56,6 +56,9 @@ type Batch struct {
 	// FinishedAt is when the last item became final (ready or failed).
 	FinishedAt *time.Time
 	Counts     BatchCounts
+	// Webhooks is the delivery of the batch's analyze.batch.completed
+	// notification to each endpoint of its account, once it ended.
+	Webhooks []WebhookStatus
 }
 
 // BatchCounts counts a batch's items by item status.
