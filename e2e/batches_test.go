@@ -16,6 +16,7 @@ import (
 
 	"github.com/framewise/framewise/api"
 	"github.com/framewise/framewise/client"
+	"github.com/framewise/framewise/client/webhook"
 )
 
 // Batches with the built-in engine, on the real binary: a batch
@@ -202,9 +203,11 @@ func TestBatchCompletesWhileOthersStart(t *testing.T) {
 // not started (their jobs too), lets running ones finish, and refuses a
 // second cancel.
 func TestBatchCancelLeavesNothingQueued(t *testing.T) {
-	srv := startServer(t, t.TempDir(), "--workers", "2")
+	srv := startServer(t, t.TempDir(), "--workers", "2", "--admin-key", adminKey, "--webhook-backoff", webhookBackoff)
 	c := srv.client()
 	ctx := waitCtx(t, 2*time.Minute)
+	rc := startReceiver(t, func(int) int { return 204 })
+	addWebhook(t, srv, rc)
 	asset := batchAsset(t, ctx, c)
 	const n = 100
 	created, err := c.CreateBatch(ctx, batchOf(asset, n))
@@ -244,6 +247,19 @@ func TestBatchCancelLeavesNothingQueued(t *testing.T) {
 	tk, err := c.GetTask(ctx, canceledTask)
 	if err != nil || tk.Status != api.StatusFailed || tk.Error == nil || tk.Error.Message != "canceled with its batch" {
 		t.Errorf("a canceled item's task: %+v %v", tk, err)
+	}
+	// One analyze.batch.completed notification, delivered and reported.
+	untilBatch(t, ctx, c, created.BatchID, func(b *api.Batch) bool { return len(b.Webhooks) == 1 && b.Webhooks[0].Delivered })
+	_, _, events, bad := rc.snapshot()
+	var batchEvents []webhook.Event
+	for _, ev := range events {
+		if ev.Type == webhook.EventBatchCompleted {
+			batchEvents = append(batchEvents, ev)
+		}
+	}
+	if len(bad) > 0 || len(batchEvents) != 1 || batchEvents[0].Data.ID != created.BatchID || batchEvents[0].Data.Status != api.BatchCanceled ||
+		batchEvents[0].Data.Batch == nil || batchEvents[0].Data.Batch.CanceledItems != done.CanceledItems || batchEvents[0].Data.Batch.ReadyItems != done.ReadyItems {
+		t.Errorf("batch events %+v, bad signatures %v", batchEvents, bad)
 	}
 	var ae *client.APIError
 	if _, err := c.CancelBatch(ctx, created.BatchID); !errors.As(err, &ae) || ae.StatusCode != http.StatusConflict || ae.Code != api.CodeBatchCanceled {
