@@ -9,7 +9,8 @@
 //	body, _ := io.ReadAll(r.Body)
 //	ev, err := webhook.Parse(secret, r.Header.Get(webhook.SignatureHeader), body, webhook.DefaultTolerance)
 //	if err != nil { http.Error(w, "bad signature", http.StatusBadRequest); return }
-//	// ev.Type is webhook.EventTaskReady or webhook.EventTaskFailed; fetch the task by ev.Data.ID.
+//	// ev.Type is webhook.EventTaskReady or webhook.EventTaskFailed (fetch the task by ev.Data.ID),
+//	// or webhook.EventBatchCompleted (ev.Data.ID is the batch, ev.Data.Batch its counts).
 //
 // Answer with any 2xx within 10 seconds to acknowledge; anything else is
 // retried with exponential backoff.
