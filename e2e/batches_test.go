@@ -380,3 +380,52 @@ func TestBatchesCLI(t *testing.T) {
 		t.Errorf("batches create of a missing file: %v, output %q", err, out)
 	}
 }
+
+// TestBatchExpiresThenIsPurged: items not started by --batch-expiry are
+// canceled and the batch expires; --batch-retention after it ended, the
+// batch and its items' tasks are gone.
+func TestBatchExpiresThenIsPurged(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--workers", "2", "--batch-expiry", "4s", "--batch-retention", "3s")
+	c := srv.client()
+	ctx := waitCtx(t, time.Minute)
+	asset := batchAsset(t, ctx, c)
+	const n = 40
+	created, err := c.CreateBatch(ctx, batchOf(asset, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := created.ExpiresAt.Sub(created.CreatedAt); got != 4*time.Second {
+		t.Errorf("expires_at - created_at = %v, want 4s", got)
+	}
+	b := untilBatch(t, ctx, c, created.BatchID, func(b *api.Batch) bool { return b.Status == api.BatchExpired })
+	if b.ExpiredAt == nil || b.QueuedItems != 0 || b.CanceledItems == 0 || b.ReadyItems == 0 || b.FailedItems != 0 {
+		t.Fatalf("expired batch: %+v", b)
+	}
+	t.Logf("expired with %d ready, %d processing, %d canceled", b.ReadyItems, b.ProcessingItems, b.CanceledItems)
+	results, err := c.BatchResults(ctx, created.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired string
+	for _, r := range results {
+		if r.Status == api.ItemCanceled {
+			expired = r.Error.Message
+		}
+	}
+	if !strings.HasPrefix(expired, "expired with its batch") {
+		t.Errorf("an expired item's error: %q", expired)
+	}
+	for {
+		_, err := c.GetBatch(ctx, created.BatchID)
+		if errors.Is(err, client.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := c.GetTask(ctx, created.Items[0].TaskID); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("an item's task after the batch was purged: %v", err)
+	}
+}

@@ -116,7 +116,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		workers = 0
 	}
 	q, err := queue.New(ctx, db, pipeline, queue.Options{Workers: workers, Log: log, Assets: assets, Metrics: mx,
-		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff, Batches: svc})
+		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff, Batches: svc, BatchSweepInterval: batchSweepInterval(cfg)})
 	if err != nil {
 		return err
 	}
@@ -314,4 +314,11 @@ func readiness(db *store.DB, blobs blob.Store) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// batchSweepInterval is how often batches are expired and purged: every
+// minute, or a quarter of a shorter expiry or retention (at least every
+// second), so that short ones are applied on time.
+func batchSweepInterval(cfg config.Config) time.Duration {
+	return max(time.Second, min(queue.DefaultBatchSweepInterval, cfg.BatchExpiry/4, cfg.BatchRetention/4))
 }
