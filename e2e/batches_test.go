@@ -380,6 +380,10 @@ func TestBatchesCLI(t *testing.T) {
 	if err != nil || out != "deleted "+id+"\n" {
 		t.Errorf("batches delete: %v, output %q", err, out)
 	}
+	out, err = runBinary(t, append([]string{"batches", "create", file, "--prompt", "Describe it.", "--max-tokens", "600", "--wait"}, conn...)...)
+	if err != nil || !regexp.MustCompile(`Status:\s+completed`).MatchString(out) || !strings.Contains(out, "2 ready") {
+		t.Errorf("batches create --wait: %v, output %q", err, out)
+	}
 	out, err = runBinary(t, append([]string{"batches", "create", file + ".missing"}, conn...)...)
 	if err == nil || !strings.Contains(out, "no such file") {
 		t.Errorf("batches create of a missing file: %v, output %q", err, out)

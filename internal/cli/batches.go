@@ -155,14 +155,7 @@ func runBatchesCreate(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	fmt.Fprintf(env.Stderr, "batch %s: %d %s queued; waiting\n", created.BatchID, created.TotalItems, plural(created.TotalItems, "item"))
-	return runBatchCall(ctx, "wait", append([]string{created.BatchID}, jsonArg(cf.json)...), env)
-}
-
-func jsonArg(on bool) []string {
-	if on {
-		return []string{"--json"}
-	}
-	return nil
+	return batchCall(ctx, c, &cf, "wait", created.BatchID, env)
 }
 
 // runBatchCall runs get, wait and cancel: each prints the batch.
@@ -174,9 +167,14 @@ func runBatchCall(ctx context.Context, cmd string, args []string, env Env) error
 	if err != nil {
 		return err
 	}
-	c := cf.client(env)
+	return batchCall(ctx, cf.client(env), &cf, cmd, id, env)
+}
+
+// batchCall gets, waits for or cancels batch id with c, and prints it.
+func batchCall(ctx context.Context, c *client.Client, cf *clientFlags, cmd, id string, env Env) error {
 	var raw json.RawMessage
 	var b *api.Batch
+	var err error
 	switch cmd {
 	case "cancel":
 		b, err = c.CancelBatch(ctx, id, client.WithRawResponse(&raw))
