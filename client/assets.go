@@ -217,25 +217,15 @@ func (c *Client) ListAssets(ctx context.Context, opts AssetListOptions, callOpts
 // Assets iterates over every asset that matches opts, page after page,
 // like Tasks does for tasks.
 func (c *Client) Assets(ctx context.Context, opts AssetListOptions) iter.Seq2[api.Asset, error] {
-	return func(yield func(api.Asset, error) bool) {
-		for page := max(opts.Page, 1); ; page++ {
-			o := opts
-			o.Page = page
-			list, err := c.ListAssets(ctx, o)
-			if err != nil {
-				yield(api.Asset{}, err)
-				return
-			}
-			for _, a := range list.Data {
-				if !yield(a, nil) {
-					return
-				}
-			}
-			if len(list.Data) == 0 || (list.PageInfo.TotalPage > 0 && page >= list.PageInfo.TotalPage) {
-				return
-			}
+	return pages(opts.Page, "assets", func(page int) ([]api.Asset, api.PageInfo, error) {
+		o := opts
+		o.Page = page
+		list, err := c.ListAssets(ctx, o)
+		if err != nil {
+			return nil, api.PageInfo{}, err
 		}
-	}
+		return list.Data, list.PageInfo, nil
+	})
 }
 
 // WaitAsset polls GetAsset until the asset is ready or failed, on the
@@ -243,31 +233,16 @@ func (c *Client) Assets(ctx context.Context, opts AssetListOptions) iter.Seq2[ap
 // WithMaxPollInterval apply; OnUpdate does not). A failed asset is
 // returned with an *AssetFailedError.
 func (c *Client) WaitAsset(ctx context.Context, id string, opts ...WaitOption) (*api.Asset, error) {
-	w := waitConfig{interval: DefaultPollInterval, factor: DefaultBackoffFactor, maxDelay: DefaultMaxPollInterval}
-	for _, o := range opts {
-		o(&w)
+	a, err := poll(ctx, c, opts, func() (*api.Asset, error) { return c.GetAsset(ctx, id) },
+		func(a *api.Asset) bool { return a.Status == api.AssetReady || a.Status == api.AssetFailed })
+	if err == nil && a.Status == api.AssetFailed {
+		fe := &AssetFailedError{AssetID: id}
+		if a.Error != nil {
+			fe.Message = a.Error.Message
+		}
+		return a, fe
 	}
-	delay := min(w.interval, w.maxDelay)
-	for {
-		a, err := c.GetAsset(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		switch a.Status {
-		case api.AssetReady:
-			return a, nil
-		case api.AssetFailed:
-			fe := &AssetFailedError{AssetID: id}
-			if a.Error != nil {
-				fe.Message = a.Error.Message
-			}
-			return a, fe
-		}
-		if err := c.sleep(ctx, delay); err != nil {
-			return a, err
-		}
-		delay = min(time.Duration(float64(delay)*w.factor), w.maxDelay)
-	}
+	return a, err
 }
 
 // CreateUpload starts a multipart upload (POST /assets/multipart-uploads).

@@ -138,33 +138,15 @@ func (c *Client) ListTasks(ctx context.Context, opts ListOptions, callOpts ...Ca
 // Tasks created while iterating shift the newest-first pages, so a long
 // walk may see a task twice or miss one.
 func (c *Client) Tasks(ctx context.Context, opts ListOptions) iter.Seq2[api.Task, error] {
-	return func(yield func(api.Task, error) bool) {
-		page := max(opts.Page, 1)
-		for {
-			o := opts
-			o.Page = page
-			list, err := c.ListTasks(ctx, o)
-			if err != nil {
-				yield(api.Task{}, err)
-				return
-			}
-			if list.PageInfo.Page > 0 && list.PageInfo.Page != page {
-				yield(api.Task{}, fmt.Errorf("framewise: asked for page %d of tasks, server answered page %d", page, list.PageInfo.Page))
-				return
-			}
-			for _, t := range list.Data {
-				if !yield(t, nil) {
-					return
-				}
-			}
-			// total_page 0 with data means the server did not say; go on
-			// until an empty page.
-			if len(list.Data) == 0 || (list.PageInfo.TotalPage > 0 && page >= list.PageInfo.TotalPage) {
-				return
-			}
-			page++
+	return pages(opts.Page, "tasks", func(page int) ([]api.Task, api.PageInfo, error) {
+		o := opts
+		o.Page = page
+		list, err := c.ListTasks(ctx, o)
+		if err != nil {
+			return nil, api.PageInfo{}, err
 		}
-	}
+		return list.Data, list.PageInfo, nil
+	})
 }
 
 func callOptions(opts []CallOption) callConfig {

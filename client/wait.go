@@ -69,34 +69,25 @@ func OnUpdate(fn func(*api.Task)) WaitOption {
 // GetTask fails (after its own retries), Wait returns the last task it saw,
 // possibly nil, and that error.
 func (c *Client) Wait(ctx context.Context, taskID string, opts ...WaitOption) (*api.Task, error) {
-	w := waitConfig{interval: DefaultPollInterval, factor: DefaultBackoffFactor, maxDelay: DefaultMaxPollInterval}
+	var w waitConfig
 	for _, o := range opts {
 		o(&w)
 	}
-	delay := min(w.interval, w.maxDelay)
-	var last *api.Task
-	for {
+	t, err := poll(ctx, c, opts, func() (*api.Task, error) {
 		t, err := c.GetTask(ctx, taskID)
-		if err != nil {
-			return last, err
-		}
-		last = t
-		if w.onUpdate != nil {
+		if err == nil && w.onUpdate != nil {
 			w.onUpdate(t)
 		}
-		switch t.Status {
-		case api.StatusReady:
-			return t, nil
-		case api.StatusFailed, statusCanceled:
-			fe := &TaskFailedError{TaskID: taskID, Status: t.Status}
-			if t.Error != nil {
-				fe.Message = t.Error.Message
-			}
-			return t, fe
+		return t, err
+	}, func(t *api.Task) bool {
+		return t.Status == api.StatusReady || t.Status == api.StatusFailed || t.Status == statusCanceled
+	})
+	if err == nil && t.Status != api.StatusReady {
+		fe := &TaskFailedError{TaskID: taskID, Status: t.Status}
+		if t.Error != nil {
+			fe.Message = t.Error.Message
 		}
-		if err := c.sleep(ctx, delay); err != nil {
-			return last, err
-		}
-		delay = min(time.Duration(float64(delay)*w.factor), w.maxDelay)
+		return t, fe
 	}
+	return t, err
 }

@@ -9,7 +9,8 @@
 //	body, _ := io.ReadAll(r.Body)
 //	ev, err := webhook.Parse(secret, r.Header.Get(webhook.SignatureHeader), body, webhook.DefaultTolerance)
 //	if err != nil { http.Error(w, "bad signature", http.StatusBadRequest); return }
-//	// ev.Type is webhook.EventTaskReady or webhook.EventTaskFailed; fetch the task by ev.Data.ID.
+//	// ev.Type is webhook.EventTaskReady or webhook.EventTaskFailed (fetch the task by ev.Data.ID),
+//	// or webhook.EventBatchCompleted (ev.Data.ID is the batch, ev.Data.Batch its counts).
 //
 // Answer with any 2xx within 10 seconds to acknowledge; anything else is
 // retried with exponential backoff.
@@ -38,6 +39,12 @@ const DefaultTolerance = 5 * time.Minute
 const (
 	EventTaskReady  = "analyze.task.ready"
 	EventTaskFailed = "analyze.task.failed"
+	// EventBatchCompleted is sent once when a batch ends: its last item
+	// ended (status completed), or it was canceled or expired and its
+	// running items ended. Data.ID is the batch id and Data.Batch holds
+	// its counts. The event name is framewise's (upstream's is not
+	// documented).
+	EventBatchCompleted = "analyze.batch.completed"
 	// EventTest is sent by "framewise webhooks test" and the admin test
 	// route; it is a framewise extension that receivers may ignore.
 	EventTest = "framewise.webhook.test"
@@ -52,8 +59,9 @@ type Event struct {
 	Data      TaskData  `json:"data"`
 }
 
-// TaskData is the task an analyze.task.* event is about. Results are not
-// included: fetch the task (GET /v1.3/analyze/tasks/{id}) for them.
+// TaskData is the task an analyze.task.* event is about, or the batch of
+// an analyze.batch.completed event. Results are not included: fetch the
+// task (GET /v1.3/analyze/tasks/{id}) or the batch's results for them.
 type TaskData struct {
 	ID        string    `json:"id"`
 	CustomID  *string   `json:"custom_id"`
@@ -62,6 +70,16 @@ type TaskData struct {
 	// CompletedAt and Error are framewise additions.
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	Error       *TaskError `json:"error,omitempty"`
+	// Batch is set on batch events only.
+	Batch *BatchCounts `json:"batch,omitempty"`
+}
+
+// BatchCounts are a batch's items by final status, in a batch event.
+type BatchCounts struct {
+	TotalItems    int `json:"total_items"`
+	ReadyItems    int `json:"ready_items"`
+	FailedItems   int `json:"failed_items"`
+	CanceledItems int `json:"canceled_items"`
 }
 
 // TaskError is the reason of a failed task.

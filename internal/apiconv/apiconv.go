@@ -52,8 +52,15 @@ func Task(t *task.Task) api.Task {
 	if !t.Status.Terminal() && t.Stage != "" {
 		out.Progress = &api.Progress{Stage: t.Stage, Percent: t.Percent}
 	}
-	for _, w := range t.Webhooks {
-		out.Webhooks = append(out.Webhooks, api.WebhookInfo{URL: w.URL, Delivered: w.Delivered, Attempts: w.Attempts, LastError: w.LastError})
+	out.Webhooks = webhookInfos(t.Webhooks)
+	return out
+}
+
+// webhookInfos converts the deliveries of a task's or batch's notification.
+func webhookInfos(ws []task.WebhookStatus) []api.WebhookInfo {
+	var out []api.WebhookInfo
+	for _, w := range ws {
+		out = append(out, api.WebhookInfo{URL: w.URL, Delivered: w.Delivered, Attempts: w.Attempts, LastError: w.LastError})
 	}
 	return out
 }
@@ -140,6 +147,43 @@ func mediaSources(in []task.MediaSource) []api.MediaSource {
 	var out []api.MediaSource
 	for _, m := range in {
 		out = append(out, api.MediaSource{Name: m.Name, MediaType: m.MediaType, URL: m.URL, AssetID: m.AssetID})
+	}
+	return out
+}
+
+// Batch converts a batch with its item counts.
+func Batch(b *task.Batch) api.Batch {
+	ms := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		v := t.Truncate(time.Millisecond)
+		return &v
+	}
+	out := api.Batch{BatchID: b.ID, AnalysisMode: b.Mode, ModelName: b.Model, Status: b.Status(), TotalItems: b.Total,
+		CreatedAt: b.CreatedAt.Truncate(time.Millisecond), ExpiresAt: b.ExpiresAt.Truncate(time.Millisecond),
+		CanceledAt: ms(b.CanceledAt), ExpiredAt: ms(b.ExpiredAt),
+		QueuedItems: b.Counts.Queued, ProcessingItems: b.Counts.Processing, ReadyItems: b.Counts.Ready,
+		FailedItems: b.Counts.Failed, CanceledItems: b.Counts.Canceled}
+	if b.CanceledAt == nil && b.ExpiredAt == nil {
+		out.CompletedAt = ms(b.FinishedAt)
+	}
+	out.Webhooks = webhookInfos(b.Webhooks)
+	return out
+}
+
+// BatchResult converts the task of a batch item to its results line.
+func BatchResult(t *task.Task) api.BatchResult {
+	st := task.ItemStatus(t.Status, t.ErrorMessage)
+	out := api.BatchResult{TaskID: t.ID, CustomID: t.Spec.CustomID, Status: st}
+	full := Task(t)
+	switch st {
+	case task.ItemReady:
+		out.Data = full.Result
+	case task.ItemCanceled:
+		out.Error = &api.BatchError{Code: "canceled", Message: t.ErrorMessage}
+	case task.ItemFailed:
+		out.Error = &api.BatchError{Code: "analysis_failed", Message: t.ErrorMessage}
 	}
 	return out
 }

@@ -88,8 +88,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		return err
 	}
 	tasks := store.NewTasks(db, enq.Enqueue)
+	tasks.SetBatchEnqueuer(enq.EnqueueBatch)
 	hooks := store.NewWebhooks(db, enq.EnqueueWebhook)
 	tasks.OnTerminal(hooks.TaskEnded)
+	tasks.OnBatchEnded(hooks.BatchEnded)
 	webhooks := webhook.New(hooks, guard, log)
 	tasks.SetQuotas(store.Quotas{ActiveTasks: cfg.QuotaActiveTasks, VideoPerDay: time.Duration(cfg.QuotaVideoHours * float64(time.Hour))})
 	svc := task.NewService(tasks, blobs, analysis.Checker{Media: tool}, limits, log)
@@ -103,6 +105,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		return err
 	}
 	svc.UseAssets(assetResolver{assets})
+	batchLimits := task.DefaultBatchLimits()
+	batchLimits.Expiry, batchLimits.Retention = cfg.BatchExpiry, cfg.BatchRetention
+	svc.UseBatches(tasks, batchLimits)
 
 	facts := map[config.ModelProfile]*backendFacts{}
 	engines, backends, err := buildEngines(cfg, tool, facts, mx, log)
@@ -131,11 +136,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		workers = 0
 	}
 	q, err := queue.New(ctx, db, pipeline, queue.Options{Workers: workers, Log: log, Assets: assets, Metrics: mx,
-		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff})
+		Webhooks: webhooks, WebhookBackoff: cfg.WebhookBackoff, Batches: svc, BatchSweepInterval: batchSweepInterval(cfg)})
 	if err != nil {
 		return err
 	}
 	svc.SetRunCanceler(q)
+	svc.SetBatchJobs(q)
 	// Long videos fan out into chunk jobs that any worker takes.
 	pipeline.Fanout = q
 
@@ -148,7 +154,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 
 	api := httpapi.New(reservingTasks{svc, reserve}, httpapi.Options{APIKeys: cfg.APIKeys, Log: log, Assets: reservingAssets{assets, reserve},
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
-		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks,
+		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks, Batches: svc,
 		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker,
 		Analyzer:    syncAnalyzer{syncRuns},
 		MediaSigner: signer, MediaBlobs: mediaBlobs(blobStore), UI: webUI(cfg, blobStore)})
@@ -346,4 +352,11 @@ func (a syncAnalyzer) Begin(ctx context.Context, body []byte) (httpapi.AnalyzeRu
 		return nil, err
 	}
 	return r, nil
+}
+
+// batchSweepInterval is how often batches are expired and purged: every
+// minute, or a quarter of a shorter expiry or retention (at least every
+// second), so that short ones are applied on time.
+func batchSweepInterval(cfg config.Config) time.Duration {
+	return max(time.Second, min(queue.DefaultBatchSweepInterval, cfg.BatchExpiry/4, cfg.BatchRetention/4))
 }

@@ -27,6 +27,7 @@ Usage:
   framewise migrate --database-url URL     apply database migrations (PostgreSQL; before starting many processes)
   framewise analyze VIDEO_FILE_OR_URL ...  create an analysis task
   framewise tasks COMMAND ...              list, get, delete, wait or cancel tasks
+  framewise batches COMMAND ...            create (from JSON Lines), list, get, wait, cancel, results, delete batches
   framewise assets upload|list|get|delete  upload files once, analyze them many times
   framewise webhooks COMMAND ...           add, list, remove or test webhook endpoints (operators)
   framewise models check [--json]          probe the model servers of the configuration
@@ -53,6 +54,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runAnalyze(ctx, args[1:], env)
 	case "tasks":
 		err = runTasks(ctx, args[1:], env)
+	case "batches":
+		err = runBatches(ctx, args[1:], env)
 	case "assets":
 		err = runAssets(ctx, args[1:], env)
 	case "webhooks":

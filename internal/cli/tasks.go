@@ -352,17 +352,7 @@ func runTasksWait(ctx context.Context, args []string, env Env) error {
 
 // parseTaskID parses flags and the one task id of get, delete and wait.
 func parseTaskID(fs *flag.FlagSet, usage string, args []string, env Env) (string, error) {
-	pos, err := parseFlags(fs, usage, args, env)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case len(pos) == 0 || pos[0] == "":
-		return "", usageError{"missing task ID"}
-	case len(pos) > 1:
-		return "", usageError{fmt.Sprintf("one task ID at a time, got %d: %s", len(pos), strings.Join(pos, " "))}
-	}
-	return pos[0], nil
+	return parseID(fs, "task", usage, args, env)
 }
 
 func orDash(s *string) string {

@@ -43,6 +43,11 @@ type Config struct {
 	// WebhookBackoff is the wait after a first failed webhook delivery
 	// attempt; it doubles after each further one.
 	WebhookBackoff time.Duration
+	// BatchExpiry is how long a batch's items may wait to start: the items
+	// not started by then are canceled and the batch expires.
+	// BatchRetention is how long a finished batch and its results are
+	// kept before a periodic job deletes them.
+	BatchExpiry, BatchRetention time.Duration
 	// RateLimit is the requests per minute each account may send to the
 	// API endpoints; 0 means no limit.
 	RateLimit int
@@ -110,6 +115,8 @@ func Default() Config {
 		MaxVideoBytes:         4 << 30,
 		ShutdownTimeout:       30 * time.Second,
 		WebhookBackoff:        time.Minute,
+		BatchExpiry:           24 * time.Hour,
+		BatchRetention:        30 * 24 * time.Hour,
 		DefaultModel:          "pegasus1.2",
 		MaxSegmentDefinitions: 10,
 		MaxEnumValues:         50,
@@ -166,6 +173,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach this server at, for presigned upload URLs, e.g. https://fw.example.com (env FRAMEWISE_PUBLIC_URL; default: each request's Host)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long running jobs may finish at shutdown before they are snoozed")
+	fs.DurationVar(&c.BatchExpiry, "batch-expiry", c.BatchExpiry, "a batch's items not started this long after its creation are canceled (env FRAMEWISE_BATCH_EXPIRY)")
+	fs.DurationVar(&c.BatchRetention, "batch-retention", c.BatchRetention, "a finished batch and its results are deleted this long after it finished (env FRAMEWISE_BATCH_RETENTION)")
 	fs.DurationVar(&c.WebhookBackoff, "webhook-backoff", c.WebhookBackoff, "wait after a failed webhook delivery attempt, doubling after each (8 attempts)")
 	fs.StringVar(&c.DefaultModel, "default-model", c.DefaultModel, "model used when a request has no model_name (env FRAMEWISE_DEFAULT_MODEL)")
 	fs.IntVar(&c.MaxSegmentDefinitions, "limit-segment-definitions", c.MaxSegmentDefinitions, "most segment definitions per request (upstream now allows 20)")
@@ -302,6 +311,13 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_CONCURRENT_CREATES", err))
 		c.MaxConcurrentCreates = n
 	}
+	for name, d := range map[string]*time.Duration{"FRAMEWISE_BATCH_EXPIRY": &c.BatchExpiry, "FRAMEWISE_BATCH_RETENTION": &c.BatchRetention} {
+		if v := getenv(name); v != "" {
+			var err error
+			*d, err = time.ParseDuration(v)
+			errs = append(errs, wrapEnv(name, err))
+		}
+	}
 	if v := getenv("FRAMEWISE_CREATE_QUEUE_WAIT"); v != "" {
 		d, err := time.ParseDuration(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_CREATE_QUEUE_WAIT", err))
@@ -365,6 +381,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 {
 		return errors.New("--rate-limit must be 0 (no limit) or more")
+	}
+	if c.BatchExpiry <= 0 || c.BatchRetention <= 0 {
+		return errors.New("--batch-expiry and --batch-retention must be positive, e.g. 24h and 720h")
 	}
 	if c.WebhookBackoff <= 0 {
 		return errors.New("--webhook-backoff must be positive, e.g. 1m")

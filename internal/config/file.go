@@ -112,6 +112,8 @@ type fileConfig struct {
 	MaxVideoBytes    *int64                  `yaml:"max_video_bytes"`
 	ShutdownTimeout  *time.Duration          `yaml:"shutdown_timeout"`
 	WebhookBackoff   *time.Duration          `yaml:"webhook_backoff"`
+	BatchExpiry      *time.Duration          `yaml:"batch_expiry"`
+	BatchRetention   *time.Duration          `yaml:"batch_retention"`
 	RateLimit        *int                    `yaml:"rate_limit"`
 	Quotas           *fileQuotas             `yaml:"quotas"`
 	DefaultModel     *string                 `yaml:"default_model"`
@@ -190,6 +192,12 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.WebhookBackoff != nil {
 		c.WebhookBackoff = *f.WebhookBackoff
+	}
+	if f.BatchExpiry != nil {
+		c.BatchExpiry = *f.BatchExpiry
+	}
+	if f.BatchRetention != nil {
+		c.BatchRetention = *f.BatchRetention
 	}
 	if q := f.Quotas; q != nil && q.ActiveTasks != nil {
 		c.QuotaActiveTasks = *q.ActiveTasks

@@ -72,6 +72,12 @@ func drain(rc *http.ResponseController, body io.Reader, limit int64) {
 	}
 }
 
+// rawBody is a response body sent as it is, not as JSON.
+type rawBody struct {
+	contentType string
+	data        []byte
+}
+
 // apiError is an error with a status and code for the client.
 type apiError struct {
 	status  int
@@ -186,6 +192,12 @@ func (s *Server) endpoint(sh shape, h handlerFunc) http.Handler {
 		}
 		if body == nil {
 			w.WriteHeader(status)
+			return
+		}
+		if rb, ok := body.(rawBody); ok {
+			w.Header().Set("Content-Type", rb.contentType)
+			w.WriteHeader(status)
+			_, _ = w.Write(rb.data)
 			return
 		}
 		writeJSON(w, status, body)

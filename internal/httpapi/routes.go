@@ -54,6 +54,7 @@ type Server struct {
 	mediaSigner *asset.Signer
 	mediaBlobs  MediaBlobs
 	ui          http.Handler
+	batches     Batches // nil: no /v1.3/analyze/batches routes
 }
 
 // Options configure a Server.
@@ -120,6 +121,8 @@ type Options struct {
 	// (requests that accept text/html) and its assets under /ui/; nil
 	// leaves GET / to the JSON service description alone.
 	UI http.Handler
+	// Batches serves /v1.3/analyze/batches*; nil leaves those routes out.
+	Batches Batches
 }
 
 // New returns the API server. It answers /healthz with 503 until SetReady.
@@ -141,6 +144,7 @@ func New(tasks Tasks, opts Options) *Server {
 	}
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
 	s.webhooks, s.analyzer = opts.Webhooks, opts.Analyzer
+	s.batches = opts.Batches
 	s.unavailable, s.ping, s.jobsOnly = opts.Unavailable, opts.Ping, opts.JobsOnly
 	s.mediaSigner, s.mediaBlobs, s.ui = opts.MediaSigner, opts.MediaBlobs, opts.UI
 	return s
@@ -197,6 +201,15 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(uiPattern, s.ui)
 	}
 
+	if s.batches != nil {
+		mux.Handle("POST /v1.3/analyze/batches", s.endpoint(nested, s.createBatch))
+		mux.Handle("GET /v1.3/analyze/batches", s.endpoint(nested, s.listBatches))
+		mux.Handle("GET /v1.3/analyze/batches/{batch_id}", s.endpoint(nested, s.getBatch))
+		mux.Handle("DELETE /v1.3/analyze/batches/{batch_id}", s.endpoint(nested, s.deleteBatch))
+		mux.Handle("POST /v1.3/analyze/batches/{batch_id}/cancel", s.endpoint(nested, s.cancelBatch))
+		mux.Handle("GET /v1.3/analyze/batches/{batch_id}/results", s.endpoint(nested, s.batchResults))
+	}
+
 	if s.assets != nil {
 		mux.Handle("POST /v1.3/assets", s.endpoint(flat, s.createAsset))
 		mux.Handle("GET /v1.3/assets", s.endpoint(flat, s.listAssets))
@@ -241,4 +254,5 @@ var knownPaths = []string{"/", "/v1.3/analyze", "/v1.3/analyze/tasks", "/v1.3/an
 	"/admin/v1/tasks/{task_id}/cancel", "/admin/v1/accounts", "/admin/v1/accounts/{name}", "/admin/v1/accounts/{name}/keys",
 	"/admin/v1/keys/{key_id}", "/admin/v1/webhooks", "/admin/v1/webhooks/{webhook_id}",
 	"/admin/v1/webhooks/{webhook_id}/test", "/admin/v1/tasks/{task_id}/webhooks/redeliver",
-	"/v1.3/analyze/tasks/{task_id}/media", "/media/tasks/{task_id}"}
+	"/v1.3/analyze/tasks/{task_id}/media", "/media/tasks/{task_id}",
+	"/v1.3/analyze/batches", "/v1.3/analyze/batches/{batch_id}", "/v1.3/analyze/batches/{batch_id}/cancel", "/v1.3/analyze/batches/{batch_id}/results"}

@@ -237,27 +237,10 @@ func (d *Doc) CheckResponse(respPtr string, header http.Header, body []byte, tru
 		if _, ok := content[ndjson]; !ok {
 			return append(problems, "an NDJSON body, but none is documented")
 		}
-		if truncated {
-			return problems
-		}
-		// A stream of JSON lines: each line follows the schema; empty
-		// lines (heartbeats) are allowed.
-		s, err := d.Schema(respPtr + "/content/application~1x-ndjson/schema")
-		if err != nil {
-			return append(problems, err.Error())
-		}
-		for i, line := range bytes.Split(body, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(line))
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("line %d is not JSON: %v", i+1, err))
-			} else if err := s.Validate(v); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: %s", i+1, strings.ReplaceAll(fmt.Sprint(err), "\n", "\n    ")))
-			}
-		}
-		return problems
+		return append(problems, d.checkLines(respPtr, header, body, truncated)...)
+	}
+	if _, ok := content["application/json"]; !ok && content[ndjson] != nil {
+		return append(problems, d.checkLines(respPtr, header, body, truncated)...)
 	}
 	if _, ok := content["application/json"]; !ok {
 		return append(problems, "only application/json and application/x-ndjson bodies are checked")
@@ -282,5 +265,36 @@ func (d *Doc) CheckResponse(respPtr string, header http.Header, body []byte, tru
 	return problems
 }
 
-// ndjson is the media type of a stream of JSON lines (POST /v1.3/analyze).
+// ndjson is the media type of a stream of JSON lines (POST /v1.3/analyze,
+// batch results).
 const ndjson = "application/x-ndjson"
+
+// checkLines checks a JSON Lines body (application/x-ndjson): each line
+// follows the documented schema.
+func (d *Doc) checkLines(respPtr string, header http.Header, body []byte, truncated bool) []string {
+	var problems []string
+	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt != "application/x-ndjson" {
+		problems = append(problems, fmt.Sprintf("Content-Type %q, documented application/x-ndjson", header.Get("Content-Type")))
+	}
+	s, err := d.Schema(respPtr + "/content/application~1x-ndjson/schema")
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	lines := bytes.Split(body, []byte("\n"))
+	if truncated && len(lines) > 0 {
+		lines = lines[:len(lines)-1] // the last line may be cut
+	}
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(line))
+		if err != nil {
+			return append(problems, fmt.Sprintf("line %d is not JSON: %v", i+1, err))
+		}
+		if err := s.Validate(v); err != nil {
+			return append(problems, fmt.Sprintf("line %d: %s", i+1, strings.ReplaceAll(fmt.Sprint(err), "\n", "\n    ")))
+		}
+	}
+	return problems
+}

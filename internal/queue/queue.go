@@ -31,6 +31,8 @@ import (
 // AnalyzeArgs is the job that runs one analysis task.
 type AnalyzeArgs struct {
 	TaskID string `json:"task_id"`
+	// BatchID is set on the job of a batch item (batch.go).
+	BatchID string `json:"batch_id,omitempty"`
 }
 
 // Kind is stable: stored jobs refer to it.
@@ -167,6 +169,11 @@ type Options struct {
 	// wait after a first failed attempt (0: webhook.DefaultBackoff).
 	Webhooks       WebhookDeliverer
 	WebhookBackoff time.Duration
+	// Batches, when set, is swept every BatchSweepInterval (0:
+	// DefaultBatchSweepInterval): batches past their expiry expire,
+	// finished ones past their retention are deleted (batch.go).
+	Batches            BatchSweeper
+	BatchSweepInterval time.Duration
 	// Heartbeat and DeadAfter tune the rescue of jobs whose process died
 	// (see Queue.Start); 0 means DefaultHeartbeat and DefaultDeadAfter.
 	Heartbeat, DeadAfter time.Duration
@@ -262,8 +269,16 @@ func New(ctx context.Context, db *store.DB, runner Runner, opts Options) (*Queue
 		if opts.Webhooks != nil {
 			river.AddWorker(workers, &webhookWorker{deliverer: opts.Webhooks, backoff: cmp.Or(opts.WebhookBackoff, webhook.DefaultBackoff)})
 		}
+		if opts.Batches != nil {
+			river.AddWorker(workers, &batchSweepWorker{sweeper: opts.Batches})
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cmp.Or(opts.BatchSweepInterval, DefaultBatchSweepInterval)),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return SweepBatchesArgs{}, &river.InsertOpts{MaxAttempts: 1}
+				}, &river.PeriodicJobOpts{ID: SweepBatchesArgs{}.Kind(), RunOnStart: true}))
+		}
 		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers},
+			BatchQueue: {MaxWorkers: BatchWorkers(opts.Workers)}}
 	}
 	client, err := river.NewClient(drv, cfg)
 	if err != nil {
@@ -289,24 +304,28 @@ func (q *Queue) CancelRun(ctx context.Context, taskID string) error {
 // cancelJobs cancels the jobs of a task through River: its analysis job
 // and, when it fanned out, its chunk jobs.
 func (q *Queue) cancelJobs(ctx context.Context, taskID string) error {
+	return q.cancelWhere(ctx, "task", "task_id", taskID, []string{AnalyzeArgs{}.Kind(), ChunkArgs{}.Kind()},
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled)
+}
+
+// cancelWhere cancels through River the jobs of kinds in states whose
+// args have key = value (what names the key in errors).
+func (q *Queue) cancelWhere(ctx context.Context, what, key, value string, kinds []string, states ...rivertype.JobState) error {
 	// River stores args as JSONB on both databases, each with its own
 	// operators.
-	byTask := "json_extract(args, '$.task_id') = @task_id"
+	where := "json_extract(args, '$." + key + "') = @value"
 	if q.dialect == store.Postgres {
-		byTask = "args->>'task_id' = @task_id"
+		where = "args->>'" + key + "' = @value"
 	}
-	jobs, err := q.client.JobList(ctx, river.NewJobListParams().
-		Kinds(AnalyzeArgs{}.Kind(), ChunkArgs{}.Kind()).
-		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-			rivertype.JobStateRunning, rivertype.JobStateScheduled).
-		Where(byTask, river.NamedArgs{"task_id": taskID}).
-		First(10000))
+	jobs, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(kinds...).States(states...).
+		Where(where, river.NamedArgs{"value": value}).First(10000))
 	if err != nil {
-		return fmt.Errorf("queue: find the jobs of task %s: %w", taskID, err)
+		return fmt.Errorf("queue: find the jobs of %s %s: %w", what, value, err)
 	}
 	for _, j := range jobs.Jobs {
 		if _, err := q.client.JobCancel(ctx, j.ID); err != nil {
-			return fmt.Errorf("queue: cancel job %d of task %s: %w", j.ID, taskID, err)
+			return fmt.Errorf("queue: cancel job %d of %s %s: %w", j.ID, what, value, err)
 		}
 	}
 	return nil

@@ -237,6 +237,9 @@ type Tasks struct {
 	getStmt *sql.Stmt // prepared retrieve, the hottest query
 
 	onTerminal TerminalHook
+
+	batchEnqueue BatchEnqueuer // batches.go
+	onBatchEnded BatchHook
 }
 
 // TerminalHook runs inside the transaction that makes a task ready or
@@ -533,6 +536,11 @@ func (s *Tasks) Update(ctx context.Context, id string, change func(*task.Task) e
 			return nil, fmt.Errorf("update task: %w", err)
 		}
 	}
+	if !wasTerminal && t.Status.Terminal() {
+		if err := s.itemEnded(ctx, tx, t.ID, t.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("update task: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update task: %w", err)
 	}
@@ -556,8 +564,18 @@ func (s *Tasks) Delete(ctx context.Context, id string, allow func(*task.Task) er
 	if err := allow(t); err != nil {
 		return t, err
 	}
+	var batchID sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT batch_id FROM tasks WHERE id = ?`, id).Scan(&batchID); err != nil {
+		return nil, fmt.Errorf("delete task: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
 		return nil, fmt.Errorf("delete task: %w", err)
+	}
+	if batchID.Valid {
+		// The batch's last unfinished item may be the one deleted.
+		if err := s.finish(ctx, tx, batchID.String, time.Now()); err != nil {
+			return nil, fmt.Errorf("delete task: %w", err)
+		}
 	}
 	return t, tx.Commit()
 }

@@ -54,28 +54,8 @@ func (w *Webhooks) deliverN(ctx context.Context, tx *Tx, t *task.Task, endpointI
 	if err != nil {
 		return 0, err
 	}
-	q := `SELECT id, url FROM webhook_endpoints WHERE account_id = ? AND enabled = 1`
-	args := []any{account}
-	if endpointID != "" {
-		q += ` AND id = ?`
-		args = append(args, endpointID)
-	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY created_at, id`, args...)
+	eps, err := endpointsOf(ctx, tx, account, endpointID)
 	if err != nil {
-		return 0, fmt.Errorf("webhook endpoints: %w", err)
-	}
-	type ep struct{ id, url string }
-	var eps []ep
-	for rows.Next() {
-		var e ep
-		if err := rows.Scan(&e.id, &e.url); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		eps = append(eps, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	now := w.now().UTC()
@@ -106,6 +86,65 @@ func (w *Webhooks) deliverN(ctx context.Context, tx *Tx, t *task.Task, endpointI
 		}
 	}
 	return len(eps), nil
+}
+
+// endpoint is the id and URL of a webhook endpoint.
+type endpoint struct{ id, url string }
+
+// endpointsOf lists the enabled endpoints of account (only
+// endpointID when set), oldest first.
+func endpointsOf(ctx context.Context, tx *Tx, account, endpointID string) ([]endpoint, error) {
+	q := `SELECT id, url FROM webhook_endpoints WHERE account_id = ? AND enabled = 1`
+	args := []any{account}
+	if endpointID != "" {
+		q += ` AND id = ?`
+		args = append(args, endpointID)
+	}
+	rows, err := tx.QueryContext(ctx, q+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoints: %w", err)
+	}
+	defer rows.Close()
+	var eps []endpoint
+	for rows.Next() {
+		var e endpoint
+		if err := rows.Scan(&e.id, &e.url); err != nil {
+			return nil, err
+		}
+		eps = append(eps, e)
+	}
+	return eps, rows.Err()
+}
+
+// BatchEnded runs inside the transaction that ends batch b (its last item
+// ended, or it was canceled or expired and nothing runs): one
+// analyze.batch.completed delivery and one job per enabled endpoint of the
+// batch's account.
+func (w *Webhooks) BatchEnded(ctx context.Context, tx *Tx, b *task.Batch) error {
+	var account string
+	if err := tx.QueryRowContext(ctx, `SELECT account_id FROM batches WHERE id = ?`, b.ID).Scan(&account); err != nil {
+		return fmt.Errorf("the account of batch %s: %w", b.ID, err)
+	}
+	eps, err := endpointsOf(ctx, tx, account, "")
+	if err != nil {
+		return err
+	}
+	now := w.now().UTC()
+	for _, e := range eps {
+		id := webhook.NewEventID()
+		typ, body, err := webhook.BatchEvent(b, id, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO batch_webhook_deliveries (id, batch_id, endpoint_id, url, event, payload, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, endpoint_id) DO NOTHING`, id, b.ID, e.id, e.url, typ, body, now.UnixMicro(), now.UnixMicro()); err != nil {
+			return fmt.Errorf("insert batch webhook delivery: %w", err)
+		}
+		if err := w.enqueue(ctx, tx.Tx, id); err != nil {
+			return fmt.Errorf("enqueue webhook delivery %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // Redeliver implements webhook.Store: the task must be ready or failed.
@@ -211,6 +250,11 @@ func (w *Webhooks) Delivery(ctx context.Context, id string) (*webhook.Delivery, 
 	err := w.db.Reader.QueryRowContext(ctx, `SELECT id, task_id, endpoint_id, url, event, payload, delivered, attempts, last_error
 		FROM webhook_deliveries WHERE id = ?`, id).Scan(&d.ID, &d.TaskID, &d.EndpointID, &d.URL, &d.Event, &d.Payload,
 		&d.Delivered, &d.Attempts, &lastErr)
+	if errors.Is(err, sql.ErrNoRows) { // a batch's event (batches.go)
+		err = w.db.Reader.QueryRowContext(ctx, `SELECT id, endpoint_id, url, event, payload, delivered, attempts, last_error
+			FROM batch_webhook_deliveries WHERE id = ?`, id).Scan(&d.ID, &d.EndpointID, &d.URL, &d.Event, &d.Payload,
+			&d.Delivered, &d.Attempts, &lastErr)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, webhook.ErrNotFound
 	}
@@ -227,10 +271,13 @@ func (w *Webhooks) Delivery(ctx context.Context, id string) (*webhook.Delivery, 
 
 // RecordAttempt implements webhook.Store.
 func (w *Webhooks) RecordAttempt(ctx context.Context, id string, delivered bool, lastError string) error {
-	_, err := w.db.Writer.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, delivered = ?,
-		last_error = ?, updated_at = ? WHERE id = ?`, sqlBool(delivered), nullStr(lastError), w.now().UnixMicro(), id)
-	if err != nil {
-		return fmt.Errorf("record webhook attempt: %w", err)
+	// A delivery is a task's or a batch's: the other table has no such id.
+	for _, table := range []string{"webhook_deliveries", "batch_webhook_deliveries"} {
+		_, err := w.db.Writer.ExecContext(ctx, `UPDATE `+table+` SET attempts = attempts + 1, delivered = ?,
+			last_error = ?, updated_at = ? WHERE id = ?`, sqlBool(delivered), nullStr(lastError), w.now().UnixMicro(), id)
+		if err != nil {
+			return fmt.Errorf("record webhook attempt: %w", err)
+		}
 	}
 	return nil
 }

@@ -77,7 +77,11 @@ type Service struct {
 	limits  Limits
 	admit   *admission
 	log     *slog.Logger
-	now     func() time.Time
+
+	batches     BatchStore // nil: no batches
+	batchLimits BatchLimits
+	batchJobs   BatchJobs // nil: a canceled batch's jobs find their tasks final
+	now         func() time.Time
 }
 
 // NewService returns a Service.

@@ -139,6 +139,19 @@ func Event(t *task.Task, id string, now time.Time) (typ string, body []byte, err
 	return typ, body, err
 }
 
+// BatchEvent returns the notification of a batch that has just ended
+// (completed, canceled or expired), with id as the event id.
+func BatchEvent(b *task.Batch, id string, now time.Time) (typ string, body []byte, err error) {
+	data := webhook.TaskData{ID: b.ID, Status: b.Status(), CreatedAt: b.CreatedAt.UTC().Truncate(time.Millisecond),
+		Batch: &webhook.BatchCounts{TotalItems: b.Total, ReadyItems: b.Counts.Ready, FailedItems: b.Counts.Failed, CanceledItems: b.Counts.Canceled}}
+	if b.FinishedAt != nil {
+		c := b.FinishedAt.UTC().Truncate(time.Millisecond)
+		data.CompletedAt = &c
+	}
+	body, err = json.Marshal(webhook.Event{ID: id, CreatedAt: now.UTC().Truncate(time.Millisecond), Type: webhook.EventBatchCompleted, Data: data})
+	return webhook.EventBatchCompleted, body, err
+}
+
 // Service manages endpoints and delivers notifications.
 type Service struct {
 	store Store
