@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -19,12 +18,12 @@ import (
 // which the server shows this once. A name in use gives an error matching
 // ErrConflict.
 func (c *Client) CreateAccount(ctx context.Context, name string, opts ...CallOption) (*api.CreatedAccount, error) {
-	body, err := json.Marshal(api.CreateAccountRequest{Name: name})
+	r, err := jsonRequest("CreateAccount", http.MethodPost, api.AdminBasePath+"/accounts", api.CreateAccountRequest{Name: name}, opts)
 	if err != nil {
 		return nil, err
 	}
+	r.admin = true
 	var out api.CreatedAccount
-	r := &request{method: http.MethodPost, path: api.AdminBasePath + "/accounts", admin: true, body: body, call: callOptions(opts)}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,12 +23,11 @@ const maxEventBytes = 8 << 20
 // server whose synchronous slots are all taken answers 429, which is
 // retried after its Retry-After: the analysis has no effect to duplicate.
 func (c *Client) Analyze(ctx context.Context, req *api.AnalyzeRequest, opts ...CallOption) (*api.AnalyzeResponse, error) {
-	body, err := analyzeBody(req, false)
+	r, err := analyzeRequest(req, false, opts)
 	if err != nil {
 		return nil, err
 	}
 	var out api.AnalyzeResponse
-	r := &request{method: http.MethodPost, path: analyzePath, body: body, idempotent: true, call: callOptions(opts)}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}
@@ -47,12 +44,11 @@ func (c *Client) Analyze(ctx context.Context, req *api.AnalyzeRequest, opts ...C
 // the connection, which stops the analysis on the server.
 func (c *Client) AnalyzeStream(ctx context.Context, req *api.AnalyzeRequest, opts ...CallOption) iter.Seq2[api.StreamEvent, error] {
 	return func(yield func(api.StreamEvent, error) bool) {
-		body, err := analyzeBody(req, true)
+		r, err := analyzeRequest(req, true, opts)
 		if err != nil {
 			yield(api.StreamEvent{}, err)
 			return
 		}
-		r := &request{method: http.MethodPost, path: analyzePath, body: body, idempotent: true, call: callOptions(opts)}
 		var resp *http.Response
 		err = c.retry(ctx, r, func() (err error) {
 			resp, err = c.roundTrip(ctx, r)
@@ -63,26 +59,20 @@ func (c *Client) AnalyzeStream(ctx context.Context, req *api.AnalyzeRequest, opt
 			return
 		}
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64<<10), maxEventBytes)
-		ended := false
-		for sc.Scan() {
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 {
-				continue // a heartbeat
-			}
+		ended, stopped := false, false
+		err = eachLine(resp.Body, maxEventBytes, func(line []byte) (bool, error) {
 			var ev api.StreamEvent
 			if err := json.Unmarshal(line, &ev); err != nil {
-				yield(api.StreamEvent{}, fmt.Errorf("framewise: POST /analyze: decoding event: %w", err))
-				return
+				return false, fmt.Errorf("framewise: POST /analyze: decoding event: %w", err)
 			}
 			ended = ev.EventType == api.EventStreamEnd
-			if !yield(ev, nil) || ended {
-				return
-			}
+			stopped = !yield(ev, nil)
+			return !stopped && !ended, nil
+		})
+		if stopped || (ended && err == nil) {
+			return
 		}
-		err = sc.Err()
-		if err == nil && !ended {
+		if err == nil {
 			err = errors.New("framewise: POST /analyze: the stream ended before its stream_end event")
 		}
 		yield(api.StreamEvent{}, err)
@@ -112,15 +102,18 @@ func (c *Client) AnalyzeText(ctx context.Context, req *api.AnalyzeRequest, each 
 	return nil, errors.New("framewise: POST /analyze: the stream ended before its stream_end event")
 }
 
-func analyzeBody(req *api.AnalyzeRequest, stream bool) ([]byte, error) {
+// analyzeRequest is the POST /analyze request of req with stream set. It
+// may be sent again: a refused or failed analysis has no effect.
+func analyzeRequest(req *api.AnalyzeRequest, stream bool, opts []CallOption) (*request, error) {
 	if req == nil {
 		return nil, errors.New("framewise: Analyze: nil request")
 	}
-	r := *req
-	r.Stream = &stream
-	body, err := json.Marshal(&r)
+	body := *req
+	body.Stream = &stream
+	r, err := jsonRequest("Analyze", http.MethodPost, analyzePath, &body, opts)
 	if err != nil {
-		return nil, fmt.Errorf("framewise: Analyze: encoding request: %w", err)
+		return nil, err
 	}
-	return body, nil
+	r.idempotent = true
+	return r, nil
 }

@@ -248,12 +248,12 @@ func (c *Client) WaitAsset(ctx context.Context, id string, opts ...WaitOption) (
 // CreateUpload starts a multipart upload (POST /assets/multipart-uploads).
 // Most callers want UploadFile, which does every step.
 func (c *Client) CreateUpload(ctx context.Context, req *api.CreateUploadRequest) (*api.CreateUploadResponse, error) {
-	body, err := json.Marshal(req)
+	r, err := jsonRequest("CreateUpload", http.MethodPost, uploadsPath, req, nil)
 	if err != nil {
-		return nil, fmt.Errorf("framewise: CreateUpload: %w", err)
+		return nil, err
 	}
 	var out api.CreateUploadResponse
-	if err := c.do(ctx, &request{method: http.MethodPost, path: uploadsPath, body: body}, &out); err != nil {
+	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

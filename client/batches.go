@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -27,12 +26,12 @@ func (c *Client) CreateBatch(ctx context.Context, req *api.CreateBatchRequest, o
 	if req == nil {
 		return nil, errors.New("framewise: CreateBatch: nil request")
 	}
-	body, err := json.Marshal(req)
+	r, err := jsonRequest("CreateBatch", http.MethodPost, batchesPath, req, opts)
 	if err != nil {
-		return nil, fmt.Errorf("framewise: CreateBatch: encoding request: %w", err)
+		return nil, err
 	}
 	var out api.CreateBatchResponse
-	if err := c.do(ctx, &request{method: http.MethodPost, path: batchesPath, body: body, call: callOptions(opts)}, &out); err != nil {
+	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -135,20 +134,15 @@ func (c *Client) BatchResults(ctx context.Context, id string, opts ...CallOption
 		return nil, err
 	}
 	var out []api.BatchResult
-	sc := bufio.NewScanner(bytes.NewReader(*cc.raw))
-	sc.Buffer(nil, maxBodyBytes)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
+	err := eachLine(bytes.NewReader(*cc.raw), maxBodyBytes, func(line []byte) (bool, error) {
 		var r api.BatchResult
 		if err := json.Unmarshal(line, &r); err != nil {
-			return nil, fmt.Errorf("framewise: batch %s results: line %d: %w", id, len(out)+1, err)
+			return false, fmt.Errorf("framewise: batch %s results: line %d: %w", id, len(out)+1, err)
 		}
 		out = append(out, r)
-	}
-	return out, sc.Err()
+		return true, nil
+	})
+	return out, err
 }
 
 // batchDone reports whether a batch status is final.

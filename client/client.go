@@ -17,6 +17,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -328,4 +329,31 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// jsonRequest is a request whose body is v encoded as JSON; name names
+// the call in an encoding error.
+func jsonRequest(name, method, path string, v any, opts []CallOption) (*request, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("framewise: %s: encoding request: %w", name, err)
+	}
+	return &request{method: method, path: path, body: body, call: callOptions(opts)}, nil
+}
+
+// eachLine calls fn with each non-empty line of a JSON Lines body (lines
+// of at most limit bytes) until fn returns false or an error.
+func eachLine(r io.Reader, limit int, fn func(line []byte) (bool, error)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), limit)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if more, err := fn(line); err != nil || !more {
+			return err
+		}
+	}
+	return sc.Err()
 }

@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
@@ -24,12 +22,11 @@ func (c *Client) CreateTask(ctx context.Context, req *api.CreateTaskRequest, opt
 	if req == nil {
 		return nil, errors.New("framewise: CreateTask: nil request")
 	}
-	body, err := json.Marshal(req)
+	r, err := jsonRequest("CreateTask", http.MethodPost, tasksPath, req, opts)
 	if err != nil {
-		return nil, fmt.Errorf("framewise: CreateTask: encoding request: %w", err)
+		return nil, err
 	}
 	var out api.CreateTaskResponse
-	r := &request{method: http.MethodPost, path: tasksPath, body: body, call: callOptions(opts)}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}

@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -26,12 +24,12 @@ func (c *Client) CreateWebhook(ctx context.Context, req *api.CreateWebhookReques
 	if req == nil {
 		return nil, errors.New("framewise: CreateWebhook: nil request")
 	}
-	body, err := json.Marshal(req)
+	r, err := jsonRequest("CreateWebhook", http.MethodPost, webhooksPath, req, opts)
 	if err != nil {
-		return nil, fmt.Errorf("framewise: CreateWebhook: %w", err)
+		return nil, err
 	}
+	r.admin = true
 	var out api.WebhookEndpoint
-	r := &request{method: http.MethodPost, path: webhooksPath, body: body, admin: true, call: callOptions(opts)}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}
