@@ -186,3 +186,28 @@ func makeLongStill(t *testing.T, seconds int) string {
 	}
 	return path
 }
+
+// TestAnalyzeSyncQuota: the video of a synchronous analysis counts against
+// the account's video hours per day like a task's: past the quota, both
+// are 429 quota_exceeded with Retry-After.
+func TestAnalyzeSyncQuota(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--quota-video-hours", "0.003") // 10.8 s
+	c := s.client()
+	ctx := waitCtx(t, 2*time.Minute)
+	video := makeVideo(t, "sync", 6, 640, 360)
+	req := &api.AnalyzeRequest{Video: &api.VideoContext{Type: api.SourceBase64, Base64String: base64File(t, video)}, Prompt: api.String("x")}
+	strict := client.New("http://"+s.addr, client.WithAPIKey(testKey), client.WithMaxRetries(0))
+	if _, err := strict.Analyze(ctx, req); err != nil {
+		t.Fatalf("first 6 s: %v", err)
+	}
+	_, err := strict.Analyze(ctx, req)
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Code != "quota_exceeded" {
+		t.Fatalf("second 6 s (12 s of 10.8 s): %v, want 429 quota_exceeded", err)
+	}
+	_, err = c.CreateTask(ctx, &api.CreateTaskRequest{Video: req.Video, Prompt: req.Prompt})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Code != "quota_exceeded" {
+		t.Fatalf("a task after the synchronous analysis: %v, want 429 quota_exceeded", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 // stored (task.Service.PrepareSync) and deletes what it stored for it.
 type SyncPreparer interface {
 	PrepareSync(ctx context.Context, body []byte) (*task.Task, bool, error)
+	ChargeSync(ctx context.Context, t *task.Task) error
 	Discard(t *task.Task)
 }
 
@@ -85,6 +86,10 @@ func (s *Sync) Begin(ctx context.Context, body []byte) (_ *SyncRun, err error) {
 		return nil, &task.ValidationError{Status: 400, Code: "video_invalid", Param: "video", Message: redact.Text(final.message)}
 	case err != nil:
 		return nil, redact.Error(err)
+	}
+	// Its video counts against the account's quota like a task's.
+	if err := s.Prepare.ChargeSync(ctx, t); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -66,6 +66,31 @@ func (s *Tasks) checkQuotas(ctx context.Context, tx *Tx, t *task.Task) error {
 	return nil
 }
 
+// ChargeVideo counts the video of a synchronous analysis (t is not
+// stored; its Duration is known) against its account's video quota, as a
+// task's is counted: a *task.BusyError (429 quota_exceeded) when it would
+// pass the quota, else its usage is recorded.
+func (s *Tasks) ChargeVideo(ctx context.Context, t *task.Task) error {
+	if t.Duration == nil {
+		return fmt.Errorf("charge video of %s: duration unknown", t.ID)
+	}
+	owner := account.Owner(ctx)
+	tx, err := s.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("charge video: %w", err)
+	}
+	defer tx.Rollback()
+	if limit := s.quotas.VideoPerDay.Seconds(); limit > 0 {
+		if err := s.checkVideoQuota(ctx, tx, owner, t, limit); err != nil {
+			return err
+		}
+	}
+	if err := recordUsage(ctx, tx, t.ID, owner, *t.Duration, t.CreatedAt); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func recordUsage(ctx context.Context, tx *Tx, taskID, owner string, seconds float64, at time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO video_usage (task_id, account_id, seconds, at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (task_id) DO NOTHING`, taskID, owner, seconds, at.UnixMicro()); err != nil {

@@ -28,6 +28,9 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, id, key string, value []byte) error
 	Checkpoints(ctx context.Context, id string) (map[string][]byte, error)
 	DropCheckpoints(ctx context.Context, id string) error
+	// ChargeVideo counts the video of a synchronous analysis against its
+	// account's video quota (a *BusyError when over it).
+	ChargeVideo(ctx context.Context, t *Task) error
 	KeyStore
 }
 

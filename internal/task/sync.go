@@ -100,6 +100,11 @@ func (s *Service) PrepareSync(ctx context.Context, body []byte) (*Task, bool, er
 	return t, req.Stream, nil
 }
 
+// ChargeSync counts the video of a synchronous request, once its duration
+// is known, against its account's video quota, as a task's video counts:
+// a *BusyError (429 quota_exceeded) when it would pass the quota.
+func (s *Service) ChargeSync(ctx context.Context, t *Task) error { return s.store.ChargeVideo(ctx, t) }
+
 // CheckSyncDuration refuses a video longer than POST /analyze takes.
 func CheckSyncDuration(duration float64) *ValidationError {
 	if duration <= MaxSyncDuration {
