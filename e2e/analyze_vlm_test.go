@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +318,43 @@ func TestAnalyzeSyncOwnSlots(t *testing.T) {
 		t.Errorf("every queued task was done before the synchronous answer (%v): it waited for the backlog", took)
 	}
 	t.Logf("synchronous answer in %v with %d of 8 queued tasks not yet done", took.Round(time.Millisecond), waiting)
+}
+
+// TestAnalyzeSyncHeartbeat: while the analysis is silent (decoding, a
+// slow model), the stream sends empty lines every --stream-heartbeat, which
+// clients skip: the events around them are intact.
+func TestAnalyzeSyncHeartbeat(t *testing.T) {
+	t.Parallel()
+	double := inferencetest.New(t, inferencetest.WithLatency(1500*time.Millisecond))
+	srv := startVLM(t, t.TempDir(), double, 8, 2, "--stream-heartbeat", "200ms")
+	ctx := waitCtx(t, 3*time.Minute)
+	body, _ := json.Marshal(syncRequest(t))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+srv.addr+"/v1.3/analyze", bytes.NewReader(body))
+	req.Header.Set("x-api-key", testKey)
+	resp, err := recordingClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	blank, events := 0, []string{}
+	for _, l := range lines {
+		if l == "" {
+			blank++
+			continue
+		}
+		var ev api.StreamEvent
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		events = append(events, ev.EventType)
+	}
+	if blank < 3 || events[0] != api.EventStreamStart || events[len(events)-1] != api.EventStreamEnd {
+		t.Fatalf("%d empty lines, events %v: want heartbeats between stream_start and stream_end", blank, events)
+	}
+	t.Logf("%d heartbeats, %d events", blank, len(events))
 }

@@ -156,7 +156,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		PublicURL: cfg.PublicURL, RateLimit: cfg.RateLimit, Disk: disk.Check, AdminKeys: cfg.AdminKeys, Canceler: svc,
 		Accounts: store.NewAccounts(db), Metrics: mx, Webhooks: webhooks, Batches: svc,
 		Unavailable: store.Unavailable, Ping: readiness(db, blobStore), JobsOnly: cfg.Role == config.RoleWorker,
-		Analyzer:    syncAnalyzer{syncRuns},
+		Analyzer: syncAnalyzer{syncRuns}, StreamHeartbeat: cfg.StreamHeartbeat,
 		MediaSigner: signer, MediaBlobs: mediaBlobs(blobStore), UI: webUI(cfg, blobStore)})
 	mx.Gauges(func(ctx context.Context) (metrics.State, error) {
 		byStatus, err := tasks.CountByStatus(ctx)

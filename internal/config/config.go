@@ -65,6 +65,9 @@ type Config struct {
 	// running at once, apart from the workers of queued tasks: one more is
 	// answered 429 with Retry-After.
 	SyncConcurrency int
+	// StreamHeartbeat is how long an analysis stream stays silent before
+	// an empty line is sent, for proxies that close idle connections.
+	StreamHeartbeat time.Duration
 
 	// PublicURL is the server's URL as clients reach it, used in
 	// presigned upload URLs; empty means the Host of each request.
@@ -109,6 +112,7 @@ func Default() Config {
 		DataDir:               "./framewise-data",
 		Workers:               2,
 		SyncConcurrency:       2,
+		StreamHeartbeat:       15 * time.Second,
 		Role:                  RoleAll,
 		LogLevel:              "info",
 		LogFormat:             "text",
@@ -168,6 +172,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.QuotaActiveTasks, "quota-active-tasks", c.QuotaActiveTasks, "tasks each account may have queued, pending or processing at once; 0 is no quota (env FRAMEWISE_QUOTA_ACTIVE_TASKS)")
 	fs.Float64Var(&c.QuotaVideoHours, "quota-video-hours", c.QuotaVideoHours, "hours of video each account's tasks may analyze in any 24 hours; 0 is no quota (env FRAMEWISE_QUOTA_VIDEO_HOURS)")
 	fs.IntVar(&c.SyncConcurrency, "sync-concurrency", c.SyncConcurrency, "synchronous analyses (POST /v1.3/analyze) at once, apart from the workers; one more gets 429 (env FRAMEWISE_SYNC_CONCURRENCY)")
+	fs.DurationVar(&c.StreamHeartbeat, "stream-heartbeat", c.StreamHeartbeat, "silence after which an analysis stream (POST /v1.3/analyze) sends an empty line, for proxies that close idle connections (env FRAMEWISE_STREAM_HEARTBEAT)")
 	fs.IntVar(&c.MaxConcurrentCreates, "max-concurrent-creates", c.MaxConcurrentCreates, "creates that decode and probe a base64 video at once; 0 is max(2, CPUs) (env FRAMEWISE_MAX_CONCURRENT_CREATES)")
 	fs.DurationVar(&c.CreateQueueWait, "create-queue-wait", c.CreateQueueWait, "how long such a create waits for a slot before 429 with Retry-After; 0 is 5s, negative answers at once (env FRAMEWISE_CREATE_QUEUE_WAIT)")
 	fs.Int64Var(&c.MaxVideoBytes, "max-video-bytes", c.MaxVideoBytes, "largest video fetched from a URL (env FRAMEWISE_MAX_VIDEO_BYTES)")
@@ -306,6 +311,11 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		errs = append(errs, wrapEnv("FRAMEWISE_SYNC_CONCURRENCY", err))
 		c.SyncConcurrency = n
 	}
+	if v := getenv("FRAMEWISE_STREAM_HEARTBEAT"); v != "" {
+		d, err := time.ParseDuration(v)
+		errs = append(errs, wrapEnv("FRAMEWISE_STREAM_HEARTBEAT", err))
+		c.StreamHeartbeat = d
+	}
 	if v := getenv("FRAMEWISE_MAX_CONCURRENT_CREATES"); v != "" {
 		n, err := strconv.Atoi(v)
 		errs = append(errs, wrapEnv("FRAMEWISE_MAX_CONCURRENT_CREATES", err))
@@ -372,6 +382,9 @@ func (c Config) Validate() error {
 	}
 	if err := validateBlobURL(c.BlobURL); err != nil {
 		return err
+	}
+	if c.StreamHeartbeat < 100*time.Millisecond {
+		return errors.New("--stream-heartbeat must be at least 100ms")
 	}
 	if c.SyncConcurrency < 1 {
 		return errors.New("--sync-concurrency must be 1 or more")

@@ -107,6 +107,7 @@ type fileConfig struct {
 	AllowPrivateURLs *bool                   `yaml:"allow_private_urls"`
 	Workers          *int                    `yaml:"workers"`
 	SyncConcurrency  *int                    `yaml:"sync_concurrency"`
+	StreamHeartbeat  *time.Duration          `yaml:"stream_heartbeat"`
 	LogLevel         *string                 `yaml:"log_level"`
 	LogFormat        *string                 `yaml:"log_format"`
 	MaxVideoBytes    *int64                  `yaml:"max_video_bytes"`
@@ -183,6 +184,9 @@ func (c *Config) loadFile(path string, getenv func(string) string) error {
 	}
 	if f.SyncConcurrency != nil {
 		c.SyncConcurrency = *f.SyncConcurrency
+	}
+	if f.StreamHeartbeat != nil {
+		c.StreamHeartbeat = *f.StreamHeartbeat
 	}
 	if f.MaxVideoBytes != nil {
 		c.MaxVideoBytes = *f.MaxVideoBytes

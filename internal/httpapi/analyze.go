@@ -40,10 +40,8 @@ type streamer interface {
 	serve(w http.ResponseWriter, r *http.Request)
 }
 
-// heartbeat is how long a stream stays silent before an empty line is
-// sent (the SDK skips empty lines), so that proxies and clients do not
-// take a long analysis for a dead connection.
-var heartbeat = 15 * time.Second
+// defaultHeartbeat is Options.StreamHeartbeat when it is zero.
+const defaultHeartbeat = 15 * time.Second
 
 func (s *Server) analyze(r *http.Request) (int, any, error) {
 	body, err := readBody(r, s.maxBody)
@@ -55,7 +53,7 @@ func (s *Server) analyze(r *http.Request) (int, any, error) {
 		return busyAnswer(flat, err)
 	}
 	if run.Streamed() {
-		return http.StatusOK, &eventStream{run: run, s: s}, nil
+		return http.StatusOK, &eventStream{run: run, s: s, heartbeat: s.heartbeat}, nil
 	}
 	defer run.Close()
 	res, warning, err := run.Analyze(r.Context(), nil)
@@ -78,6 +76,10 @@ func (s *Server) analyze(r *http.Request) (int, any, error) {
 type eventStream struct {
 	run AnalyzeRun
 	s   *Server
+	// heartbeat is how long the stream stays silent before an empty line
+	// is sent (the SDK skips empty lines), so that proxies and clients do
+	// not take a long analysis for a dead connection.
+	heartbeat time.Duration
 }
 
 func (e *eventStream) serve(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +121,7 @@ func (e *eventStream) serve(w http.ResponseWriter, r *http.Request) {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
-		t := time.NewTicker(heartbeat / 3)
+		t := time.NewTicker(e.heartbeat / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -129,7 +131,7 @@ func (e *eventStream) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			case <-t.C:
 				mu.Lock()
-				quiet := time.Since(last) >= heartbeat
+				quiet := time.Since(last) >= e.heartbeat
 				mu.Unlock()
 				if quiet {
 					write([]byte("\n"))

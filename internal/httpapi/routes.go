@@ -51,6 +51,7 @@ type Server struct {
 	admin       adminRoutes
 	webhooks    Webhooks // nil: the webhook admin routes answer 404
 	analyzer    Analyzer // nil: POST /v1.3/analyze answers 404
+	heartbeat   time.Duration
 	mediaSigner *asset.Signer
 	mediaBlobs  MediaBlobs
 	ui          http.Handler
@@ -110,8 +111,10 @@ type Options struct {
 	// the worker role.
 	JobsOnly bool
 	// Analyzer runs synchronous analyses (POST /v1.3/analyze); nil leaves
-	// the route out.
-	Analyzer Analyzer
+	// the route out. StreamHeartbeat is how long its streams stay silent
+	// before an empty line is sent; 0 means 15 s.
+	Analyzer        Analyzer
+	StreamHeartbeat time.Duration
 	// MediaSigner and MediaBlobs serve the media route (media.go): signed,
 	// short-lived URLs of a task's stored video for players; either nil
 	// leaves it out.
@@ -143,7 +146,10 @@ func New(tasks Tasks, opts Options) *Server {
 		s.keys = append(s.keys, []byte(k))
 	}
 	s.admin = newAdminRoutes(opts.AdminKeys, opts.Canceler)
-	s.webhooks, s.analyzer = opts.Webhooks, opts.Analyzer
+	s.webhooks, s.analyzer, s.heartbeat = opts.Webhooks, opts.Analyzer, opts.StreamHeartbeat
+	if s.heartbeat <= 0 {
+		s.heartbeat = defaultHeartbeat
+	}
 	s.batches = opts.Batches
 	s.unavailable, s.ping, s.jobsOnly = opts.Unavailable, opts.Ping, opts.JobsOnly
 	s.mediaSigner, s.mediaBlobs, s.ui = opts.MediaSigner, opts.MediaBlobs, opts.UI
