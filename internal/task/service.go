@@ -190,15 +190,11 @@ func (s *Service) Create(ctx context.Context, body []byte, idem *Idempotency) (t
 // fails for a reason other than the video (timeout, killed: the machine is
 // overloaded) is a *BusyError, not an internal error.
 func (s *Service) storeBase64(ctx context.Context, t *Task, src io.Reader) error {
-	key := SourceKey(t.ID)
-	dr := &decodeErrReader{r: src}
-	if _, err := s.blobs.Put(ctx, key, dr); err != nil {
-		_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
-		if dr.err != nil {
-			return Invalid("video.base64_string", "The video.base64_string parameter is not usable: it is not valid base64. Send the file encoded as standard base64.")
-		}
-		return fmt.Errorf("store base64 video: %w", err)
+	if err := s.putBase64(ctx, t, src); err != nil {
+		return err
 	}
+	key := t.BlobKey
+	t.BlobKey = ""
 	dur, err := s.checkBlob(ctx, key)
 	if err != nil {
 		_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
@@ -219,6 +215,22 @@ func (s *Service) storeBase64(ctx context.Context, t *Task, src io.Reader) error
 	}
 	t.BlobKey = key
 	t.Duration = &dur
+	return nil
+}
+
+// putBase64 stores the decoded video src of t as its source (t.BlobKey),
+// unchecked.
+func (s *Service) putBase64(ctx context.Context, t *Task, src io.Reader) error {
+	key := SourceKey(t.ID)
+	dr := &decodeErrReader{r: src}
+	if _, err := s.blobs.Put(ctx, key, dr); err != nil {
+		_ = s.blobs.Delete(ctx, "tasks/"+t.ID)
+		if dr.err != nil {
+			return Invalid("video.base64_string", "The video.base64_string parameter is not usable: it is not valid base64. Send the file encoded as standard base64.")
+		}
+		return fmt.Errorf("store base64 video: %w", err)
+	}
+	t.BlobKey = key
 	return nil
 }
 

@@ -72,10 +72,10 @@ func DecodeAnalyze(body []byte, lim Limits) (*SyncRequest, error) {
 
 // PrepareSync validates a POST /analyze body and makes its video readable
 // as a task's would be: assets are resolved for the request's account, and
-// a base64 video is stored and probed (its duration at most
-// MaxSyncDuration). The task is not stored and has no job: the caller runs
-// it at once and calls Discard when done. Creates are not admitted here:
-// the caller bounds its synchronous requests itself.
+// a base64 video is stored. The task is not stored and has no job: the
+// caller probes and checks the video (at most MaxSyncDuration), runs it at
+// once and calls Discard when done. Creates are not admitted here: the
+// caller bounds its synchronous requests itself.
 func (s *Service) PrepareSync(ctx context.Context, body []byte) (*Task, bool, error) {
 	req, err := DecodeAnalyze(body, s.limits)
 	if err != nil {
@@ -89,11 +89,7 @@ func (s *Service) PrepareSync(ctx context.Context, body []byte) (*Task, bool, er
 	if t.Spec.Source.Type == SourceBase64 {
 		src := bytes.NewReader(t.Spec.Source.Data)
 		t.Spec.Source.Data = nil
-		if err := s.storeBase64(ctx, t, src); err != nil {
-			return nil, false, err
-		}
-		if err := CheckSyncDuration(*t.Duration); err != nil {
-			s.Discard(t)
+		if err := s.putBase64(ctx, t, src); err != nil {
 			return nil, false, err
 		}
 	}
@@ -104,16 +100,6 @@ func (s *Service) PrepareSync(ctx context.Context, body []byte) (*Task, bool, er
 // is known, against its account's video quota, as a task's video counts:
 // a *BusyError (429 quota_exceeded) when it would pass the quota.
 func (s *Service) ChargeSync(ctx context.Context, t *Task) error { return s.store.ChargeVideo(ctx, t) }
-
-// CheckSyncDuration refuses a video longer than POST /analyze takes.
-func CheckSyncDuration(duration float64) *ValidationError {
-	if duration <= MaxSyncDuration {
-		return nil
-	}
-	return &ValidationError{Status: 400, Code: "video_invalid", Param: "video",
-		Message: fmt.Sprintf("The video is %s long; POST /analyze takes videos of at most 1 h. Create an analysis task (POST /analyze/tasks) for videos up to 2 h.",
-			(time.Duration(duration) * time.Second).String())}
-}
 
 // Discard deletes what PrepareSync (or the run of a synchronous request)
 // stored for t. It runs after the request's context may have ended.
