@@ -163,7 +163,7 @@ func runBatchCall(ctx context.Context, cmd string, args []string, env Env) error
 	fs := newFlagSet("batches " + cmd)
 	var cf clientFlags
 	cf.register(fs, env, true)
-	id, err := parseID(fs, "batch", "framewise batches "+cmd+" ID [flags]", args, env)
+	id, err := oneArg(fs, "framewise batches "+cmd+" ID [flags]", "batch ID", args, env)
 	if err != nil {
 		return err
 	}
@@ -179,8 +179,8 @@ func batchCall(ctx context.Context, c *client.Client, cf *clientFlags, cmd, id s
 	case "cancel":
 		b, err = c.CancelBatch(ctx, id, client.WithRawResponse(&raw))
 	case "wait":
-		if b, err = c.WaitBatch(ctx, id); err == nil {
-			b, err = c.GetBatch(ctx, id, client.WithRawResponse(&raw))
+		if b, err = c.WaitBatch(ctx, id); err == nil && cf.json {
+			b, err = c.GetBatch(ctx, id, client.WithRawResponse(&raw)) // the batch as the server sends it
 		}
 	default:
 		b, err = c.GetBatch(ctx, id, client.WithRawResponse(&raw))
@@ -193,21 +193,6 @@ func batchCall(ctx context.Context, c *client.Client, cf *clientFlags, cmd, id s
 		return nil
 	}
 	return printBatch(env.Stdout, b)
-}
-
-// parseID reads the one ID argument of a command about a what.
-func parseID(fs *flag.FlagSet, what, usage string, args []string, env Env) (string, error) {
-	pos, err := parseFlags(fs, usage, args, env)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case len(pos) == 0 || pos[0] == "":
-		return "", usageError{"missing " + what + " ID"}
-	case len(pos) > 1:
-		return "", usageError{fmt.Sprintf("one %s ID at a time, got %d: %s", what, len(pos), strings.Join(pos, " "))}
-	}
-	return pos[0], nil
 }
 
 // printBatch prints a readable summary of a batch.
@@ -279,7 +264,7 @@ func runBatchResults(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("batches results")
 	var cf clientFlags
 	cf.register(fs, env, true)
-	id, err := parseID(fs, "batch", "framewise batches results ID [flags]", args, env)
+	id, err := oneArg(fs, "framewise batches results ID [flags]", "batch ID", args, env)
 	if err != nil {
 		return err
 	}
@@ -312,7 +297,7 @@ func runBatchDelete(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("batches delete")
 	var cf clientFlags
 	cf.register(fs, env, false)
-	id, err := parseID(fs, "batch", "framewise batches delete ID [flags]", args, env)
+	id, err := oneArg(fs, "framewise batches delete ID [flags]", "batch ID", args, env)
 	if err != nil {
 		return err
 	}

@@ -352,7 +352,7 @@ func runTasksWait(ctx context.Context, args []string, env Env) error {
 
 // parseTaskID parses flags and the one task id of get, delete and wait.
 func parseTaskID(fs *flag.FlagSet, usage string, args []string, env Env) (string, error) {
-	return parseID(fs, "task", usage, args, env)
+	return oneArg(fs, usage, "task ID", args, env)
 }
 
 func orDash(s *string) string {

@@ -317,6 +317,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, sh shape, er
 		status, code, msg = ve.Status, ve.Code, ve.Message
 	case errors.As(err, &failed):
 		status, code, msg = failed.Status, failed.Code, failed.Message
+	case errors.Is(err, task.ErrBatchNotFound):
+		status, code = http.StatusNotFound, api.CodeResourceNotExist
+		msg = fmt.Sprintf("Batch with id %s does not exist. Check the batch_id.", r.PathValue("batch_id"))
 	case errors.Is(err, task.ErrNotFound):
 		status, code = http.StatusNotFound, api.CodeResourceNotExist
 		msg = fmt.Sprintf("Task with id %s does not exist. Check the task_id.", r.PathValue("task_id"))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/framewise/framewise/api"
@@ -22,14 +21,6 @@ type Batches interface {
 	BatchResults(ctx context.Context, id string) (*task.Batch, []*task.Task, error)
 }
 
-// batchErr answers an unknown batch with 404 resource_not_exist.
-func batchErr(r *http.Request, err error) error {
-	if errors.Is(err, task.ErrBatchNotFound) {
-		return errorf(http.StatusNotFound, api.CodeResourceNotExist, "Batch with id %s does not exist. Check the batch_id.", r.PathValue("batch_id"))
-	}
-	return err
-}
-
 func (s *Server) createBatch(r *http.Request) (int, any, error) {
 	body, err := readBody(r, s.maxBody)
 	if err != nil {
@@ -37,10 +28,11 @@ func (s *Server) createBatch(r *http.Request) (int, any, error) {
 	}
 	b, items, err := s.batches.CreateBatch(r.Context(), body)
 	if err != nil {
-		return busyAnswer(nested, batchErr(r, err))
+		return busyAnswer(nested, err)
 	}
+	ab := apiconv.Batch(b)
 	out := api.CreateBatchResponse{BatchID: b.ID, Status: b.Status(), TotalItems: b.Total,
-		CreatedAt: apiconv.Batch(b).CreatedAt, ExpiresAt: apiconv.Batch(b).ExpiresAt, Items: make([]api.CreatedItem, len(items))}
+		CreatedAt: ab.CreatedAt, ExpiresAt: ab.ExpiresAt, Items: make([]api.CreatedItem, len(items))}
 	for i, t := range items {
 		out.Items[i] = api.CreatedItem{TaskID: t.ID, CustomID: t.Spec.CustomID}
 	}
@@ -82,7 +74,7 @@ func (s *Server) listBatches(r *http.Request) (int, any, error) {
 func (s *Server) getBatch(r *http.Request) (int, any, error) {
 	b, err := s.batches.GetBatch(r.Context(), r.PathValue("batch_id"))
 	if err != nil {
-		return 0, nil, batchErr(r, err)
+		return 0, nil, err
 	}
 	return http.StatusOK, apiconv.Batch(b), nil
 }
@@ -90,14 +82,14 @@ func (s *Server) getBatch(r *http.Request) (int, any, error) {
 func (s *Server) cancelBatch(r *http.Request) (int, any, error) {
 	b, err := s.batches.CancelBatch(r.Context(), r.PathValue("batch_id"))
 	if err != nil {
-		return 0, nil, batchErr(r, err)
+		return 0, nil, err
 	}
 	return http.StatusAccepted, apiconv.Batch(b), nil
 }
 
 func (s *Server) deleteBatch(r *http.Request) (int, any, error) {
 	if err := s.batches.DeleteBatch(r.Context(), r.PathValue("batch_id")); err != nil {
-		return 0, nil, batchErr(r, err)
+		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil
 }
@@ -108,7 +100,7 @@ func (s *Server) deleteBatch(r *http.Request) (int, any, error) {
 func (s *Server) batchResults(r *http.Request) (int, any, error) {
 	_, items, err := s.batches.BatchResults(r.Context(), r.PathValue("batch_id"))
 	if err != nil {
-		return 0, nil, batchErr(r, err)
+		return 0, nil, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -46,6 +46,15 @@ func StripReasoning(text string) string {
 // StripReasoning removes them.
 var reasoningTags = []string{"think", "thinking"}
 
+// reasoningMarks are the opening and closing tags of reasoningTags.
+var reasoningMarks = func() []string {
+	var m []string
+	for _, t := range reasoningTags {
+		m = append(m, "<"+t+">", "</"+t+">")
+	}
+	return m
+}()
+
 // ReasoningFilter is StripReasoning for an answer that arrives in
 // fragments: Write takes the content as it streams, split anywhere (a tag
 // may straddle two fragments), and emit receives the text outside
@@ -83,17 +92,15 @@ func (f *ReasoningFilter) Write(fragment string) {
 			continue
 		}
 		at, tag := -1, ""
-		for _, t := range reasoningTags {
-			for _, x := range []string{"<" + t + ">", "</" + t + ">"} {
-				if i := strings.Index(f.pending, x); i >= 0 && (at < 0 || i < at) {
-					at, tag = i, x
-				}
+		for _, x := range reasoningMarks {
+			if i := strings.Index(f.pending, x); i >= 0 && (at < 0 || i < at) {
+				at, tag = i, x
 			}
 		}
 		if at < 0 {
 			keep := 0
-			for _, t := range reasoningTags {
-				keep = max(keep, partialTag(f.pending, "<"+t+">"), partialTag(f.pending, "</"+t+">"))
+			for _, x := range reasoningMarks {
+				keep = max(keep, partialTag(f.pending, x))
 			}
 			f.out(f.pending[:len(f.pending)-keep])
 			f.pending = f.pending[len(f.pending)-keep:]

@@ -65,13 +65,14 @@ type FanoutState struct {
 	Joined       bool // the join job was inserted
 }
 
+// fanoutCounts selects a task's chunk count and its chunks done.
+const fanoutCounts = `SELECT chunks, (SELECT count(*) FROM task_fanout_chunks c WHERE c.task_id = f.task_id AND c.done = 1)`
+
 // State returns the fan-out of a task.
 func (f *Fanouts) State(ctx context.Context, taskID string) (FanoutState, error) {
 	var st FanoutState
 	var joined int
-	err := f.db.Writer.QueryRowContext(ctx, `SELECT chunks, joined,
-		(SELECT count(*) FROM task_fanout_chunks c WHERE c.task_id = f.task_id AND c.done = 1)
-		FROM task_fanouts f WHERE task_id = ?`, taskID).Scan(&st.Chunks, &joined, &st.Done)
+	err := f.db.Reader.QueryRowContext(ctx, fanoutCounts+`, joined FROM task_fanouts f WHERE task_id = ?`, taskID).Scan(&st.Chunks, &st.Done, &joined)
 	if err == sql.ErrNoRows {
 		return st, nil
 	}
@@ -117,8 +118,7 @@ func (f *Fanouts) settle(ctx context.Context, taskID, what string, join func(ctx
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	var chunks, done int
-	if err := tx.QueryRowContext(ctx, `SELECT chunks, (SELECT count(*) FROM task_fanout_chunks c WHERE c.task_id = f.task_id AND c.done = 1)
-		FROM task_fanouts f WHERE task_id = ?`, taskID).Scan(&chunks, &done); err != nil {
+	if err := tx.QueryRowContext(ctx, fanoutCounts+` FROM task_fanouts f WHERE task_id = ?`, taskID).Scan(&chunks, &done); err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	if chunks >= 0 && done >= chunks {

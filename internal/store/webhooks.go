@@ -273,10 +273,13 @@ func (w *Webhooks) Delivery(ctx context.Context, id string) (*webhook.Delivery, 
 func (w *Webhooks) RecordAttempt(ctx context.Context, id string, delivered bool, lastError string) error {
 	// A delivery is a task's or a batch's: the other table has no such id.
 	for _, table := range []string{"webhook_deliveries", "batch_webhook_deliveries"} {
-		_, err := w.db.Writer.ExecContext(ctx, `UPDATE `+table+` SET attempts = attempts + 1, delivered = ?,
+		res, err := w.db.Writer.ExecContext(ctx, `UPDATE `+table+` SET attempts = attempts + 1, delivered = ?,
 			last_error = ?, updated_at = ? WHERE id = ?`, sqlBool(delivered), nullStr(lastError), w.now().UnixMicro(), id)
 		if err != nil {
 			return fmt.Errorf("record webhook attempt: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
 		}
 	}
 	return nil
