@@ -133,54 +133,65 @@ type rowsQueryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// countItems fills in the item counts of batches, and their webhooks.
+// countItems fills in the item counts of batches, and the deliveries of
+// their notifications: two queries for the whole page.
 func countItems(ctx context.Context, q rowsQueryer, batches ...*task.Batch) error {
+	if len(batches) == 0 {
+		return nil
+	}
+	byID := make(map[string]*task.Batch, len(batches))
+	ids := make([]any, 0, len(batches))
 	for _, b := range batches {
-		rows, err := q.QueryContext(ctx, `SELECT status, error_message, count(*) FROM tasks WHERE batch_id = ? GROUP BY status, error_message`, b.ID)
-		if err != nil {
-			return fmt.Errorf("count batch items: %w", err)
-		}
-		b.Counts = task.BatchCounts{}
-		for rows.Next() {
-			var st string
-			var msg sql.NullString
-			var n int
-			if err := rows.Scan(&st, &msg, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			b.Counts.Add(task.ItemStatus(task.Status(st), msg.String), n)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if err := batchWebhooks(ctx, q, b); err != nil {
-			return err
-		}
+		b.Counts, b.Webhooks = task.BatchCounts{}, nil
+		byID[b.ID] = b
+		ids = append(ids, b.ID)
 	}
-	return nil
-}
-
-// batchWebhooks fills in the deliveries of an ended batch's notification.
-func batchWebhooks(ctx context.Context, q rowsQueryer, b *task.Batch) error {
-	rows, err := q.QueryContext(ctx, `SELECT url, delivered, attempts, last_error FROM batch_webhook_deliveries
-		WHERE batch_id = ? ORDER BY created_at, endpoint_id`, b.ID)
+	in := `(` + placeholders(len(ids)) + `)`
+	err := eachRow(ctx, q, `SELECT batch_id, status, error_message, count(*) FROM tasks WHERE batch_id IN `+in+`
+		GROUP BY batch_id, status, error_message`, ids, func(rows *sql.Rows) error {
+		var id, st string
+		var msg sql.NullString
+		var n int
+		if err := rows.Scan(&id, &st, &msg, &n); err != nil {
+			return err
+		}
+		byID[id].Counts.Add(task.ItemStatus(task.Status(st), msg.String), n)
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("batch webhooks: %w", err)
+		return fmt.Errorf("count batch items: %w", err)
 	}
-	defer rows.Close()
-	b.Webhooks = nil
-	for rows.Next() {
+	err = eachRow(ctx, q, `SELECT batch_id, url, delivered, attempts, last_error FROM batch_webhook_deliveries
+		WHERE batch_id IN `+in+` ORDER BY created_at, endpoint_id`, ids, func(rows *sql.Rows) error {
+		var id string
 		var ws task.WebhookStatus
 		var lastErr sql.NullString
-		if err := rows.Scan(&ws.URL, &ws.Delivered, &ws.Attempts, &lastErr); err != nil {
+		if err := rows.Scan(&id, &ws.URL, &ws.Delivered, &ws.Attempts, &lastErr); err != nil {
 			return err
 		}
 		if !ws.Delivered {
 			ws.LastError = lastErr.String
 		}
-		b.Webhooks = append(b.Webhooks, ws)
+		byID[id].Webhooks = append(byID[id].Webhooks, ws)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("batch webhooks: %w", err)
+	}
+	return nil
+}
+
+// eachRow runs query and calls scan on each row.
+func eachRow(ctx context.Context, q rowsQueryer, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
 	}
 	return rows.Err()
 }
@@ -226,7 +237,7 @@ func (s *Tasks) ListBatches(ctx context.Context, f task.BatchFilter) ([]*task.Ba
 		where = append(where, "("+strings.Join(conds, " OR ")+")")
 	}
 	if len(f.Modes) > 0 {
-		where = append(where, "mode IN (?"+strings.Repeat(", ?", len(f.Modes)-1)+")")
+		where = append(where, "mode IN ("+placeholders(len(f.Modes))+")")
 		for _, m := range f.Modes {
 			args = append(args, m)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/framewise/framewise/internal/account"
-	"strings"
 	"time"
 
 	"github.com/framewise/framewise/internal/task"
@@ -299,7 +298,7 @@ func (s *Tasks) attachWebhooks(ctx context.Context, tasks ...*task.Task) error {
 		ids = append(ids, t.ID)
 	}
 	rows, err := s.db.Reader.QueryContext(ctx, `SELECT task_id, url, delivered, attempts, last_error FROM webhook_deliveries
-		WHERE task_id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY created_at, endpoint_id`, ids...)
+		WHERE task_id IN (`+placeholders(len(ids))+`) ORDER BY created_at, endpoint_id`, ids...)
 	if err != nil {
 		return fmt.Errorf("task webhooks: %w", err)
 	}
